@@ -1,0 +1,61 @@
+//! Small browser facts the pages need, kept out of the views: the address, history scrubbing,
+//! randomness, the mobile guess.
+
+use crate::checkout::urls::hex;
+
+/// `location.pathname`, `location.search`, `location.hash`, `location.origin`.
+pub struct Address {
+    /// e.g. `/billing/success`.
+    pub path: String,
+    /// e.g. `?authKey=…` or empty.
+    pub query: String,
+    /// e.g. `#top` or empty.
+    pub hash: String,
+    /// e.g. `https://shop.example`.
+    pub origin: String,
+}
+
+/// The current address (empty strings outside a browser).
+pub fn address() -> Address {
+    let location = web_sys::window().map(|w| w.location());
+    let read = |f: fn(&web_sys::Location) -> Result<String, wasm_bindgen::JsValue>| {
+        location.as_ref().and_then(|l| f(l).ok()).unwrap_or_default()
+    };
+    Address {
+        path: read(web_sys::Location::pathname),
+        query: read(web_sys::Location::search),
+        hash: read(web_sys::Location::hash),
+        origin: read(web_sys::Location::origin),
+    }
+}
+
+/// Replaces the current history entry's query without navigating, so one-time values leave the
+/// address bar (and the back/forward history) at once.
+pub fn replace_query(address: &Address, new_query: &str) {
+    if address.query == new_query {
+        return;
+    }
+    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+        let url = format!("{}{}{}", address.path, new_query, address.hash);
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
+}
+
+/// 128 random bits as 32 hex characters, from `crypto.getRandomValues`.
+pub fn random_token() -> Option<String> {
+    let crypto = web_sys::window()?.crypto().ok()?;
+    let mut bytes = [0u8; 16];
+    crypto.get_random_values_with_u8_array(&mut bytes).ok()?;
+    Some(hex(&bytes))
+}
+
+/// Whether Toss will treat this browser as mobile (where the iframe window is not available).
+pub fn is_mobile() -> bool {
+    let user_agent = web_sys::window().and_then(|w| w.navigator().user_agent().ok()).unwrap_or_default();
+    crate::checkout::urls::is_mobile_user_agent(&user_agent)
+}
+
+/// Moves keyboard focus to `element` (results and errors, so screen readers announce them).
+pub fn focus(element: &web_sys::HtmlElement) {
+    let _ = element.focus();
+}

@@ -1,0 +1,341 @@
+//! Runtime configuration: what a storefront sets per page, no rebuild. Every field is documented in
+//! the README; [`RawConfig`] is what the page gives, [`Config`] what survived validation.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::copy::Locale;
+use super::handoff::RetryPolicy;
+use super::keys::{looks_like_secret_key, ClientKey, CustomerKey, KeyError};
+use super::query::parse_query;
+use super::request::CardOwnerType;
+use super::urls::{check_extra_query, check_path, UrlError, WindowTarget};
+
+/// The real TossPayments SDK v2 script.
+pub const TOSS_SDK_URL: &str = "https://js.tosspayments.com/v2/standard";
+
+/// The configuration as the page gives it (JSON, camelCase). Unknown fields are refused, so a typo
+/// is an error that names the field instead of a silently ignored setting.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawConfig {
+    /// `test_ck_…`/`live_ck_…`. Required.
+    pub client_key: Option<String>,
+    /// The customer's stable key, from the merchant's server. Either this or `customerKeyUrl`.
+    pub customer_key: Option<String>,
+    /// A same-site URL answering `{"customerKey": "…"}` for the signed-in customer.
+    pub customer_key_url: Option<String>,
+    /// Where the success page posts `{authKey, customerKey}`. Default `/api/billing/issue`.
+    pub backend_url: Option<String>,
+    /// Registration page path, for "try again" links. Default `/`.
+    pub register_path: Option<String>,
+    /// Default `/billing/success`.
+    pub success_path: Option<String>,
+    /// Default `/billing/fail`.
+    pub fail_path: Option<String>,
+    /// The integrator's own query on the success/fail URLs.
+    pub callback_query: Option<BTreeMap<String, String>>,
+    /// Optional, ≤ 100 characters.
+    pub customer_name: Option<String>,
+    /// Optional, ≤ 100 characters.
+    pub customer_email: Option<String>,
+    /// `ko` (default) or `en`.
+    pub locale: Option<String>,
+    /// The SDK script. Default: the real one.
+    pub sdk_url: Option<String>,
+    /// CSP nonce for the SDK `<script>`.
+    pub sdk_nonce: Option<String>,
+    /// Default 15000.
+    pub sdk_timeout_ms: Option<u32>,
+    /// `iframe` or `self`; never iframe on mobile.
+    pub window_target: Option<WindowTarget>,
+    /// `PERSONAL`/`CORPORATE`; the first is preselected.
+    pub selectable_card_types: Option<Vec<CardOwnerType>>,
+    /// Extra headers for the backend calls (e.g. a CSRF token).
+    pub backend_headers: Option<BTreeMap<String, String>>,
+    /// `same-origin` (default), `include` or `omit`.
+    pub credentials: Option<String>,
+    /// Per attempt. Default 10000.
+    pub backend_timeout_ms: Option<u32>,
+    /// Default 3.
+    pub backend_max_attempts: Option<u32>,
+}
+
+/// Why the configuration was refused. The message names the field, never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration could not be read at all.
+    #[error("the checkout configuration could not be read: {0}")]
+    Unreadable(String),
+    /// A required field is missing.
+    #[error("configuration field `{0}` is required")]
+    Missing(&'static str),
+    /// A field has a bad value.
+    #[error("configuration field `{field}`: {problem}")]
+    Invalid {
+        /// The camelCase field name.
+        field: &'static str,
+        /// What is wrong, without repeating the value.
+        problem: String,
+    },
+}
+
+fn invalid(field: &'static str, problem: impl ToString) -> ConfigError {
+    ConfigError::Invalid { field, problem: problem.to_string() }
+}
+
+/// Where the customerKey comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerSource {
+    /// Given by the page.
+    Fixed(CustomerKey),
+    /// Fetched from the merchant's backend.
+    Url(String),
+}
+
+/// `fetch` credentials mode for backend calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials {
+    /// Cookies for same-origin backends only (default).
+    SameOrigin,
+    /// Cookies for a cross-origin backend too.
+    Include,
+    /// Never cookies.
+    Omit,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The client key.
+    pub client_key: ClientKey,
+    /// Where the customerKey comes from.
+    pub customer: CustomerSource,
+    /// The hand-off endpoint.
+    pub backend_url: String,
+    /// Registration page path.
+    pub register_path: String,
+    /// Success page path.
+    pub success_path: String,
+    /// Fail page path.
+    pub fail_path: String,
+    /// Integrator's own callback query.
+    pub callback_query: Vec<(String, String)>,
+    /// Optional name for the card window.
+    pub customer_name: Option<String>,
+    /// Optional email for the card window.
+    pub customer_email: Option<String>,
+    /// Copy language.
+    pub locale: Locale,
+    /// SDK script URL.
+    pub sdk_url: String,
+    /// CSP nonce for the SDK script.
+    pub sdk_nonce: Option<String>,
+    /// SDK load timeout.
+    pub sdk_timeout_ms: u32,
+    /// Requested window target (mobile always gets `self`).
+    pub window_target: Option<WindowTarget>,
+    /// Card owner types offered.
+    pub card_types: Vec<CardOwnerType>,
+    /// Extra backend headers.
+    pub backend_headers: Vec<(String, String)>,
+    /// Credentials mode for backend calls.
+    pub credentials: Credentials,
+    /// Per-attempt backend timeout.
+    pub backend_timeout_ms: u32,
+    /// Hand-off retries.
+    pub retry: RetryPolicy,
+}
+
+/// Headers the component sets itself; configuration may not override them.
+const OWN_HEADERS: [&str; 4] = ["content-type", "accept", "idempotency-key", "content-length"];
+
+/// A same-site path, or an absolute http(s) URL (for a backend on another origin).
+fn check_endpoint(field: &'static str, value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    let absolute = value.starts_with("https://") || value.starts_with("http://");
+    if absolute {
+        if super::urls::is_absolute_http_url(value) {
+            return Ok(value.to_owned());
+        }
+        return Err(invalid(field, "must be a path starting with '/' or an absolute http(s) URL"));
+    }
+    check_path(value).map_err(|e| invalid(field, e))?;
+    Ok(value.to_owned())
+}
+
+fn path_or(field: &'static str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
+    let path = value.unwrap_or_else(|| default.to_owned());
+    check_path(&path).map_err(|e| invalid(field, e))?;
+    // The path's own query is allowed, but not with the names Toss or we append.
+    if let Some((_, query)) = path.split_once('?') {
+        let pairs = parse_query(query).map_err(|e| invalid(field, e))?;
+        check_extra_query(&pairs).map_err(|e| invalid(field, e))?;
+    }
+    Ok(path)
+}
+
+fn header_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+impl RawConfig {
+    /// Every string value, with its field name, for the secret-key sweep.
+    fn strings(&self) -> Vec<(&'static str, &str)> {
+        let mut all = vec![];
+        let singles = [
+            ("customerKey", &self.customer_key),
+            ("customerKeyUrl", &self.customer_key_url),
+            ("backendUrl", &self.backend_url),
+            ("registerPath", &self.register_path),
+            ("successPath", &self.success_path),
+            ("failPath", &self.fail_path),
+            ("customerName", &self.customer_name),
+            ("customerEmail", &self.customer_email),
+            ("sdkUrl", &self.sdk_url),
+        ];
+        for (field, value) in singles {
+            if let Some(value) = value {
+                all.push((field, value.as_str()));
+            }
+        }
+        for (field, map) in [("backendHeaders", &self.backend_headers), ("callbackQuery", &self.callback_query)] {
+            for (name, value) in map.iter().flatten() {
+                all.push((field, name.as_str()));
+                all.push((field, value.as_str()));
+            }
+        }
+        all
+    }
+
+    /// Validates everything; the first problem found is reported.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        // A secret key anywhere in a page is the worst mistake there is: refuse before anything else.
+        if let Some((field, _)) = self.strings().into_iter().find(|(_, value)| looks_like_secret_key(value)) {
+            return Err(invalid(field, KeyError::SecretKeyInBrowser));
+        }
+        let client_key = ClientKey::parse(self.client_key.as_deref().ok_or(ConfigError::Missing("clientKey"))?)
+            .map_err(|e| invalid("clientKey", e))?;
+        let customer = match (self.customer_key, self.customer_key_url) {
+            (Some(_), Some(_)) => {
+                return Err(invalid("customerKey", "give either customerKey or customerKeyUrl, not both"))
+            }
+            (Some(key), None) => {
+                CustomerSource::Fixed(CustomerKey::parse(&key).map_err(|e| invalid("customerKey", e))?)
+            }
+            (None, Some(url)) => CustomerSource::Url(check_endpoint("customerKeyUrl", &url)?),
+            (None, None) => return Err(ConfigError::Missing("customerKey")),
+        };
+        let backend_url = check_endpoint("backendUrl", self.backend_url.as_deref().unwrap_or("/api/billing/issue"))?;
+        let register_path = path_or("registerPath", self.register_path, "/")?;
+        let success_path = path_or("successPath", self.success_path, "/billing/success")?;
+        let fail_path = path_or("failPath", self.fail_path, "/billing/fail")?;
+        if success_path == fail_path || success_path == register_path || fail_path == register_path {
+            return Err(invalid("successPath", "registerPath, successPath and failPath must all differ"));
+        }
+        let callback_query: Vec<(String, String)> = self.callback_query.unwrap_or_default().into_iter().collect();
+        check_extra_query(&callback_query).map_err(|e: UrlError| invalid("callbackQuery", e))?;
+        let text = |field: &'static str, value: Option<String>| -> Result<Option<String>, ConfigError> {
+            match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+                Some(v) if v.chars().count() > 100 => Err(invalid(field, "must be at most 100 characters")),
+                other => Ok(other),
+            }
+        };
+        let customer_name = text("customerName", self.customer_name)?;
+        let customer_email = text("customerEmail", self.customer_email)?;
+        let locale = match self.locale.as_deref() {
+            None | Some("ko") | Some("ko-KR") => Locale::Ko,
+            Some("en") | Some("en-US") => Locale::En,
+            Some(_) => return Err(invalid("locale", "must be \"ko\" or \"en\"")),
+        };
+        let sdk_url = self.sdk_url.unwrap_or_else(|| TOSS_SDK_URL.to_owned());
+        let sdk_url = check_endpoint("sdkUrl", &sdk_url)?;
+        let sdk_nonce = self.sdk_nonce.filter(|n| !n.is_empty());
+        if sdk_nonce.as_deref().is_some_and(|n| !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b))) {
+            return Err(invalid("sdkNonce", "must be a base64 value"));
+        }
+        let sdk_timeout_ms = self.sdk_timeout_ms.unwrap_or(15_000);
+        if !(1_000..=120_000).contains(&sdk_timeout_ms) {
+            return Err(invalid("sdkTimeoutMs", "must be between 1000 and 120000"));
+        }
+        let card_types = self.selectable_card_types.unwrap_or_default();
+        if card_types.len() > 2 || (card_types.len() == 2 && card_types[0] == card_types[1]) {
+            return Err(invalid("selectableCardTypes", "list PERSONAL and/or CORPORATE, each at most once"));
+        }
+        let mut backend_headers = vec![];
+        for (name, value) in self.backend_headers.unwrap_or_default() {
+            if !header_name_ok(&name) || OWN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                return Err(invalid("backendHeaders", format!("`{name}` is not a header the page may set")));
+            }
+            if value.chars().any(|c| c.is_control()) {
+                return Err(invalid("backendHeaders", format!("the value of `{name}` has control characters")));
+            }
+            backend_headers.push((name, value));
+        }
+        let credentials = match self.credentials.as_deref() {
+            None | Some("same-origin") => Credentials::SameOrigin,
+            Some("include") => Credentials::Include,
+            Some("omit") => Credentials::Omit,
+            Some(_) => return Err(invalid("credentials", "must be \"same-origin\", \"include\" or \"omit\"")),
+        };
+        let backend_timeout_ms = self.backend_timeout_ms.unwrap_or(10_000);
+        if !(500..=120_000).contains(&backend_timeout_ms) {
+            return Err(invalid("backendTimeoutMs", "must be between 500 and 120000"));
+        }
+        let max_attempts = self.backend_max_attempts.unwrap_or(3);
+        if !(1..=6).contains(&max_attempts) {
+            return Err(invalid("backendMaxAttempts", "must be between 1 and 6"));
+        }
+        Ok(Config {
+            client_key,
+            customer,
+            backend_url,
+            register_path,
+            success_path,
+            fail_path,
+            callback_query,
+            customer_name,
+            customer_email,
+            locale,
+            sdk_url,
+            sdk_nonce,
+            sdk_timeout_ms,
+            window_target: self.window_target,
+            card_types,
+            backend_headers,
+            credentials,
+            backend_timeout_ms,
+            retry: RetryPolicy { max_attempts, ..RetryPolicy::default() },
+        })
+    }
+}
+
+/// Which page a path shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// The button that opens the card window.
+    Register,
+    /// Toss redirected here after a registered card.
+    Success,
+    /// Toss redirected here after a failure.
+    Fail,
+}
+
+impl Config {
+    /// The page for `pathname`: the success and fail paths (without their own query) are matched
+    /// exactly, a trailing slash tolerated; everything else is the registration page, so the
+    /// component can sit on any storefront URL.
+    pub fn page_for(&self, pathname: &str) -> Page {
+        let bare = |path: &str| path.split('?').next().unwrap_or(path).trim_end_matches('/').to_owned();
+        let here = bare(pathname);
+        if here == bare(&self.success_path) {
+            Page::Success
+        } else if here == bare(&self.fail_path) {
+            Page::Fail
+        } else {
+            Page::Register
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Everything the customer reads, in Korean and English, and the mapping from error codes to it.
+//! Our own copy per code: Toss's and the backend's messages are never trusted as page text.
+
+use super::redirect::{FailCode, RedirectError};
+use crate::sdk::SdkError;
+
+/// The language of the copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Locale {
+    /// 한국어 (default).
+    #[default]
+    Ko,
+    /// English.
+    En,
+}
+
+impl Locale {
+    /// BCP 47 tag for `lang` attributes.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::Ko => "ko",
+            Self::En => "en",
+        }
+    }
+}
+
+macro_rules! texts {
+    ($($(#[$doc:meta])* $name:ident => $ko:literal, $en:literal;)*) => {
+        /// A piece of customer-facing copy.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Text { $($(#[$doc])* $name,)* }
+
+        impl Text {
+            /// The copy in `locale`.
+            pub fn get(self, locale: Locale) -> &'static str {
+                match (self, locale) {
+                    $((Self::$name, Locale::Ko) => $ko, (Self::$name, Locale::En) => $en,)*
+                }
+            }
+        }
+    };
+}
+
+texts! {
+    RegisterTitle => "결제 카드 등록", "Register a payment card";
+    RegisterLead => "정기결제에 사용할 카드를 등록해 주세요. 카드 정보는 토스페이먼츠에 안전하게 보관돼요.",
+        "Register the card for your recurring payments. Toss Payments keeps the card details safe.";
+    RegisterButton => "카드 등록하기", "Register card";
+    LoadingSdk => "결제 모듈을 불러오는 중…", "Loading the payment module…";
+    OpeningWindow => "카드 등록 창을 여는 중…", "Opening the card window…";
+    Redirecting => "카드 등록 창으로 이동하고 있어요…", "Taking you to the card window…";
+    Cancelled => "카드 등록을 취소했어요. 언제든 다시 시도할 수 있어요.", "Card registration was cancelled. You can try again any time.";
+    TryAgain => "다시 시도하기", "Try again";
+    LoadFailed => "결제 모듈을 불러오지 못했어요. 네트워크 연결을 확인한 뒤 다시 시도해 주세요.",
+        "The payment module could not be loaded. Check your connection and try again.";
+    CustomerUnavailable => "고객 정보를 불러오지 못했어요. 잠시 후 다시 시도해 주세요.",
+        "Your customer details could not be loaded. Please try again shortly.";
+    NoBillingContract => "이 상점은 아직 토스페이먼츠 카드 자동결제 계약이 없어 카드를 등록할 수 없어요. 상점에 문의해 주세요.",
+        "This store has no card auto-payment contract with Toss Payments yet, so no card can be registered. Please contact the store.";
+    IntegrationError => "상점의 결제 설정에 문제가 있어 카드를 등록할 수 없어요. 상점에 문의해 주세요.",
+        "The store's payment setup has a problem, so no card can be registered. Please contact the store.";
+    WindowFailed => "카드 등록 창을 열지 못했어요. 잠시 후 다시 시도해 주세요.",
+        "The card window could not be opened. Please try again shortly.";
+    DeveloperDetail => "개발자용 정보", "Details for developers";
+    SuccessChecking => "카드 등록을 확인하고 있어요…", "Confirming your card…";
+    SuccessRetrying => "연결이 불안정해 다시 확인하고 있어요…", "The connection is unstable; trying again…";
+    SuccessDone => "카드가 등록되었어요", "Your card is registered";
+    SuccessDoneLead => "다음 결제일부터 이 카드로 자동 결제돼요.", "Your recurring payments will be charged to this card.";
+    SuccessFailedTitle => "카드를 등록하지 못했어요", "The card could not be registered";
+    SuccessUnconfirmed => "카드 등록 결과를 확인하지 못했어요. 등록 정보는 이 창에 보관되어 있으니 다시 확인해 주세요.",
+        "We could not confirm the registration. Its details are kept in this window: please check again.";
+    SuccessInterrupted => "이전 확인이 중간에 끊겼어요. 같은 정보로 다시 확인할 수 있어요.",
+        "The previous confirmation was interrupted. You can check again with the same details.";
+    CheckAgain => "다시 확인하기", "Check again";
+    BadLinkTitle => "이 주소로는 카드를 등록할 수 없어요", "This address cannot register a card";
+    BadLinkNotStarted => "이 창에서 시작한 카드 등록이 없어요. 카드 등록을 처음부터 다시 진행해 주세요.",
+        "No card registration was started in this window. Please start the registration again.";
+    BadLinkMismatch => "카드 등록 정보가 이 창에서 시작한 등록과 일치하지 않아요. 처음부터 다시 진행해 주세요.",
+        "The registration details do not match the one started in this window. Please start again.";
+    BadLinkMalformed => "주소의 카드 등록 정보가 올바르지 않아요. 처음부터 다시 진행해 주세요.",
+        "The registration details in the address are not valid. Please start again.";
+    BackToRegister => "카드 등록 화면으로", "Back to card registration";
+    CardCompany => "카드사", "Card company";
+    CardNumber => "카드 번호", "Card number";
+    BackendCustomerMismatch => "로그인한 계정과 카드 등록 정보가 일치하지 않아요. 다시 로그인한 뒤 등록해 주세요.",
+        "The registration does not belong to the signed-in account. Please sign in again and retry.";
+    BackendInvalidCardNumber => "카드 번호가 올바르지 않아요. 확인한 뒤 다시 등록해 주세요.",
+        "The card number is not valid. Please check it and register again.";
+    BackendInvalidExpiration => "카드 유효기간이 올바르지 않거나 지났어요. 다른 카드로 등록해 주세요.",
+        "The card's expiry date is wrong or has passed. Please use another card.";
+    BackendStoppedCard => "사용이 정지된 카드예요. 다른 카드로 등록해 주세요.", "This card has been stopped. Please use another card.";
+    BackendRejectCardCompany => "카드사에서 등록을 거절했어요. 다른 카드로 등록하거나 카드사에 문의해 주세요.",
+        "The card company declined the registration. Please use another card or contact your card company.";
+    BackendTooManyAttempts => "카드 인증 횟수를 초과했어요. 잠시 후 다시 시도해 주세요.",
+        "Too many card verification attempts. Please try again later.";
+    BackendUnavailable => "결제사와 연결이 원활하지 않아요. 잠시 후 다시 확인해 주세요.",
+        "The payment provider cannot be reached right now. Please check again shortly.";
+    BackendGeneric => "카드를 등록하지 못했어요. 문제가 계속되면 아래 오류 코드와 함께 문의해 주세요.",
+        "The card could not be registered. If this keeps happening, contact us with the error code below.";
+    FailTitle => "카드 등록에 실패했어요", "Card registration failed";
+    FailCancelledTitle => "카드 등록을 취소했어요", "Card registration cancelled";
+    FailCanceled => "카드 등록을 취소하셨어요. 언제든 다시 등록할 수 있어요.", "You cancelled the card registration. You can register any time.";
+    FailAborted => "카드 등록 중 문제가 생겨 진행하지 못했어요. 잠시 후 다시 시도해 주세요.",
+        "Something went wrong during the registration. Please try again shortly.";
+    FailRejectCardCompany => "카드사에서 카드 정보를 거절했어요. 카드 번호와 유효기간을 확인하거나 다른 카드로 시도해 주세요.",
+        "The card company declined the card. Check the number and expiry date, or try another card.";
+    FailGeneric => "카드 등록 중 오류가 발생했어요. 문제가 계속되면 아래 오류 코드와 함께 문의해 주세요.",
+        "An error occurred during card registration. If it keeps happening, contact us with the error code below.";
+    ErrorCode => "오류 코드", "Error code";
+    ProviderMessage => "결제사 안내", "Message from the payment provider";
+    ConfigErrorTitle => "카드 등록을 준비하지 못했어요", "Card registration is not available";
+}
+
+/// The copy for an SDK error; `None` for a cancel, which is shown quietly.
+pub fn sdk_error_text(error: &SdkError) -> Text {
+    match error {
+        e if e.is_cancel() => Text::Cancelled,
+        e if e.is_load_failure() => Text::LoadFailed,
+        SdkError::NotSupportedMethod { .. } => Text::NoBillingContract,
+        e if e.is_integration_error() => Text::IntegrationError,
+        _ => Text::WindowFailed,
+    }
+}
+
+/// The copy for a backend (or Toss) error code on the success page.
+pub fn backend_error_text(code: &str) -> Text {
+    match code {
+        "CUSTOMER_KEY_MISMATCH" | "NOT_MATCHES_CUSTOMER_KEY" => Text::BackendCustomerMismatch,
+        "INVALID_CARD_NUMBER" => Text::BackendInvalidCardNumber,
+        "INVALID_CARD_EXPIRATION" => Text::BackendInvalidExpiration,
+        "INVALID_STOPPED_CARD" => Text::BackendStoppedCard,
+        "REJECT_CARD_COMPANY" => Text::BackendRejectCardCompany,
+        "EXCEED_MAX_AUTH_COUNT" => Text::BackendTooManyAttempts,
+        "NOT_SUPPORTED_METHOD" => Text::NoBillingContract,
+        "TOSS_UNAVAILABLE" | "TOSS_TIMEOUT" | "NETWORK_ERROR" | "TIMEOUT" => Text::BackendUnavailable,
+        _ => Text::BackendGeneric,
+    }
+}
+
+/// The copy for a refused success redirect.
+pub fn redirect_error_text(error: &RedirectError) -> Text {
+    match error {
+        RedirectError::NotStartedHere => Text::BadLinkNotStarted,
+        RedirectError::CustomerKeyMismatch | RedirectError::StateMismatch => Text::BadLinkMismatch,
+        _ => Text::BadLinkMalformed,
+    }
+}
+
+/// The title and body for a fail redirect's code.
+pub fn fail_code_text(code: &FailCode) -> (Text, Text) {
+    match code {
+        FailCode::PayProcessCanceled => (Text::FailCancelledTitle, Text::FailCanceled),
+        FailCode::PayProcessAborted => (Text::FailTitle, Text::FailAborted),
+        FailCode::RejectCardCompany => (Text::FailTitle, Text::FailRejectCardCompany),
+        FailCode::Other(_) | FailCode::Unreadable => (Text::FailTitle, Text::FailGeneric),
+    }
+}

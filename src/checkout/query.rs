@@ -1,0 +1,102 @@
+//! `application/x-www-form-urlencoded` encoding and strict decoding, without a URL crate: the
+//! browser has `URL`, but these rules must also run (and be tested) natively.
+
+/// Percent-encodes everything but the unreserved characters `A-Z a-z 0-9 - . _ ~`.
+pub fn encode_component(value: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push('%');
+            out.push(HEX[usize::from(byte >> 4)] as char);
+            out.push(HEX[usize::from(byte & 15)] as char);
+        }
+    }
+    out
+}
+
+/// Why a query string could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// A `%` not followed by two hex digits.
+    #[error("the address contains a broken %-escape")]
+    BadEscape,
+    /// The decoded bytes are not UTF-8.
+    #[error("the address contains text that is not valid UTF-8")]
+    NotUtf8,
+}
+
+fn decode_component(raw: &str) -> Result<String, QueryError> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).ok_or(QueryError::BadEscape)?;
+                let text = std::str::from_utf8(hex).map_err(|_| QueryError::BadEscape)?;
+                out.push(u8::from_str_radix(text, 16).map_err(|_| QueryError::BadEscape)?);
+                i += 2;
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| QueryError::NotUtf8)
+}
+
+/// Decodes `a=1&b=2` (a leading `?` is allowed) into pairs, in order, keeping duplicates so that
+/// callers can refuse them.
+pub fn parse_query(query: &str) -> Result<Vec<(String, String)>, QueryError> {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    query
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (name, value) = part.split_once('=').unwrap_or((part, ""));
+            Ok((decode_component(name)?, decode_component(value)?))
+        })
+        .collect()
+}
+
+/// Appends `pairs` to `base` (which may already have a query), encoding each name and value.
+pub fn append_query<'a>(base: &str, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut url = base.to_owned();
+    let mut separator = if base.contains('?') { '&' } else { '?' };
+    if url.ends_with('?') || url.ends_with('&') {
+        separator = '\0';
+    }
+    for (name, value) in pairs {
+        if separator != '\0' {
+            url.push(separator);
+        }
+        separator = '&';
+        url.push_str(&encode_component(name));
+        url.push('=');
+        url.push_str(&encode_component(value));
+    }
+    url
+}
+
+/// The query with the named parameters removed (used to scrub one-time values from the address bar
+/// while keeping whatever the integrator put there). Returns `""` or `"?…"`.
+pub fn without_parameters(query: &str, names: &[&str]) -> String {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .filter(|part| {
+            let raw_name = part.split_once('=').map_or(*part, |(name, _)| name);
+            let name = decode_component(raw_name).unwrap_or_default();
+            !names.contains(&name.as_str())
+        })
+        .collect();
+    if kept.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", kept.join("&"))
+    }
+}

@@ -1,0 +1,179 @@
+//! The card billing request (contract §2), validated before it crosses to JS: only documented
+//! fields, absent optionals omitted rather than sent as `undefined`/`null`.
+
+use serde::Serialize;
+
+use super::urls::{is_absolute_http_url, WindowTarget};
+
+/// Card owner kinds the window may offer; the first one given is preselected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CardOwnerType {
+    /// 개인카드.
+    Personal,
+    /// 법인카드.
+    Corporate,
+}
+
+/// Easy-pay apps that `DIRECT` flow can open straight away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EasyPay {
+    /// 토스페이.
+    Tosspay,
+    /// 네이버페이.
+    Naverpay,
+}
+
+/// `flowMode`. `easyPay` and `cardCompany` exist only with `DIRECT`, so they live in that variant.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Flow {
+    /// Toss's own window (the default; `flowMode` is then omitted).
+    #[default]
+    Default,
+    /// Skip Toss's picker and open one card company's or easy-pay app's window directly.
+    Direct {
+        /// The easy-pay app to open, if any.
+        easy_pay: Option<EasyPay>,
+        /// The card company code to open, if any.
+        card_company: Option<String>,
+    },
+}
+
+/// Why a billing request was not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// successUrl is not absolute.
+    #[error("successUrl must be an absolute http(s) URL")]
+    SuccessUrlNotAbsolute,
+    /// failUrl is not absolute.
+    #[error("failUrl must be an absolute http(s) URL")]
+    FailUrlNotAbsolute,
+    /// A name or email over 100 characters.
+    #[error("{0} must be at most 100 characters")]
+    TooLong(&'static str),
+    /// An empty card-type list, or one with repeats.
+    #[error("selectableCardTypes must list PERSONAL and/or CORPORATE, each at most once")]
+    BadCardTypes,
+    /// An empty or oversize card company code.
+    #[error("cardCompany must be a non-empty code of at most 20 characters")]
+    BadCardCompany,
+}
+
+/// A validated `requestBillingAuth({ method: "CARD", … })` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardBillingRequest {
+    success_url: String,
+    fail_url: String,
+    customer_name: Option<String>,
+    customer_email: Option<String>,
+    window_target: Option<WindowTarget>,
+    card_types: Vec<CardOwnerType>,
+    flow: Flow,
+}
+
+/// The inputs of a [`CardBillingRequest`], before validation.
+#[derive(Debug, Clone, Default)]
+pub struct CardBillingParams {
+    /// Absolute URL Toss redirects to on success.
+    pub success_url: String,
+    /// Absolute URL Toss redirects to on failure.
+    pub fail_url: String,
+    /// Optional, at most 100 characters.
+    pub customer_name: Option<String>,
+    /// Optional, at most 100 characters.
+    pub customer_email: Option<String>,
+    /// `None` lets Toss pick (iframe on PC, self on mobile).
+    pub window_target: Option<WindowTarget>,
+    /// Empty = Toss's default choice.
+    pub card_types: Vec<CardOwnerType>,
+    /// `DEFAULT` or `DIRECT`.
+    pub flow: Flow,
+}
+
+fn optional_text(value: Option<String>, field: &'static str) -> Result<Option<String>, RequestError> {
+    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        Some(v) if v.chars().count() > 100 => Err(RequestError::TooLong(field)),
+        other => Ok(other),
+    }
+}
+
+impl CardBillingRequest {
+    /// Validates the parameters against the contract.
+    pub fn new(params: CardBillingParams) -> Result<Self, RequestError> {
+        if !is_absolute_http_url(&params.success_url) {
+            return Err(RequestError::SuccessUrlNotAbsolute);
+        }
+        if !is_absolute_http_url(&params.fail_url) {
+            return Err(RequestError::FailUrlNotAbsolute);
+        }
+        let types = &params.card_types;
+        if types.len() > 2 || (types.len() == 2 && types[0] == types[1]) {
+            return Err(RequestError::BadCardTypes);
+        }
+        if let Flow::Direct { card_company: Some(code), .. } = &params.flow {
+            if code.is_empty() || code.len() > 20 {
+                return Err(RequestError::BadCardCompany);
+            }
+        }
+        Ok(Self {
+            success_url: params.success_url,
+            fail_url: params.fail_url,
+            customer_name: optional_text(params.customer_name, "customerName")?,
+            customer_email: optional_text(params.customer_email, "customerEmail")?,
+            window_target: params.window_target,
+            card_types: params.card_types,
+            flow: params.flow,
+        })
+    }
+
+    /// The object that crosses to `requestBillingAuth`, borrowing from `self`.
+    pub fn wire(&self) -> WireRequest<'_> {
+        let (flow_mode, easy_pay, card_company) = match &self.flow {
+            Flow::Default => (None, None, None),
+            Flow::Direct { easy_pay, card_company } => {
+                (Some("DIRECT"), *easy_pay, card_company.as_deref())
+            }
+        };
+        WireRequest {
+            method: "CARD",
+            success_url: &self.success_url,
+            fail_url: &self.fail_url,
+            customer_name: self.customer_name.as_deref(),
+            customer_email: self.customer_email.as_deref(),
+            window_target: self.window_target,
+            selectable_card_types: (!self.card_types.is_empty()).then_some(&self.card_types[..]),
+            flow_mode,
+            easy_pay,
+            card_company,
+        }
+    }
+
+    /// The URL Toss redirects to on success.
+    pub fn success_url(&self) -> &str {
+        &self.success_url
+    }
+}
+
+/// Exactly the documented fields; `None` fields are left out of the object entirely.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireRequest<'a> {
+    method: &'static str,
+    success_url: &'a str,
+    fail_url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer_email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    window_target: Option<WindowTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    selectable_card_types: Option<&'a [CardOwnerType]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flow_mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    easy_pay: Option<EasyPay>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card_company: Option<&'a str>,
+}

@@ -1,0 +1,89 @@
+//! Small presentational pieces shared by the pages.
+
+use leptos::prelude::*;
+
+use crate::checkout::copy::{Locale, Text};
+use crate::checkout::handoff::CardSummary;
+
+/// A busy indicator, hidden from assistive technology (the button's `aria-busy` and the status
+/// line say the same in words).
+#[component]
+pub fn Spinner(
+    /// Whether it shows.
+    visible: Signal<bool>,
+) -> impl IntoView {
+    view! { <span class="tbc-spinner" aria-hidden="true" hidden=move || !visible.get()></span> }
+}
+
+/// An error panel that takes keyboard focus when it appears, so the reason is read out at once.
+#[component]
+pub fn Alert(
+    /// Copy language.
+    locale: Locale,
+    /// The customer-facing message.
+    text: Text,
+    /// Optional developer detail, folded away.
+    #[prop(default = None)]
+    detail: Option<String>,
+    /// Optional error code, shown for support.
+    #[prop(default = None)]
+    code: Option<String>,
+    /// Actions (retry buttons, links).
+    #[prop(optional)]
+    children: Option<Children>,
+) -> impl IntoView {
+    let panel = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        if let Some(panel) = panel.get() {
+            let _ = panel.focus();
+        }
+    });
+    view! {
+        <div class="tbc-alert" role="alert" tabindex="-1" node_ref=panel>
+            <p class="tbc-alert-text">{text.get(locale)}</p>
+            {code.map(|code| view! {
+                <p class="tbc-code">{Text::ErrorCode.get(locale)}": "<code>{code}</code></p>
+            })}
+            {detail.map(|detail| view! {
+                <details class="tbc-detail">
+                    <summary>{Text::DeveloperDetail.get(locale)}</summary>
+                    <p>{detail}</p>
+                </details>
+            })}
+            {children.map(|children| view! { <div class="tbc-actions">{children()}</div> })}
+        </div>
+    }
+}
+
+/// The registered card, as the backend described it (already masked).
+#[component]
+pub fn CardSummaryView(
+    /// Copy language.
+    locale: Locale,
+    /// The card.
+    card: CardSummary,
+) -> impl IntoView {
+    let kind = [card.card_type, card.owner_type].into_iter().flatten().collect::<Vec<_>>().join(" · ");
+    view! {
+        <dl class="tbc-card">
+            <dt>{Text::CardCompany.get(locale)}</dt>
+            <dd class="tbc-card-company">{card.company}{(!kind.is_empty()).then(|| format!(" ({kind})"))}</dd>
+            <dt>{Text::CardNumber.get(locale)}</dt>
+            <dd class="tbc-card-number">{card.number}</dd>
+        </dl>
+    }
+}
+
+/// A link back to the registration page.
+#[component]
+pub fn BackLink(
+    /// Copy language.
+    locale: Locale,
+    /// The registration page path.
+    href: String,
+    /// The link text.
+    #[prop(default = Text::BackToRegister)]
+    text: Text,
+) -> impl IntoView {
+    view! { <a class="tbc-button tbc-button-secondary tbc-link" href=href>{text.get(locale)}</a> }
+}

@@ -1,0 +1,90 @@
+//! A card-registration checkout for the TossPayments JS SDK v2 card auto-payment (자동결제, billing)
+//! flow, as Leptos components, and as a JS-callable mount for storefronts not written in Rust.
+//!
+//! - [`checkout`]: pure rules (keys, URLs, redirects, hand-off decisions, configuration, copy).
+//! - [`sdk`]: the only code that touches the `TossPayments` global.
+//! - [`backend`]: the hand-off to the merchant's backend. [`storage`]: this tab's memory.
+//! - [`pages`]: the registration, success and fail pages; [`components`]: small shared views.
+
+pub mod backend;
+pub mod browser;
+pub mod checkout;
+pub mod components;
+pub mod pages;
+pub mod sdk;
+pub mod storage;
+
+use std::any::Any;
+
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+pub use checkout::config::{Config, ConfigError, RawConfig};
+pub use pages::{CardRegistration, Checkout, ConfigErrorView, RegistrationFail, RegistrationSuccess};
+
+/// The id of the JSON data block a page puts its configuration in:
+/// `<script type="application/json" id="toss-billing-config">{…}</script>` (data, not code, so
+/// it needs no CSP exception).
+pub const CONFIG_ELEMENT_ID: &str = "toss-billing-config";
+
+/// Reads and validates a configuration object handed over from JS.
+pub fn config_from_js(value: JsValue) -> Result<Config, ConfigError> {
+    let raw: RawConfig = serde_wasm_bindgen::from_value(value).map_err(|e| ConfigError::Unreadable(e.to_string()))?;
+    raw.validate()
+}
+
+/// Reads and validates the configuration in the page's JSON data block.
+pub fn config_from_page() -> Result<Config, ConfigError> {
+    let text = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(CONFIG_ELEMENT_ID))
+        .and_then(|e| e.text_content())
+        .ok_or_else(|| ConfigError::Unreadable(format!("no element with id `{CONFIG_ELEMENT_ID}`")))?;
+    let value = js_sys::JSON::parse(&text).map_err(|_| ConfigError::Unreadable("it is not valid JSON".to_owned()))?;
+    config_from_js(value)
+}
+
+/// A mounted checkout; dropping it (or calling `unmount`) removes it and destroys the SDK payment.
+#[wasm_bindgen]
+pub struct CheckoutHandle {
+    mounted: Option<Box<dyn Any>>,
+}
+
+#[wasm_bindgen]
+impl CheckoutHandle {
+    /// Removes the checkout from the page.
+    pub fn unmount(&mut self) {
+        self.mounted = None;
+    }
+}
+
+/// Mounts the checkout page for the current address into `target`. A bad configuration renders
+/// one clear error naming the field; nothing is loaded or sent then.
+pub fn mount(target: web_sys::HtmlElement, config: Result<Config, ConfigError>) -> CheckoutHandle {
+    let mounted: Box<dyn Any> = match config {
+        Ok(config) => Box::new(leptos::mount::mount_to(target, move || view! { <Checkout config /> })),
+        Err(error) => Box::new(leptos::mount::mount_to(target, move || view! { <ConfigErrorView error /> })),
+    };
+    CheckoutHandle { mounted: Some(mounted) }
+}
+
+/// JS: `mountCheckout(element, config)` — for storefronts not written in Rust.
+#[wasm_bindgen(js_name = mountCheckout)]
+pub fn mount_checkout(target: JsValue, config: JsValue) -> Result<CheckoutHandle, JsError> {
+    let target = target
+        .dyn_into::<web_sys::HtmlElement>()
+        .map_err(|_| JsError::new("mountCheckout: the first argument must be an HTML element"))?;
+    Ok(mount(target, config_from_js(config)))
+}
+
+/// Mounts into every element marked `data-toss-billing-checkout`, with the page's JSON
+/// configuration. What the demo and a plain-HTML storefront use: no script of their own needed.
+pub fn mount_marked_elements() -> Vec<CheckoutHandle> {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return vec![] };
+    let Ok(targets) = document.query_selector_all("[data-toss-billing-checkout]") else { return vec![] };
+    (0..targets.length())
+        .filter_map(|i| targets.item(i)?.dyn_into::<web_sys::HtmlElement>().ok())
+        .map(|target| mount(target, config_from_page()))
+        .collect()
+}

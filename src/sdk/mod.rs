@@ -1,0 +1,261 @@
+//! The only module that touches the `TossPayments` global: the script loader, the typed bindings and
+//! the conversion of every throw/rejection into [`SdkError`].
+//!
+//! The global is looked up at call time (never cached), so tests and the sandbox can install it
+//! before a component mounts, and a retried load can succeed after a failed one.
+//! Vendor reference: <https://docs.tosspayments.com/sdk/v2/js>.
+
+mod error;
+
+use std::cell::RefCell;
+
+use js_sys::{Object, Promise, Reflect};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+pub use error::SdkError;
+
+use crate::checkout::keys::{ClientKey, CustomerKey};
+use crate::checkout::request::CardBillingRequest;
+
+/// The marker attribute on script tags this loader created.
+const SCRIPT_MARKER: &str = "data-toss-billing-sdk";
+
+#[wasm_bindgen]
+extern "C" {
+    /// What `TossPayments(clientKey)` returns.
+    /// <https://docs.tosspayments.com/sdk/v2/js#토스페이먼츠-초기화>
+    type JsTossPayments;
+
+    #[wasm_bindgen(catch, js_name = TossPayments)]
+    fn js_toss_payments(client_key: &str) -> Result<JsTossPayments, JsValue>;
+
+    /// <https://docs.tosspayments.com/sdk/v2/js#tosspaymentspayment>
+    #[wasm_bindgen(method, catch, js_name = payment)]
+    fn js_payment(this: &JsTossPayments, options: &JsValue) -> Result<JsPayment, JsValue>;
+
+    /// What `tossPayments.payment({customerKey})` returns.
+    #[derive(Clone)]
+    type JsPayment;
+
+    /// <https://docs.tosspayments.com/sdk/v2/js#paymentrequestbillingauth>
+    #[wasm_bindgen(method, catch, js_name = requestBillingAuth)]
+    fn js_request_billing_auth(this: &JsPayment, params: &JsValue) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = destroy)]
+    fn js_destroy(this: &JsPayment) -> Result<JsValue, JsValue>;
+}
+
+fn global_toss_payments() -> Option<JsValue> {
+    let global = js_sys::global();
+    let value = Reflect::get(&global, &JsValue::from_str("TossPayments")).ok()?;
+    value.is_function().then_some(value)
+}
+
+/// Whether `window.TossPayments` is defined right now.
+pub fn is_loaded() -> bool {
+    global_toss_payments().is_some()
+}
+
+/// `TossPayments.ANONYMOUS`, if the SDK defines it (we refuse it for billing; this is for checks).
+pub fn anonymous_marker() -> Option<String> {
+    Reflect::get(&global_toss_payments()?, &JsValue::from_str("ANONYMOUS")).ok()?.as_string()
+}
+
+/// Turns anything thrown or rejected by the SDK into plain data at once.
+pub fn sdk_error_from_js(value: &JsValue) -> SdkError {
+    if value.is_object() {
+        let text = |key: &str| Reflect::get(value, &JsValue::from_str(key)).ok().and_then(|v| v.as_string());
+        return SdkError::from_parts(text("code").as_deref(), text("name").as_deref(), text("message").as_deref());
+    }
+    let description = value
+        .as_string()
+        .or_else(|| value.as_f64().map(|n| n.to_string()))
+        .unwrap_or_else(|| if value.is_null() { "null" } else { "undefined" }.to_owned());
+    SdkError::Unexpected { description }
+}
+
+/// Where and how to load the SDK script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptSource {
+    /// The script URL (the real SDK by default; the sandbox in the demo and tests).
+    pub url: String,
+    /// Give up after this long.
+    pub timeout_ms: u32,
+    /// CSP nonce for the `<script>` tag.
+    pub nonce: Option<String>,
+}
+
+thread_local! {
+    /// One in-flight load per script URL, shared by every caller until it settles.
+    static LOADS: RefCell<Vec<(String, Promise)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Loads the SDK script once: reuses an existing global, shares one in-flight load among all callers,
+/// never adds a second tag for the same URL, times out, and can be retried after a failure.
+pub async fn load_sdk(source: &ScriptSource) -> Result<(), SdkError> {
+    if is_loaded() {
+        return Ok(());
+    }
+    let promise = LOADS.with(|loads| {
+        let mut loads = loads.borrow_mut();
+        if let Some((_, promise)) = loads.iter().find(|(url, _)| *url == source.url) {
+            return promise.clone();
+        }
+        let promise = start_load(source);
+        loads.push((source.url.clone(), promise.clone()));
+        promise
+    });
+    let outcome = JsFuture::from(promise.clone()).await;
+    // Forget the settled load, so that a later call after a failure starts afresh.
+    LOADS.with(|loads| loads.borrow_mut().retain(|(_, p)| !Object::is(p, &promise)));
+    match outcome {
+        Ok(_) if is_loaded() => Ok(()),
+        Ok(_) => Err(SdkError::NamespaceMissing { url: source.url.clone() }),
+        Err(reason) if reason.as_string().as_deref() == Some("timeout") => {
+            Err(SdkError::LoadTimedOut { timeout_ms: source.timeout_ms })
+        }
+        Err(_) => Err(SdkError::ScriptLoadFailed { url: source.url.clone() }),
+    }
+}
+
+fn find_script(document: &web_sys::Document, url: &str) -> Option<web_sys::HtmlScriptElement> {
+    let scripts = document.get_elements_by_tag_name("script");
+    let absolute = web_sys::Url::new_with_base(url, &document.url().ok()?).ok()?.href();
+    (0..scripts.length())
+        .filter_map(|i| scripts.item(i)?.dyn_into::<web_sys::HtmlScriptElement>().ok())
+        .find(|script| script.src() == absolute)
+}
+
+fn start_load(source: &ScriptSource) -> Promise {
+    let source = source.clone();
+    Promise::new(&mut |resolve, reject| {
+        let window = web_sys::window().expect("a browser window");
+        let Some(document) = window.document() else {
+            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("error"));
+            return;
+        };
+        let script = match find_script(&document, &source.url) {
+            Some(existing) => existing,
+            None => {
+                let Ok(script) = document.create_element("script") else {
+                    let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("error"));
+                    return;
+                };
+                let script: web_sys::HtmlScriptElement = script.unchecked_into();
+                script.set_src(&source.url);
+                script.set_async(true);
+                let _ = script.set_attribute(SCRIPT_MARKER, "");
+                if let Some(nonce) = &source.nonce {
+                    let _ = script.set_attribute("nonce", nonce);
+                }
+                let parent = document.head().map(web_sys::Node::from).or_else(|| document.body().map(Into::into));
+                if let Some(parent) = parent {
+                    let _ = parent.append_child(&script);
+                }
+                script
+            }
+        };
+        // A failed or timed-out tag is removed, so a retry adds a fresh one and never a duplicate.
+        let settle = {
+            let script = script.clone();
+            let window = window.clone();
+            let timer = std::rc::Rc::new(std::cell::Cell::new(0));
+            let timer_for_timeout = timer.clone();
+            let done = std::rc::Rc::new(std::cell::Cell::new(false));
+            let finish = move |outcome: Option<&'static str>| {
+                if done.replace(true) {
+                    return;
+                }
+                window.clear_timeout_with_handle(timer.get());
+                match outcome {
+                    None => {
+                        let _ = resolve.call0(&JsValue::NULL);
+                    }
+                    Some(reason) => {
+                        script.remove();
+                        let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(reason));
+                    }
+                }
+            };
+            (std::rc::Rc::new(finish), timer_for_timeout)
+        };
+        let (finish, timer) = settle;
+        let on_load = {
+            let finish = finish.clone();
+            Closure::<dyn Fn()>::new(move || finish(None))
+        };
+        let on_error = {
+            let finish = finish.clone();
+            Closure::<dyn Fn()>::new(move || finish(Some("error")))
+        };
+        let on_timeout = {
+            let finish = finish.clone();
+            Closure::<dyn Fn()>::new(move || finish(Some("timeout")))
+        };
+        let _ = script.add_event_listener_with_callback("load", on_load.as_ref().unchecked_ref());
+        let _ = script.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
+        if let Ok(handle) = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+            on_timeout.as_ref().unchecked_ref(),
+            source.timeout_ms as i32,
+        ) {
+            timer.set(handle);
+        }
+        // The closures live as long as the page: a handful of bytes per load attempt.
+        on_load.forget();
+        on_error.forget();
+        on_timeout.forget();
+    })
+}
+
+/// `TossPayments(clientKey)`.
+pub struct TossPayments(JsTossPayments);
+
+impl TossPayments {
+    /// Initialises the SDK with a client key; catches what the SDK throws.
+    pub fn new(client_key: &ClientKey) -> Result<Self, SdkError> {
+        if !is_loaded() {
+            return Err(SdkError::NamespaceMissing { url: "window.TossPayments".to_owned() });
+        }
+        js_toss_payments(client_key.as_str()).map(Self).map_err(|e| sdk_error_from_js(&e))
+    }
+
+    /// `tossPayments.payment({customerKey})`; catches what the SDK throws.
+    pub fn payment(&self, customer_key: &CustomerKey) -> Result<Payment, SdkError> {
+        let options = Object::new();
+        let _ = Reflect::set(&options, &JsValue::from_str("customerKey"), &JsValue::from_str(customer_key.as_str()));
+        self.0.js_payment(&options).map(Payment).map_err(|e| sdk_error_from_js(&e))
+    }
+}
+
+/// A payment object for one customer.
+#[derive(Clone)]
+pub struct Payment(JsPayment);
+
+impl Payment {
+    /// `payment.requestBillingAuth({method: "CARD", …})`. On success the SDK navigates away, so
+    /// `Ok` only means "the window took over"; what matters is the `Err`.
+    pub async fn request_billing_auth(&self, request: &CardBillingRequest) -> Result<(), SdkError> {
+        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+        let params = request
+            .wire()
+            .serialize(&serializer)
+            .map_err(|e| SdkError::Unexpected { description: e.to_string() })?;
+        let returned = self.0.js_request_billing_auth(&params).map_err(|e| sdk_error_from_js(&e))?;
+        JsFuture::from(Promise::resolve(&returned)).await.map(drop).map_err(|e| sdk_error_from_js(&e))
+    }
+
+    /// `payment.destroy()`, always safe: it may throw (or reject) when nothing is open, and that
+    /// is swallowed here.
+    pub fn destroy(&self) {
+        if let Ok(returned) = self.0.js_destroy() {
+            if let Some(promise) = returned.dyn_ref::<Promise>() {
+                let ignore = Closure::once(|_: JsValue| {});
+                let _ = promise.catch(&ignore);
+                ignore.forget();
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! This tab's memory across the redirect to Toss and back: sessionStorage, JSON. Per tab on
+//! purpose: a registration started in one tab is finished in that tab only.
+
+use serde::{de::DeserializeOwned, Serialize};
+use wasm_bindgen::JsValue;
+
+use crate::checkout::handoff::HandoffRecord;
+use crate::checkout::redirect::PendingRegistration;
+
+const PENDING: &str = "tossBilling.pending";
+const HANDOFF: &str = "tossBilling.handoff";
+
+/// sessionStorage is missing or refuses writes (some privacy modes, full quota).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("this browser does not let the page keep the registration in session storage")]
+pub struct StorageUnavailable;
+
+fn session() -> Result<web_sys::Storage, StorageUnavailable> {
+    web_sys::window()
+        .and_then(|w| w.session_storage().ok().flatten())
+        .ok_or(StorageUnavailable)
+}
+
+fn read<T: DeserializeOwned>(key: &str) -> Option<T> {
+    let text = session().ok()?.get_item(key).ok()??;
+    let value = js_sys::JSON::parse(&text).ok()?;
+    // A record this version cannot read is treated as absent, never as a crash.
+    serde_wasm_bindgen::from_value(value).ok()
+}
+
+fn write<T: Serialize>(key: &str, value: &T) -> Result<(), StorageUnavailable> {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    let js: JsValue = value.serialize(&serializer).map_err(|_| StorageUnavailable)?;
+    let text: String = js_sys::JSON::stringify(&js).map_err(|_| StorageUnavailable)?.into();
+    session()?.set_item(key, &text).map_err(|_| StorageUnavailable)
+}
+
+fn remove(key: &str) {
+    if let Ok(storage) = session() {
+        let _ = storage.remove_item(key);
+    }
+}
+
+/// The registration this tab started, if any.
+pub fn load_pending() -> Option<PendingRegistration> {
+    read(PENDING)
+}
+
+/// Remembers the registration before the card window opens.
+pub fn save_pending(pending: &PendingRegistration) -> Result<(), StorageUnavailable> {
+    write(PENDING, pending)
+}
+
+/// Forgets the started registration (used once, or ended by a failure/cancel).
+pub fn clear_pending() {
+    remove(PENDING);
+}
+
+/// The last hand-off of this tab.
+pub fn load_handoff() -> Option<HandoffRecord> {
+    read(HANDOFF)
+}
+
+/// Stores the hand-off (before posting, and after every outcome).
+pub fn save_handoff(record: &HandoffRecord) -> Result<(), StorageUnavailable> {
+    write(HANDOFF, record)
+}
