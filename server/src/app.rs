@@ -48,7 +48,11 @@ impl ApiError {
         ApiError::new(400, "INVALID_REQUEST", message)
     }
     fn internal() -> ApiError {
-        ApiError::new(500, "INTERNAL_ERROR", "내부 오류가 발생했습니다. 잠시 후 다시 시도해주세요.")
+        ApiError::new(
+            500,
+            "INTERNAL_ERROR",
+            "내부 오류가 발생했습니다. 잠시 후 다시 시도해주세요.",
+        )
     }
     fn body(&self) -> Value {
         json!({ "code": self.code, "message": self.message })
@@ -74,9 +78,17 @@ type ApiResult = Result<Response, ApiError>;
 // Request guards
 
 /// Refuses cross-site requests, non-JSON bodies and oversize bodies; returns the parsed object.
-async fn json_post(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Map<String, Value>, ApiError> {
+async fn json_post(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Map<String, Value>, ApiError> {
     if !crate::web::origin_allowed(headers, &st.cfg.allowed_origins) {
-        return Err(ApiError::new(403, "FORBIDDEN_ORIGIN", "다른 사이트에서 보낸 요청은 처리하지 않습니다."));
+        return Err(ApiError::new(
+            403,
+            "FORBIDDEN_ORIGIN",
+            "다른 사이트에서 보낸 요청은 처리하지 않습니다.",
+        ));
     }
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -144,9 +156,8 @@ pub async fn get_customer(State(st): State<Shared>, headers: HeaderMap) -> ApiRe
         .execute(&st.db)
         .await?;
     let secure = if st.cfg.cookie_secure { "; Secure" } else { "" };
-    let cookie = format!(
-        "{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}"
-    );
+    let cookie =
+        format!("{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}");
     let mut resp = Json(json!({ "customerKey": customer_key })).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
@@ -194,8 +205,10 @@ fn stored_response(status: i64, body: &str) -> Response {
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -204,10 +217,14 @@ pub async fn issue(State(st): State<Shared>, headers: HeaderMap, body: Body) -> 
     let auth_key = req_str(&m, "authKey")?;
     let customer_key = req_str(&m, "customerKey")?;
     if !util::valid_auth_key(auth_key) {
-        return Err(ApiError::invalid("authKey must be 1-300 printable characters"));
+        return Err(ApiError::invalid(
+            "authKey must be 1-300 printable characters",
+        ));
     }
     if !util::valid_customer_key(customer_key) {
-        return Err(ApiError::invalid("customerKey must be 2-50 characters of A-Z a-z 0-9 - _ = . @"));
+        return Err(ApiError::invalid(
+            "customerKey must be 2-50 characters of A-Z a-z 0-9 - _ = . @",
+        ));
     }
     let idem = format!("ak-{}", util::sha256_hex(auth_key.as_bytes()));
     if let Some(given) = headers.get("idempotency-key") {
@@ -260,7 +277,9 @@ pub async fn issue(State(st): State<Shared>, headers: HeaderMap, body: Body) -> 
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty());
             let (Some(billing_key), Some(summary)) = (billing_key, card_summary(&toss_body)) else {
-                eprintln!("[billing-server] issue ak#{tag}: Toss answered 200 without billingKey/card");
+                eprintln!(
+                    "[billing-server] issue ak#{tag}: Toss answered 200 without billingKey/card"
+                );
                 return Err(ApiError::internal());
             };
             let card = json!({ "card": summary });
@@ -313,7 +332,11 @@ pub async fn issue(State(st): State<Shared>, headers: HeaderMap, body: Body) -> 
             code,
             message,
         }) => {
-            let status = if (400..500).contains(&status) { status } else { 400 };
+            let status = if (400..500).contains(&status) {
+                status
+            } else {
+                400
+            };
             let err = ApiError::new(status, &code, message);
             sqlx::query(
                 "INSERT INTO issue_outcomes (idempotency_key, customer_key, http_status, body, created_at) \
@@ -368,7 +391,11 @@ fn check_operator(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if !util::ct_eq(given.trim(), token.expose()) {
-        return Err(ApiError::new(401, "UNAUTHORIZED", "operator token required"));
+        return Err(ApiError::new(
+            401,
+            "UNAUTHORIZED",
+            "operator token required",
+        ));
     }
     Ok(())
 }
@@ -447,7 +474,10 @@ async fn charge_response(st: &AppState, c: &ChargeRow) -> ApiResult {
     });
     let o = out.as_object_mut().expect("object");
     if let Some((company, number)) = card {
-        o.insert("card".into(), json!({ "company": company, "number": number }));
+        o.insert(
+            "card".into(),
+            json!({ "company": company, "number": number }),
+        );
     }
     for (k, v) in [
         ("paymentKey", &c.payment_key),
@@ -479,7 +509,9 @@ pub async fn create_charge(State(st): State<Shared>, headers: HeaderMap, body: B
         .filter(|a| *a > 0 && *a <= 1_000_000_000)
         .ok_or_else(|| ApiError::invalid("amount must be an integer > 0"))?;
     if !util::valid_customer_key(customer_key) {
-        return Err(ApiError::invalid("customerKey must be 2-50 characters of A-Z a-z 0-9 - _ = . @"));
+        return Err(ApiError::invalid(
+            "customerKey must be 2-50 characters of A-Z a-z 0-9 - _ = . @",
+        ));
     }
     if order_name.is_empty() || order_name.chars().count() > 100 {
         return Err(ApiError::invalid("orderName must be 1-100 characters"));
@@ -491,7 +523,11 @@ pub async fn create_charge(State(st): State<Shared>, headers: HeaderMap, body: B
             util::hex(&util::random_bytes::<8>())
         ),
         Some(Value::String(s)) if util::valid_order_id(s) => s.clone(),
-        _ => return Err(ApiError::invalid("orderId must be 6-64 characters of A-Z a-z 0-9 - _")),
+        _ => {
+            return Err(ApiError::invalid(
+                "orderId must be 6-64 characters of A-Z a-z 0-9 - _",
+            ))
+        }
     };
 
     let _guard = st.locks.lock(&format!("order:{order_id}")).await;
@@ -568,7 +604,12 @@ pub async fn create_charge(State(st): State<Shared>, headers: HeaderMap, body: B
     let mut attempts = Vec::new();
     let result = st
         .toss
-        .charge(&billing_key, &toss_body, &charge.idempotency_key, &mut attempts)
+        .charge(
+            &billing_key,
+            &toss_body,
+            &charge.idempotency_key,
+            &mut attempts,
+        )
         .await;
     for a in &attempts {
         sqlx::query(
@@ -599,9 +640,9 @@ pub async fn create_charge(State(st): State<Shared>, headers: HeaderMap, body: B
                 )
             }
         }
-        Err(TossError::Refused {
-            code, message, ..
-        }) => ("FAILED", None, None, Some(code), Some(message)),
+        Err(TossError::Refused { code, message, .. }) => {
+            ("FAILED", None, None, Some(code), Some(message))
+        }
         Err(TossError::Timeout) => (
             "UNKNOWN",
             None,

@@ -96,9 +96,15 @@ impl fmt::Debug for Config {
             .field("toss_backoff", &self.toss_backoff)
             .field(
                 "encryption_key",
-                &self.encryption_key.map(|_| "<redacted>").unwrap_or("<key file>"),
+                &self
+                    .encryption_key
+                    .map(|_| "<redacted>")
+                    .unwrap_or("<key file>"),
             )
-            .field("operator_token", &self.operator_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "operator_token",
+                &self.operator_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("allowed_origins", &self.allowed_origins)
             .field("cookie_secure", &self.cookie_secure)
             .field("max_body_bytes", &self.max_body_bytes)
@@ -177,7 +183,11 @@ impl Config {
 
     /// Reads configuration through `get` (testable without touching the process environment).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let mut c = Config::defaults();
         if let Some(p) = get("PORT") {
             c.port = p
@@ -204,7 +214,10 @@ impl Config {
             Some(k)
         } else if let Some(f) = get("TOSS_SECRET_KEY_FILE") {
             let s = std::fs::read_to_string(&f).map_err(|e| {
-                ConfigError(format!("cannot read TOSS_SECRET_KEY_FILE {f}: {}", e.kind()))
+                ConfigError(format!(
+                    "cannot read TOSS_SECRET_KEY_FILE {f}: {}",
+                    e.kind()
+                ))
             })?;
             Some(s.trim().to_string())
         } else {
@@ -235,11 +248,10 @@ impl Config {
             ));
         }
         if let Some(t) = get("TOSS_TIMEOUT_MS") {
-            let ms: u64 = t
-                .parse()
-                .ok()
-                .filter(|ms| *ms > 0)
-                .ok_or_else(|| ConfigError("TOSS_TIMEOUT_MS must be a positive number".into()))?;
+            let ms: u64 =
+                t.parse().ok().filter(|ms| *ms > 0).ok_or_else(|| {
+                    ConfigError("TOSS_TIMEOUT_MS must be a positive number".into())
+                })?;
             c.toss_timeout = Duration::from_millis(ms);
         }
         if let Some(r) = get("TOSS_MAX_RETRIES") {
@@ -251,7 +263,9 @@ impl Config {
         }
         if let Some(k) = get("BILLING_KEY_ENCRYPTION_KEY") {
             c.encryption_key = Some(parse_encryption_key(&k).ok_or_else(|| {
-                ConfigError("BILLING_KEY_ENCRYPTION_KEY must be the base64 of exactly 32 bytes".into())
+                ConfigError(
+                    "BILLING_KEY_ENCRYPTION_KEY must be the base64 of exactly 32 bytes".into(),
+                )
             })?);
         }
         if let Some(t) = get("OPERATOR_TOKEN") {
@@ -270,7 +284,8 @@ impl Config {
                 .collect();
         }
         if let Some(s) = get("COOKIE_SECURE") {
-            c.cookie_secure = matches!(s.to_ascii_lowercase().as_str(), "1" | "true" | "on" | "yes");
+            c.cookie_secure =
+                matches!(s.to_ascii_lowercase().as_str(), "1" | "true" | "on" | "yes");
         }
         Ok(c)
     }
@@ -292,8 +307,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let m: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| m.get(k).cloned())
     }
 
@@ -327,10 +344,15 @@ mod tests {
     #[test]
     fn api_base_turns_off_simulator() {
         let c = cfg(&[("TOSS_API_BASE", "https://api.tosspayments.com/")]).unwrap();
-        assert_eq!(c.toss_api_base.as_deref(), Some("https://api.tosspayments.com"));
+        assert_eq!(
+            c.toss_api_base.as_deref(),
+            Some("https://api.tosspayments.com")
+        );
         assert!(!c.mount_simulator);
         assert_eq!(
-            cfg(&[("DATABASE_URL", "sqlite://x/y.db?mode=rwc")]).unwrap().database_path,
+            cfg(&[("DATABASE_URL", "sqlite://x/y.db?mode=rwc")])
+                .unwrap()
+                .database_path,
             PathBuf::from("x/y.db")
         );
     }

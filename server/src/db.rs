@@ -10,7 +10,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 /// The migrations, embedded at compile time (no `sqlx::migrate!` macro needed).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
 
 #[derive(Debug)]
 struct Embedded;

@@ -79,9 +79,12 @@ pub async fn start(cfg: Config) -> Result<Running, Box<dyn std::error::Error + S
             k
         }
     };
-    let db = db::open(&cfg.database_path)
-        .await
-        .map_err(|e| format!("cannot open the database {}: {e}", cfg.database_path.display()))?;
+    let db = db::open(&cfg.database_path).await.map_err(|e| {
+        format!(
+            "cannot open the database {}: {e}",
+            cfg.database_path.display()
+        )
+    })?;
 
     let simulator = cfg.mount_simulator.then(sim::Simulator::new);
     let toss_api_base = cfg

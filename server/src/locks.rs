@@ -48,7 +48,10 @@ impl Drop for KeyGuard {
     fn drop(&mut self) {
         drop(self.guard.take());
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if map.get(&self.key).is_some_and(|a| Arc::strong_count(a) == 1) {
+        if map
+            .get(&self.key)
+            .is_some_and(|a| Arc::strong_count(a) == 1)
+        {
             map.remove(&self.key);
         }
     }

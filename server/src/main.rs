@@ -10,7 +10,9 @@ async fn main() {
         return;
     }
     if let Some(a) = args.first() {
-        eprintln!("unknown argument {a:?}; configuration comes from environment variables (see --help)");
+        eprintln!(
+            "unknown argument {a:?}; configuration comes from environment variables (see --help)"
+        );
         std::process::exit(2);
     }
     let cfg = match Config::from_env() {

@@ -92,8 +92,12 @@ fn err(status: u16, code: &str, message: &str) -> SimResult {
 pub fn status_for_code(code: &str) -> u16 {
     match code {
         "UNAUTHORIZED_KEY" => 401,
-        "FORBIDDEN_REQUEST" | "FORBIDDEN_CONSECUTIVE_REQUEST" | "REJECT_CARD_PAYMENT"
-        | "REJECT_CARD_COMPANY" | "INVALID_STOPPED_CARD" | "NOT_SUPPORTED_METHOD" => 403,
+        "FORBIDDEN_REQUEST"
+        | "FORBIDDEN_CONSECUTIVE_REQUEST"
+        | "REJECT_CARD_PAYMENT"
+        | "REJECT_CARD_COMPANY"
+        | "INVALID_STOPPED_CARD"
+        | "NOT_SUPPORTED_METHOD" => 403,
         "NOT_FOUND" | "NOT_FOUND_PAYMENT" | "NOT_FOUND_BILLING" => 404,
         "FAILED_INTERNAL_SYSTEM_PROCESSING"
         | "FAILED_PAYMENT_INTERNAL_SYSTEM_PROCESSING"
@@ -118,7 +122,9 @@ fn message_for_code(code: &str) -> &'static str {
         "DUPLICATED_ORDER_ID" => "이미 승인 및 취소가 진행된 중복된 주문번호 입니다.",
         "BELOW_MINIMUM_AMOUNT" => "신용카드는 결제금액이 100원 이상이어야 합니다.",
         "INVALID_BILL_KEY_REQUEST" => "빌링키 인증이 완료되지 않았거나 유효하지 않은 빌링키입니다.",
-        "FAILED_INTERNAL_SYSTEM_PROCESSING" => "내부 시스템 처리 작업이 실패했습니다. 잠시 후 다시 시도해주세요.",
+        "FAILED_INTERNAL_SYSTEM_PROCESSING" => {
+            "내부 시스템 처리 작업이 실패했습니다. 잠시 후 다시 시도해주세요."
+        }
         "FAILED_CARD_COMPANY_RESPONSE" => "카드사에서 오류가 발생했습니다.",
         _ => "요청을 처리할 수 없습니다. (simulated)",
     }
@@ -166,7 +172,13 @@ fn all_digits(s: &str, n: usize) -> bool {
 
 /// Decodes a sandbox authKey and checks it; `Ok(card)` or the Toss error to answer.
 fn sandbox_card(payload: &str, customer_key: &str) -> Result<Card, SimResult> {
-    let bad = || err(400, "INVALID_REQUEST", "잘못된 authKey 입니다. (sandbox payload)");
+    let bad = || {
+        err(
+            400,
+            "INVALID_REQUEST",
+            "잘못된 authKey 입니다. (sandbox payload)",
+        )
+    };
     let raw = URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .map_err(|_| bad())?;
@@ -201,8 +213,16 @@ fn sandbox_card(payload: &str, customer_key: &str) -> Result<Card, SimResult> {
         issuer_code,
         company,
         number: format!("{bin}******{}*", &last4[..3]),
-        card_type: if last4.starts_with('7') { "체크" } else { "신용" },
-        owner_type: if s("owner") == "CORPORATE" { "법인" } else { "개인" },
+        card_type: if last4.starts_with('7') {
+            "체크"
+        } else {
+            "신용"
+        },
+        owner_type: if s("owner") == "CORPORATE" {
+            "법인"
+        } else {
+            "개인"
+        },
         reject_payments: last4 == "5001",
     })
 }
@@ -240,12 +260,20 @@ fn check_auth(headers: &HeaderMap) -> Result<String, SimResult> {
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, SimResult> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        _ => Err(err(400, "INVALID_REQUEST", "잘못된 요청입니다. (JSON object expected)")),
+        _ => Err(err(
+            400,
+            "INVALID_REQUEST",
+            "잘못된 요청입니다. (JSON object expected)",
+        )),
     }
 }
 
 fn invalid(field: &str) -> SimResult {
-    err(400, "INVALID_REQUEST", &format!("잘못된 요청입니다. ({field})"))
+    err(
+        400,
+        "INVALID_REQUEST",
+        &format!("잘못된 요청입니다. ({field})"),
+    )
 }
 
 fn str_field<'a>(
@@ -400,7 +428,12 @@ impl Simulator {
         });
     }
 
-    fn answer(&self, api: &'static str, idem: Option<String>, (status, body): SimResult) -> Response {
+    fn answer(
+        &self,
+        api: &'static str,
+        idem: Option<String>,
+        (status, body): SimResult,
+    ) -> Response {
         self.record(api, idem, status);
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (code, Json(body)).into_response()
@@ -409,7 +442,11 @@ impl Simulator {
 
 fn coded_with_status(status: u16) -> SimResult {
     if status == 429 {
-        err(429, "TOO_MANY_REQUESTS", "요청이 너무 많습니다. (simulated)")
+        err(
+            429,
+            "TOO_MANY_REQUESTS",
+            "요청이 너무 많습니다. (simulated)",
+        )
     } else if status >= 500 {
         err(
             status,
@@ -421,14 +458,25 @@ fn coded_with_status(status: u16) -> SimResult {
     }
 }
 
+/// Runs a call to completion on its own task, so that a client that gives up (timeout) does not
+/// cancel it: like the real API, the simulator goes on and the answer is kept for replays.
+async fn detached(fut: impl std::future::Future<Output = Response> + Send + 'static) -> Response {
+    tokio::spawn(fut)
+        .await
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
 async fn issue_handler(State(sim): State<Simulator>, headers: HeaderMap, body: Bytes) -> Response {
-    sim.handle(
-        "issue",
-        "/v1/billing/authorizations/issue".into(),
-        headers,
-        body,
-        process_issue,
-    )
+    detached(async move {
+        sim.handle(
+            "issue",
+            "/v1/billing/authorizations/issue".into(),
+            headers,
+            body,
+            process_issue,
+        )
+        .await
+    })
     .await
 }
 
@@ -439,8 +487,11 @@ async fn charge_handler(
     body: Bytes,
 ) -> Response {
     let path = format!("/v1/billing/{billing_key}");
-    sim.handle("charge", path, headers, body, move |st, secret, body| {
-        process_charge(st, secret, &billing_key, body)
+    detached(async move {
+        sim.handle("charge", path, headers, body, move |st, secret, body| {
+            process_charge(st, secret, &billing_key, body)
+        })
+        .await
     })
     .await
 }
@@ -448,7 +499,10 @@ async fn charge_handler(
 fn process_issue(st: &mut SimState, _secret: &str, body: &[u8]) -> SimResult {
     let mut run = || -> Result<SimResult, SimResult> {
         let m = parse_object(body)?;
-        if let Some(k) = m.keys().find(|k| !matches!(k.as_str(), "authKey" | "customerKey")) {
+        if let Some(k) = m
+            .keys()
+            .find(|k| !matches!(k.as_str(), "authKey" | "customerKey"))
+        {
             return Err(invalid(k));
         }
         let auth_key = str_field(&m, "authKey", true)?.unwrap_or_default();
@@ -461,7 +515,11 @@ fn process_issue(st: &mut SimState, _secret: &str, body: &[u8]) -> SimResult {
         }
         if st.used_auth_keys.contains(auth_key) {
             // The real code for a reused authKey is undocumented: INVALID_AUTH_KEY is inferred.
-            return Err(err(400, "INVALID_AUTH_KEY", "이미 사용되었거나 유효하지 않은 authKey 입니다."));
+            return Err(err(
+                400,
+                "INVALID_AUTH_KEY",
+                "이미 사용되었거나 유효하지 않은 authKey 입니다.",
+            ));
         }
         st.used_auth_keys.insert(auth_key.to_string());
         let card = match auth_key.strip_prefix("sbx.") {
@@ -569,7 +627,10 @@ fn process_charge(st: &mut SimState, secret: &str, billing_key: &str, body: &[u8
             c.insert("installmentPlanMonths".into(), json!(plan));
             c.insert("isInterestFree".into(), json!(false));
             c.insert("interestPayer".into(), Value::Null);
-            c.insert("approveNo".into(), json!(format!("{:08}", util::unix_now() % 100_000_000)));
+            c.insert(
+                "approveNo".into(),
+                json!(format!("{:08}", util::unix_now() % 100_000_000)),
+            );
             c.insert("useCardPoint".into(), json!(false));
             c.insert("acquireStatus".into(), json!("READY"));
         }
@@ -619,7 +680,13 @@ fn process_charge(st: &mut SimState, secret: &str, billing_key: &str, body: &[u8
 }
 
 /// Builds a sandbox authKey (`sbx.` + base64url(JSON)), as the sandbox SDK does. For tests/tools.
-pub fn sandbox_auth_key(customer_key: &str, bin: &str, last4: &str, exp: &str, owner: &str) -> String {
+pub fn sandbox_auth_key(
+    customer_key: &str,
+    bin: &str,
+    last4: &str,
+    exp: &str,
+    owner: &str,
+) -> String {
     let payload = json!({
         "ck": customer_key,
         "bin": bin,

@@ -12,7 +12,11 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// Characters kept as-is in a path segment; everything else (including `=`, `/`, `+`) is encoded.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// Why a Toss call did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +28,10 @@ pub enum TossError {
         message: String,
     },
     /// Toss answered 5xx/429 (after retries) or could not be reached.
-    Unavailable { status: Option<u16>, code: Option<String> },
+    Unavailable {
+        status: Option<u16>,
+        code: Option<String>,
+    },
     /// Toss did not answer in time.
     Timeout,
     /// Toss answered 2xx with a body we cannot use.
@@ -100,8 +107,13 @@ impl TossClient {
         attempts: &mut Vec<Attempt>,
     ) -> Result<Value, TossError> {
         let body = serde_json::json!({ "authKey": auth_key, "customerKey": customer_key });
-        self.post("/v1/billing/authorizations/issue", &body, idempotency_key, attempts)
-            .await
+        self.post(
+            "/v1/billing/authorizations/issue",
+            &body,
+            idempotency_key,
+            attempts,
+        )
+        .await
     }
 
     /// `POST /v1/billing/{billingKey}` (the billing key percent-encoded).
@@ -170,7 +182,8 @@ impl TossClient {
             match outcome {
                 Err(TossError::Unavailable { .. }) if try_no < self.max_retries => {
                     let factor = 1u32 << try_no.min(6);
-                    let jitter = Duration::from_millis(u64::from(util::random_bytes::<1>()[0]) % 50);
+                    let jitter =
+                        Duration::from_millis(u64::from(util::random_bytes::<1>()[0]) % 50);
                     tokio::time::sleep(self.backoff * factor + jitter).await;
                     try_no += 1;
                 }

@@ -123,7 +123,9 @@ pub fn valid_customer_key(s: &str) -> bool {
 
 /// orderId rule: 6–64 characters of `A-Z a-z 0-9 - _`.
 pub fn valid_order_id(s: &str) -> bool {
-    (6..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (6..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// authKey rule used by this server: 1–300 printable ASCII characters, no spaces.

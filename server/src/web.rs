@@ -34,7 +34,10 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         HeaderValue::from_static("same-origin-allow-popups"),
     );
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     if !h.contains_key("content-security-policy") {
         if let Ok(v) = HeaderValue::from_str(&csp(&[])) {
             h.insert("content-security-policy", v);
@@ -99,7 +102,9 @@ fn content_type(path: &Path) -> &'static str {
 
 /// Decodes and sanitizes a URL path into a relative file path; `None` if it tries to escape.
 fn safe_relative(path: &str) -> Option<PathBuf> {
-    let decoded = percent_encoding::percent_decode_str(path).decode_utf8().ok()?;
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()?;
     if decoded.contains('\0') || decoded.contains('\\') {
         return None;
     }
@@ -242,9 +247,15 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
         assert!(origin_allowed(&h, &[]));
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
         assert!(origin_allowed(&h, &[]));
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
         assert!(!origin_allowed(&h, &[]));
         assert!(origin_allowed(&h, &["https://evil.example".to_string()]));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
