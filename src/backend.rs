@@ -10,7 +10,9 @@ use wasm_bindgen::prelude::*;
 use web_sys::{AbortController, RequestCredentials};
 
 use crate::checkout::config::{Config, Credentials};
-use crate::checkout::handoff::{AttemptFailure, CardSummary, ErrorBody, HandoffRecord, IssueResponse, RetryPolicy};
+use crate::checkout::handoff::{
+    AttemptFailure, CardSummary, ErrorBody, HandoffRecord, IssueResponse, RetryPolicy,
+};
 use crate::checkout::keys::CustomerKey;
 
 /// What went wrong talking to the merchant's backend.
@@ -59,14 +61,19 @@ impl BackendError {
     /// The `{code, message}` to store and show.
     pub fn as_error_body(&self) -> ErrorBody {
         let code = match self {
-            Self::Status { body: Some(body), .. } => return body.clone(),
+            Self::Status {
+                body: Some(body), ..
+            } => return body.clone(),
             Self::Status { status, .. } if *status >= 500 => "SERVER_ERROR",
             Self::Status { .. } => "REQUEST_REFUSED",
             Self::Network | Self::AlreadyInFlight | Self::NothingToSend => "NETWORK_ERROR",
             Self::Timeout => "TIMEOUT",
             Self::BadResponse => "BAD_RESPONSE",
         };
-        ErrorBody { code: code.to_owned(), message: String::new() }
+        ErrorBody {
+            code: code.to_owned(),
+            message: String::new(),
+        }
     }
 }
 
@@ -82,15 +89,21 @@ fn with_config(builder: RequestBuilder, config: &Config) -> RequestBuilder {
         Credentials::Include => RequestCredentials::Include,
         Credentials::Omit => RequestCredentials::Omit,
     };
-    let builder = builder.header("Accept", "application/json").credentials(credentials);
-    config.backend_headers.iter().fold(builder, |b, (name, value)| b.header(name, value))
+    let builder = builder
+        .header("Accept", "application/json")
+        .credentials(credentials);
+    config
+        .backend_headers
+        .iter()
+        .fold(builder, |b, (name, value)| b.header(name, value))
 }
 
 /// Resolves after `ms` milliseconds.
 pub async fn sleep(ms: u32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
+            let _ =
+                window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
         }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
@@ -114,9 +127,13 @@ async fn send_with_timeout(
     };
     let window = web_sys::window().ok_or(BackendError::Network)?;
     let timer = window
-        .set_timeout_with_callback_and_timeout_and_arguments_0(on_timeout.as_ref().unchecked_ref(), timeout_ms as i32)
+        .set_timeout_with_callback_and_timeout_and_arguments_0(
+            on_timeout.as_ref().unchecked_ref(),
+            timeout_ms as i32,
+        )
         .map_err(|_| BackendError::Network)?;
-    let request = make(builder.abort_signal(Some(&controller.signal()))).map_err(|_| BackendError::Network)?;
+    let request = make(builder.abort_signal(Some(&controller.signal())))
+        .map_err(|_| BackendError::Network)?;
     let result = request.send().await;
     window.clear_timeout_with_handle(timer);
     drop(on_timeout);
@@ -131,7 +148,9 @@ async fn error_from(response: Response) -> BackendError {
     let status = response.status();
     let body = response.json::<ErrorBody>().await.ok().filter(|b| {
         (1..=64).contains(&b.code.len())
-            && b.code.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
+            && b.code
+                .bytes()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
     });
     BackendError::Status { status, body }
 }
@@ -145,29 +164,46 @@ struct CustomerResponse {
 /// `GET customerKeyUrl` → the signed-in customer's customerKey, validated.
 pub async fn fetch_customer_key(config: &Config, url: &str) -> Result<CustomerKey, BackendError> {
     let builder = with_config(Request::get(url), config);
-    let response = send_with_timeout(builder, config.backend_timeout_ms, RequestBuilder::build).await?;
+    let response =
+        send_with_timeout(builder, config.backend_timeout_ms, RequestBuilder::build).await?;
     if !response.ok() {
         return Err(error_from(response).await);
     }
-    let body: CustomerResponse = response.json().await.map_err(|_| BackendError::BadResponse)?;
+    let body: CustomerResponse = response
+        .json()
+        .await
+        .map_err(|_| BackendError::BadResponse)?;
     CustomerKey::parse(&body.customer_key).map_err(|_| BackendError::BadResponse)
 }
 
-async fn post_issue_once(config: &Config, record: &HandoffRecord) -> Result<CardSummary, BackendError> {
-    let auth_key = record.auth_key.as_ref().ok_or(BackendError::NothingToSend)?;
+async fn post_issue_once(
+    config: &Config,
+    record: &HandoffRecord,
+) -> Result<CardSummary, BackendError> {
+    let auth_key = record
+        .auth_key
+        .as_ref()
+        .ok_or(BackendError::NothingToSend)?;
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
     struct IssueRequest<'a> {
         auth_key: &'a str,
         customer_key: &'a str,
     }
-    let body = IssueRequest { auth_key: auth_key.expose(), customer_key: record.customer_key.as_str() };
-    let builder = with_config(Request::post(&config.backend_url), config).header("Idempotency-Key", &record.idempotency_key);
+    let body = IssueRequest {
+        auth_key: auth_key.expose(),
+        customer_key: record.customer_key.as_str(),
+    };
+    let builder = with_config(Request::post(&config.backend_url), config)
+        .header("Idempotency-Key", &record.idempotency_key);
     let response = send_with_timeout(builder, config.backend_timeout_ms, |b| b.json(&body)).await?;
     if !response.ok() {
         return Err(error_from(response).await);
     }
-    let answer: IssueResponse = response.json().await.map_err(|_| BackendError::BadResponse)?;
+    let answer: IssueResponse = response
+        .json()
+        .await
+        .map_err(|_| BackendError::BadResponse)?;
     if answer.card.is_plausible() {
         Ok(answer.card)
     } else {

@@ -19,7 +19,10 @@ pub struct Address {
 pub fn address() -> Address {
     let location = web_sys::window().map(|w| w.location());
     let read = |f: fn(&web_sys::Location) -> Result<String, wasm_bindgen::JsValue>| {
-        location.as_ref().and_then(|l| f(l).ok()).unwrap_or_default()
+        location
+            .as_ref()
+            .and_then(|l| f(l).ok())
+            .unwrap_or_default()
     };
     Address {
         path: read(web_sys::Location::pathname),
@@ -51,7 +54,9 @@ pub fn random_token() -> Option<String> {
 
 /// Whether Toss will treat this browser as mobile (where the iframe window is not available).
 pub fn is_mobile() -> bool {
-    let user_agent = web_sys::window().and_then(|w| w.navigator().user_agent().ok()).unwrap_or_default();
+    let user_agent = web_sys::window()
+        .and_then(|w| w.navigator().user_agent().ok())
+        .unwrap_or_default();
     crate::checkout::urls::is_mobile_user_agent(&user_agent)
 }
 

@@ -21,7 +21,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 pub use checkout::config::{Config, ConfigError, RawConfig};
-pub use pages::{CardRegistration, Checkout, ConfigErrorView, RegistrationFail, RegistrationSuccess};
+pub use pages::{
+    CardRegistration, Checkout, ConfigErrorView, RegistrationFail, RegistrationSuccess,
+};
 
 /// The id of the JSON data block a page puts its configuration in:
 /// `<script type="application/json" id="toss-billing-config">{…}</script>` (data, not code, so
@@ -30,7 +32,8 @@ pub const CONFIG_ELEMENT_ID: &str = "toss-billing-config";
 
 /// Reads and validates a configuration object handed over from JS.
 pub fn config_from_js(value: JsValue) -> Result<Config, ConfigError> {
-    let raw: RawConfig = serde_wasm_bindgen::from_value(value).map_err(|e| ConfigError::Unreadable(e.to_string()))?;
+    let raw: RawConfig = serde_wasm_bindgen::from_value(value)
+        .map_err(|e| ConfigError::Unreadable(e.to_string()))?;
     raw.validate()
 }
 
@@ -40,8 +43,11 @@ pub fn config_from_page() -> Result<Config, ConfigError> {
         .and_then(|w| w.document())
         .and_then(|d| d.get_element_by_id(CONFIG_ELEMENT_ID))
         .and_then(|e| e.text_content())
-        .ok_or_else(|| ConfigError::Unreadable(format!("no element with id `{CONFIG_ELEMENT_ID}`")))?;
-    let value = js_sys::JSON::parse(&text).map_err(|_| ConfigError::Unreadable("it is not valid JSON".to_owned()))?;
+        .ok_or_else(|| {
+            ConfigError::Unreadable(format!("no element with id `{CONFIG_ELEMENT_ID}`"))
+        })?;
+    let value = js_sys::JSON::parse(&text)
+        .map_err(|_| ConfigError::Unreadable("it is not valid JSON".to_owned()))?;
     config_from_js(value)
 }
 
@@ -63,10 +69,18 @@ impl CheckoutHandle {
 /// one clear error naming the field; nothing is loaded or sent then.
 pub fn mount(target: web_sys::HtmlElement, config: Result<Config, ConfigError>) -> CheckoutHandle {
     let mounted: Box<dyn Any> = match config {
-        Ok(config) => Box::new(leptos::mount::mount_to(target, move || view! { <Checkout config /> })),
-        Err(error) => Box::new(leptos::mount::mount_to(target, move || view! { <ConfigErrorView error /> })),
+        Ok(config) => Box::new(leptos::mount::mount_to(
+            target,
+            move || view! { <Checkout config /> },
+        )),
+        Err(error) => Box::new(leptos::mount::mount_to(
+            target,
+            move || view! { <ConfigErrorView error /> },
+        )),
     };
-    CheckoutHandle { mounted: Some(mounted) }
+    CheckoutHandle {
+        mounted: Some(mounted),
+    }
 }
 
 /// JS: `mountCheckout(element, config)` — for storefronts not written in Rust.
@@ -81,8 +95,12 @@ pub fn mount_checkout(target: JsValue, config: JsValue) -> Result<CheckoutHandle
 /// Mounts into every element marked `data-toss-billing-checkout`, with the page's JSON
 /// configuration. What the demo and a plain-HTML storefront use: no script of their own needed.
 pub fn mount_marked_elements() -> Vec<CheckoutHandle> {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return vec![] };
-    let Ok(targets) = document.query_selector_all("[data-toss-billing-checkout]") else { return vec![] };
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return vec![];
+    };
+    let Ok(targets) = document.query_selector_all("[data-toss-billing-checkout]") else {
+        return vec![];
+    };
     (0..targets.length())
         .filter_map(|i| targets.item(i)?.dyn_into::<web_sys::HtmlElement>().ok())
         .map(|target| mount(target, config_from_page()))

@@ -30,9 +30,15 @@ fn read<T: DeserializeOwned>(key: &str) -> Option<T> {
 
 fn write<T: Serialize>(key: &str, value: &T) -> Result<(), StorageUnavailable> {
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    let js: JsValue = value.serialize(&serializer).map_err(|_| StorageUnavailable)?;
-    let text: String = js_sys::JSON::stringify(&js).map_err(|_| StorageUnavailable)?.into();
-    session()?.set_item(key, &text).map_err(|_| StorageUnavailable)
+    let js: JsValue = value
+        .serialize(&serializer)
+        .map_err(|_| StorageUnavailable)?;
+    let text: String = js_sys::JSON::stringify(&js)
+        .map_err(|_| StorageUnavailable)?
+        .into();
+    session()?
+        .set_item(key, &text)
+        .map_err(|_| StorageUnavailable)
 }
 
 fn remove(key: &str) {
@@ -51,9 +57,18 @@ pub fn save_pending(pending: &PendingRegistration) -> Result<(), StorageUnavaila
     write(PENDING, pending)
 }
 
-/// Forgets the started registration (used once, or ended by a failure/cancel).
+/// Forgets the started registration (used once, or ended by a failure on the fail page).
 pub fn clear_pending() {
     remove(PENDING);
+}
+
+/// Forgets the started registration only if it is the one with `state`: a checkout whose window
+/// was cancelled or aborted must not erase a registration another checkout of this tab started
+/// since.
+pub fn clear_pending_if(state: &str) {
+    if load_pending().is_some_and(|pending| pending.state == state) {
+        remove(PENDING);
+    }
 }
 
 /// The last hand-off of this tab.

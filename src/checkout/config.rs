@@ -82,7 +82,10 @@ pub enum ConfigError {
 }
 
 fn invalid(field: &'static str, problem: impl ToString) -> ConfigError {
-    ConfigError::Invalid { field, problem: problem.to_string() }
+    ConfigError::Invalid {
+        field,
+        problem: problem.to_string(),
+    }
 }
 
 /// Where the customerKey comes from.
@@ -149,7 +152,12 @@ pub struct Config {
 }
 
 /// Headers the component sets itself; configuration may not override them.
-const OWN_HEADERS: [&str; 4] = ["content-type", "accept", "idempotency-key", "content-length"];
+const OWN_HEADERS: [&str; 4] = [
+    "content-type",
+    "accept",
+    "idempotency-key",
+    "content-length",
+];
 
 /// A same-site path, or an absolute http(s) URL (for a backend on another origin).
 fn check_endpoint(field: &'static str, value: &str) -> Result<String, ConfigError> {
@@ -159,13 +167,20 @@ fn check_endpoint(field: &'static str, value: &str) -> Result<String, ConfigErro
         if super::urls::is_absolute_http_url(value) {
             return Ok(value.to_owned());
         }
-        return Err(invalid(field, "must be a path starting with '/' or an absolute http(s) URL"));
+        return Err(invalid(
+            field,
+            "must be a path starting with '/' or an absolute http(s) URL",
+        ));
     }
     check_path(value).map_err(|e| invalid(field, e))?;
     Ok(value.to_owned())
 }
 
-fn path_or(field: &'static str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
+fn path_or(
+    field: &'static str,
+    value: Option<String>,
+    default: &str,
+) -> Result<String, ConfigError> {
     let path = value.unwrap_or_else(|| default.to_owned());
     check_path(&path).map_err(|e| invalid(field, e))?;
     // The path's own query is allowed, but not with the names Toss or we append.
@@ -178,7 +193,9 @@ fn path_or(field: &'static str, value: Option<String>, default: &str) -> Result<
 
 fn header_name_ok(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 impl RawConfig {
@@ -201,7 +218,10 @@ impl RawConfig {
                 all.push((field, value.as_str()));
             }
         }
-        for (field, map) in [("backendHeaders", &self.backend_headers), ("callbackQuery", &self.callback_query)] {
+        for (field, map) in [
+            ("backendHeaders", &self.backend_headers),
+            ("callbackQuery", &self.callback_query),
+        ] {
             for (name, value) in map.iter().flatten() {
                 all.push((field, name.as_str()));
                 all.push((field, value.as_str()));
@@ -213,36 +233,61 @@ impl RawConfig {
     /// Validates everything; the first problem found is reported.
     pub fn validate(self) -> Result<Config, ConfigError> {
         // A secret key anywhere in a page is the worst mistake there is: refuse before anything else.
-        if let Some((field, _)) = self.strings().into_iter().find(|(_, value)| looks_like_secret_key(value)) {
+        if let Some((field, _)) = self
+            .strings()
+            .into_iter()
+            .find(|(_, value)| looks_like_secret_key(value))
+        {
             return Err(invalid(field, KeyError::SecretKeyInBrowser));
         }
-        let client_key = ClientKey::parse(self.client_key.as_deref().ok_or(ConfigError::Missing("clientKey"))?)
-            .map_err(|e| invalid("clientKey", e))?;
+        let client_key = ClientKey::parse(
+            self.client_key
+                .as_deref()
+                .ok_or(ConfigError::Missing("clientKey"))?,
+        )
+        .map_err(|e| invalid("clientKey", e))?;
         let customer = match (self.customer_key, self.customer_key_url) {
             (Some(_), Some(_)) => {
-                return Err(invalid("customerKey", "give either customerKey or customerKeyUrl, not both"))
+                return Err(invalid(
+                    "customerKey",
+                    "give either customerKey or customerKeyUrl, not both",
+                ))
             }
-            (Some(key), None) => {
-                CustomerSource::Fixed(CustomerKey::parse(&key).map_err(|e| invalid("customerKey", e))?)
-            }
+            (Some(key), None) => CustomerSource::Fixed(
+                CustomerKey::parse(&key).map_err(|e| invalid("customerKey", e))?,
+            ),
             (None, Some(url)) => CustomerSource::Url(check_endpoint("customerKeyUrl", &url)?),
             (None, None) => return Err(ConfigError::Missing("customerKey")),
         };
-        let backend_url = check_endpoint("backendUrl", self.backend_url.as_deref().unwrap_or("/api/billing/issue"))?;
+        let backend_url = check_endpoint(
+            "backendUrl",
+            self.backend_url.as_deref().unwrap_or("/api/billing/issue"),
+        )?;
         let register_path = path_or("registerPath", self.register_path, "/")?;
         let success_path = path_or("successPath", self.success_path, "/billing/success")?;
         let fail_path = path_or("failPath", self.fail_path, "/billing/fail")?;
-        if success_path == fail_path || success_path == register_path || fail_path == register_path {
-            return Err(invalid("successPath", "registerPath, successPath and failPath must all differ"));
+        if success_path == fail_path || success_path == register_path || fail_path == register_path
+        {
+            return Err(invalid(
+                "successPath",
+                "registerPath, successPath and failPath must all differ",
+            ));
         }
-        let callback_query: Vec<(String, String)> = self.callback_query.unwrap_or_default().into_iter().collect();
+        let callback_query: Vec<(String, String)> = self
+            .callback_query
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         check_extra_query(&callback_query).map_err(|e: UrlError| invalid("callbackQuery", e))?;
-        let text = |field: &'static str, value: Option<String>| -> Result<Option<String>, ConfigError> {
-            match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
-                Some(v) if v.chars().count() > 100 => Err(invalid(field, "must be at most 100 characters")),
-                other => Ok(other),
-            }
-        };
+        let text =
+            |field: &'static str, value: Option<String>| -> Result<Option<String>, ConfigError> {
+                match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+                    Some(v) if v.chars().count() > 100 => {
+                        Err(invalid(field, "must be at most 100 characters"))
+                    }
+                    other => Ok(other),
+                }
+            };
         let customer_name = text("customerName", self.customer_name)?;
         let customer_email = text("customerEmail", self.customer_email)?;
         let locale = match self.locale.as_deref() {
@@ -253,7 +298,10 @@ impl RawConfig {
         let sdk_url = self.sdk_url.unwrap_or_else(|| TOSS_SDK_URL.to_owned());
         let sdk_url = check_endpoint("sdkUrl", &sdk_url)?;
         let sdk_nonce = self.sdk_nonce.filter(|n| !n.is_empty());
-        if sdk_nonce.as_deref().is_some_and(|n| !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b))) {
+        if sdk_nonce.as_deref().is_some_and(|n| {
+            !n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b))
+        }) {
             return Err(invalid("sdkNonce", "must be a base64 value"));
         }
         let sdk_timeout_ms = self.sdk_timeout_ms.unwrap_or(15_000);
@@ -262,15 +310,24 @@ impl RawConfig {
         }
         let card_types = self.selectable_card_types.unwrap_or_default();
         if card_types.len() > 2 || (card_types.len() == 2 && card_types[0] == card_types[1]) {
-            return Err(invalid("selectableCardTypes", "list PERSONAL and/or CORPORATE, each at most once"));
+            return Err(invalid(
+                "selectableCardTypes",
+                "list PERSONAL and/or CORPORATE, each at most once",
+            ));
         }
         let mut backend_headers = vec![];
         for (name, value) in self.backend_headers.unwrap_or_default() {
             if !header_name_ok(&name) || OWN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                return Err(invalid("backendHeaders", format!("`{name}` is not a header the page may set")));
+                return Err(invalid(
+                    "backendHeaders",
+                    format!("`{name}` is not a header the page may set"),
+                ));
             }
             if value.chars().any(|c| c.is_control()) {
-                return Err(invalid("backendHeaders", format!("the value of `{name}` has control characters")));
+                return Err(invalid(
+                    "backendHeaders",
+                    format!("the value of `{name}` has control characters"),
+                ));
             }
             backend_headers.push((name, value));
         }
@@ -278,11 +335,19 @@ impl RawConfig {
             None | Some("same-origin") => Credentials::SameOrigin,
             Some("include") => Credentials::Include,
             Some("omit") => Credentials::Omit,
-            Some(_) => return Err(invalid("credentials", "must be \"same-origin\", \"include\" or \"omit\"")),
+            Some(_) => {
+                return Err(invalid(
+                    "credentials",
+                    "must be \"same-origin\", \"include\" or \"omit\"",
+                ))
+            }
         };
         let backend_timeout_ms = self.backend_timeout_ms.unwrap_or(10_000);
         if !(500..=120_000).contains(&backend_timeout_ms) {
-            return Err(invalid("backendTimeoutMs", "must be between 500 and 120000"));
+            return Err(invalid(
+                "backendTimeoutMs",
+                "must be between 500 and 120000",
+            ));
         }
         let max_attempts = self.backend_max_attempts.unwrap_or(3);
         if !(1..=6).contains(&max_attempts) {
@@ -307,7 +372,10 @@ impl RawConfig {
             backend_headers,
             credentials,
             backend_timeout_ms,
-            retry: RetryPolicy { max_attempts, ..RetryPolicy::default() },
+            retry: RetryPolicy {
+                max_attempts,
+                ..RetryPolicy::default()
+            },
         })
     }
 }
@@ -328,7 +396,13 @@ impl Config {
     /// exactly, a trailing slash tolerated; everything else is the registration page, so the
     /// component can sit on any storefront URL.
     pub fn page_for(&self, pathname: &str) -> Page {
-        let bare = |path: &str| path.split('?').next().unwrap_or(path).trim_end_matches('/').to_owned();
+        let bare = |path: &str| {
+            path.split('?')
+                .next()
+                .unwrap_or(path)
+                .trim_end_matches('/')
+                .to_owned()
+        };
         let here = bare(pathname);
         if here == bare(&self.success_path) {
             Page::Success

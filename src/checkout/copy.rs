@@ -132,7 +132,9 @@ pub fn backend_error_text(code: &str) -> Text {
         "REJECT_CARD_COMPANY" => Text::BackendRejectCardCompany,
         "EXCEED_MAX_AUTH_COUNT" => Text::BackendTooManyAttempts,
         "NOT_SUPPORTED_METHOD" => Text::NoBillingContract,
-        "TOSS_UNAVAILABLE" | "TOSS_TIMEOUT" | "NETWORK_ERROR" | "TIMEOUT" => Text::BackendUnavailable,
+        "TOSS_UNAVAILABLE" | "TOSS_TIMEOUT" | "NETWORK_ERROR" | "TIMEOUT" => {
+            Text::BackendUnavailable
+        }
         _ => Text::BackendGeneric,
     }
 }

@@ -142,7 +142,9 @@ pub fn success_arrival(
         Ok(pairs) => pairs,
         Err(error) => return SuccessArrival::Reject(error.into()),
     };
-    let has_redirect = pairs.iter().any(|(name, _)| SUCCESS_PARAMETERS.contains(&name.as_str()));
+    let has_redirect = pairs
+        .iter()
+        .any(|(name, _)| SUCCESS_PARAMETERS.contains(&name.as_str()));
     if !has_redirect {
         return match stored {
             Some(record) => SuccessArrival::Show(record),
@@ -192,7 +194,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 3, base_delay_ms: 400, max_delay_ms: 4_000 }
+        Self {
+            max_attempts: 3,
+            base_delay_ms: 400,
+            max_delay_ms: 4_000,
+        }
     }
 }
 
@@ -213,6 +219,10 @@ impl RetryPolicy {
             return None;
         }
         let doublings = (next_attempt - 2).min(16);
-        Some(self.base_delay_ms.saturating_mul(1 << doublings).min(self.max_delay_ms))
+        Some(
+            self.base_delay_ms
+                .saturating_mul(1 << doublings)
+                .min(self.max_delay_ms),
+        )
     }
 }

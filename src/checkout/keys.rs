@@ -34,7 +34,9 @@ pub enum KeyError {
     #[error("the customerKey may only contain A-Z, a-z, 0-9 and - _ = . @")]
     CustomerKeyCharacters,
     /// `@@ANONYMOUS` cannot hold a billing key.
-    #[error("the anonymous customerKey (@@ANONYMOUS) cannot register a card for automatic payments")]
+    #[error(
+        "the anonymous customerKey (@@ANONYMOUS) cannot register a card for automatic payments"
+    )]
     AnonymousCustomer,
 }
 
@@ -89,7 +91,11 @@ impl ClientKey {
 impl fmt::Debug for ClientKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Public, but there is no reason to spread it through logs either.
-        f.write_str(if self.is_test() { "ClientKey(test_ck_…)" } else { "ClientKey(live_ck_…)" })
+        f.write_str(if self.is_test() {
+            "ClientKey(test_ck_…)"
+        } else {
+            "ClientKey(live_ck_…)"
+        })
     }
 }
 

@@ -97,8 +97,14 @@ pub struct SuccessRedirect {
 }
 
 /// The single value of `name`: `Ok(None)` when absent, an error when repeated.
-pub fn single<'a>(pairs: &'a [(String, String)], name: &'static str) -> Result<Option<&'a str>, RedirectError> {
-    let mut values = pairs.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str());
+pub fn single<'a>(
+    pairs: &'a [(String, String)],
+    name: &'static str,
+) -> Result<Option<&'a str>, RedirectError> {
+    let mut values = pairs
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str());
     let first = values.next();
     if values.next().is_some() {
         return Err(RedirectError::Duplicated(name));
@@ -106,17 +112,24 @@ pub fn single<'a>(pairs: &'a [(String, String)], name: &'static str) -> Result<O
     Ok(first)
 }
 
-fn required<'a>(pairs: &'a [(String, String)], name: &'static str) -> Result<&'a str, RedirectError> {
+fn required<'a>(
+    pairs: &'a [(String, String)],
+    name: &'static str,
+) -> Result<&'a str, RedirectError> {
     single(pairs, name)?
         .filter(|v| !v.is_empty())
         .ok_or(RedirectError::Missing(name))
 }
 
 /// Parses `?customerKey=…&authKey=…&state=…` and checks it against what this tab started.
-pub fn parse_success(query: &str, pending: Option<&PendingRegistration>) -> Result<SuccessRedirect, RedirectError> {
+pub fn parse_success(
+    query: &str,
+    pending: Option<&PendingRegistration>,
+) -> Result<SuccessRedirect, RedirectError> {
     let pairs = parse_query(query)?;
     let auth_key = AuthKey::parse(required(&pairs, "authKey")?)?;
-    let customer_key = CustomerKey::parse(required(&pairs, "customerKey")?).map_err(RedirectError::CustomerKey)?;
+    let customer_key =
+        CustomerKey::parse(required(&pairs, "customerKey")?).map_err(RedirectError::CustomerKey)?;
     let state = required(&pairs, "state")?;
     let pending = pending.ok_or(RedirectError::NotStartedHere)?;
     if pending.customer_key != customer_key {
@@ -125,7 +138,11 @@ pub fn parse_success(query: &str, pending: Option<&PendingRegistration>) -> Resu
     if pending.state != state {
         return Err(RedirectError::StateMismatch);
     }
-    Ok(SuccessRedirect { auth_key, customer_key, state: state.to_owned() })
+    Ok(SuccessRedirect {
+        auth_key,
+        customer_key,
+        state: state.to_owned(),
+    })
 }
 
 /// The fail redirect's `code`, with our own copy for the documented ones.
@@ -151,7 +168,9 @@ impl FailCode {
             Some("REJECT_CARD_COMPANY") => Self::RejectCardCompany,
             Some(code)
                 if (1..=64).contains(&code.len())
-                    && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') =>
+                    && code
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') =>
             {
                 Self::Other(code.to_owned())
             }
@@ -183,7 +202,11 @@ pub struct FailRedirect {
 }
 
 fn clean_text(raw: &str, max_chars: usize) -> Option<String> {
-    let text: String = raw.chars().filter(|c| !c.is_control()).take(max_chars).collect();
+    let text: String = raw
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max_chars)
+        .collect();
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_owned())
 }
@@ -191,14 +214,30 @@ fn clean_text(raw: &str, max_chars: usize) -> Option<String> {
 /// Parses `?code=…&message=…[&orderId=…]`.
 pub fn parse_fail(query: &str) -> FailRedirect {
     let Ok(pairs) = parse_query(query) else {
-        return FailRedirect { code: FailCode::Unreadable, message: None, order_id: None };
+        return FailRedirect {
+            code: FailCode::Unreadable,
+            message: None,
+            order_id: None,
+        };
     };
     let code = single(&pairs, "code").map_or(FailCode::Unreadable, FailCode::parse);
-    let message = single(&pairs, "message").ok().flatten().and_then(|m| clean_text(m, MAX_FAIL_MESSAGE_CHARS));
+    let message = single(&pairs, "message")
+        .ok()
+        .flatten()
+        .and_then(|m| clean_text(m, MAX_FAIL_MESSAGE_CHARS));
     let order_id = single(&pairs, "orderId")
         .ok()
         .flatten()
-        .filter(|id| id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|id| {
+            id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .map(str::to_owned);
-    FailRedirect { code, message, order_id }
+    FailRedirect {
+        code,
+        message,
+        order_id,
+    }
 }

@@ -91,7 +91,10 @@ pub struct CardBillingParams {
     pub flow: Flow,
 }
 
-fn optional_text(value: Option<String>, field: &'static str) -> Result<Option<String>, RequestError> {
+fn optional_text(
+    value: Option<String>,
+    field: &'static str,
+) -> Result<Option<String>, RequestError> {
     match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
         Some(v) if v.chars().count() > 100 => Err(RequestError::TooLong(field)),
         other => Ok(other),
@@ -111,7 +114,11 @@ impl CardBillingRequest {
         if types.len() > 2 || (types.len() == 2 && types[0] == types[1]) {
             return Err(RequestError::BadCardTypes);
         }
-        if let Flow::Direct { card_company: Some(code), .. } = &params.flow {
+        if let Flow::Direct {
+            card_company: Some(code),
+            ..
+        } = &params.flow
+        {
             if code.is_empty() || code.len() > 20 {
                 return Err(RequestError::BadCardCompany);
             }
@@ -131,9 +138,10 @@ impl CardBillingRequest {
     pub fn wire(&self) -> WireRequest<'_> {
         let (flow_mode, easy_pay, card_company) = match &self.flow {
             Flow::Default => (None, None, None),
-            Flow::Direct { easy_pay, card_company } => {
-                (Some("DIRECT"), *easy_pay, card_company.as_deref())
-            }
+            Flow::Direct {
+                easy_pay,
+                card_company,
+            } => (Some("DIRECT"), *easy_pay, card_company.as_deref()),
         };
         WireRequest {
             method: "CARD",

@@ -4,8 +4,14 @@ use super::query::append_query;
 
 /// Query parameters that Toss or this component put on the callback URLs; an integrator's own query
 /// must not use them, or the success page could not tell them apart.
-pub const RESERVED_PARAMETERS: [&str; 6] =
-    ["customerKey", "authKey", "code", "message", "orderId", "state"];
+pub const RESERVED_PARAMETERS: [&str; 6] = [
+    "customerKey",
+    "authKey",
+    "code",
+    "message",
+    "orderId",
+    "state",
+];
 
 /// Why a callback URL could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,7 +63,10 @@ pub fn check_path(path: &str) -> Result<(), UrlError> {
 
 /// Whether `url` is an absolute http(s) URL, as `requestBillingAuth` requires.
 pub fn is_absolute_http_url(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
         return false;
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -66,7 +75,10 @@ pub fn is_absolute_http_url(url: &str) -> bool {
 
 /// Refuses an integrator query that reuses a reserved name.
 pub fn check_extra_query(pairs: &[(String, String)]) -> Result<(), UrlError> {
-    match pairs.iter().find(|(name, _)| RESERVED_PARAMETERS.contains(&name.as_str())) {
+    match pairs
+        .iter()
+        .find(|(name, _)| RESERVED_PARAMETERS.contains(&name.as_str()))
+    {
         Some((name, _)) => Err(UrlError::ReservedParameter(name.clone())),
         None => Ok(()),
     }
@@ -100,7 +112,10 @@ pub fn callback_urls(
     let success_base = format!("{origin}{success_path}");
     let success_url = append_query(&success_base, extra.clone().chain([("state", state)]));
     let fail_url = append_query(&format!("{origin}{fail_path}"), extra);
-    Ok(CallbackUrls { success_url, fail_url })
+    Ok(CallbackUrls {
+        success_url,
+        fail_url,
+    })
 }
 
 /// Lowercase hex of `bytes` (state values, hashes).
@@ -127,7 +142,10 @@ pub enum WindowTarget {
 
 /// The window target to request: whatever is configured on desktop, never `iframe` on mobile (Toss
 /// refuses it there), and `self` when nothing is configured on mobile.
-pub fn choose_window_target(configured: Option<WindowTarget>, is_mobile: bool) -> Option<WindowTarget> {
+pub fn choose_window_target(
+    configured: Option<WindowTarget>,
+    is_mobile: bool,
+) -> Option<WindowTarget> {
     if is_mobile {
         Some(WindowTarget::SelfWindow)
     } else {

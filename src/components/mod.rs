@@ -63,7 +63,11 @@ pub fn CardSummaryView(
     /// The card.
     card: CardSummary,
 ) -> impl IntoView {
-    let kind = [card.card_type, card.owner_type].into_iter().flatten().collect::<Vec<_>>().join(" · ");
+    let kind = [card.card_type, card.owner_type]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ");
     view! {
         <dl class="tbc-card">
             <dt>{Text::CardCompany.get(locale)}</dt>

@@ -19,7 +19,10 @@ pub fn RegistrationFail(
     let locale = config.locale;
     let address = browser::address();
     let failure = parse_fail(&address.query);
-    browser::replace_query(&address, &without_parameters(&address.query, &["code", "message", "orderId"]));
+    browser::replace_query(
+        &address,
+        &without_parameters(&address.query, &["code", "message", "orderId"]),
+    );
     // The attempt is over: its state must not validate a later success redirect.
     storage::clear_pending();
 
@@ -30,7 +33,11 @@ pub fn RegistrationFail(
         FailCode::Other(_) | FailCode::Unreadable => failure.message.clone(),
         _ => None,
     };
-    let code = if cancelled { None } else { failure.code.as_str().map(str::to_owned) };
+    let code = if cancelled {
+        None
+    } else {
+        failure.code.as_str().map(str::to_owned)
+    };
     view! {
         <section class="tbc tbc-fail" lang=locale.tag() aria-labelledby="tbc-fail-title">
             <h2 id="tbc-fail-title" class="tbc-title">{title.get(locale)}</h2>

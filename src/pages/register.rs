@@ -60,8 +60,13 @@ fn failed_from_sdk(error: &SdkError) -> RegisterState {
     } else {
         Some(Retry::Reopen)
     };
-    let detail = (error.is_integration_error() || error.is_load_failure()).then(|| error.to_string());
-    RegisterState::Failed { text: sdk_error_text(error), detail, retry }
+    let detail =
+        (error.is_integration_error() || error.is_load_failure()).then(|| error.to_string());
+    RegisterState::Failed {
+        text: sdk_error_text(error),
+        detail,
+        retry,
+    }
 }
 
 /// Loads what the button needs, in parallel: the customerKey (fixed or from the backend) and the SDK.
@@ -74,13 +79,15 @@ async fn prepare(config: &Config) -> Result<(Payment, CustomerKey), RegisterStat
     let customer = async {
         match &config.customer {
             CustomerSource::Fixed(key) => Ok(key.clone()),
-            CustomerSource::Url(url) => backend::fetch_customer_key(config, url).await.map_err(|error| {
-                RegisterState::Failed {
-                    text: Text::CustomerUnavailable,
-                    detail: Some(error.to_string()),
-                    retry: Some(Retry::Prepare),
-                }
-            }),
+            CustomerSource::Url(url) => {
+                backend::fetch_customer_key(config, url)
+                    .await
+                    .map_err(|error| RegisterState::Failed {
+                        text: Text::CustomerUnavailable,
+                        detail: Some(error.to_string()),
+                        retry: Some(Retry::Prepare),
+                    })
+            }
         }
     };
     let (customer, loaded) = futures::join!(customer, sdk::load_sdk(&source));
@@ -92,13 +99,28 @@ async fn prepare(config: &Config) -> Result<(Payment, CustomerKey), RegisterStat
     Ok((payment, customer))
 }
 
-/// Builds the request for this click; remembers the registration in the tab first.
-fn begin(config: &Config, customer: &CustomerKey) -> Result<CardBillingRequest, RegisterState> {
-    let integration = |detail: String| RegisterState::Failed { text: Text::IntegrationError, detail: Some(detail), retry: None };
-    let state = browser::random_token().ok_or_else(|| integration("crypto.getRandomValues is unavailable".into()))?;
+/// Builds the request for this click; remembers the registration in the tab first. Returns the
+/// request and the registration's one-time `state`.
+fn begin(
+    config: &Config,
+    customer: &CustomerKey,
+) -> Result<(CardBillingRequest, String), RegisterState> {
+    let integration = |detail: String| RegisterState::Failed {
+        text: Text::IntegrationError,
+        detail: Some(detail),
+        retry: None,
+    };
+    let state = browser::random_token()
+        .ok_or_else(|| integration("crypto.getRandomValues is unavailable".into()))?;
     let origin = browser::address().origin;
-    let urls = callback_urls(&origin, &config.success_path, &config.fail_path, &config.callback_query, &state)
-        .map_err(|e| integration(e.to_string()))?;
+    let urls = callback_urls(
+        &origin,
+        &config.success_path,
+        &config.fail_path,
+        &config.callback_query,
+        &state,
+    )
+    .map_err(|e| integration(e.to_string()))?;
     let request = CardBillingRequest::new(CardBillingParams {
         success_url: urls.success_url,
         fail_url: urls.fail_url,
@@ -109,9 +131,12 @@ fn begin(config: &Config, customer: &CustomerKey) -> Result<CardBillingRequest, 
         flow: Flow::Default,
     })
     .map_err(|e| integration(e.to_string()))?;
-    storage::save_pending(&PendingRegistration { customer_key: customer.clone(), state })
-        .map_err(|e| integration(e.to_string()))?;
-    Ok(request)
+    storage::save_pending(&PendingRegistration {
+        customer_key: customer.clone(),
+        state: state.clone(),
+    })
+    .map_err(|e| integration(e.to_string()))?;
+    Ok((request, state))
 }
 
 /// The registration page: a title, a line of context and the button, with its states announced.
@@ -130,7 +155,9 @@ pub fn CardRegistration(
     let load = move || {
         state.set(RegisterState::Loading);
         spawn_local(async move {
-            let Some(config) = config.try_get_value() else { return };
+            let Some(config) = config.try_get_value() else {
+                return;
+            };
             match prepare(&config).await {
                 Ok(ready) => {
                     if payment.try_set_value(Some(ready)).is_none() {
@@ -156,11 +183,15 @@ pub fn CardRegistration(
         if state.get_untracked() != RegisterState::Ready {
             return;
         }
-        let Some(Some((payment, customer))) = payment.try_get_value() else { return };
-        let Some(config) = config.try_get_value() else { return };
+        let Some(Some((payment, customer))) = payment.try_get_value() else {
+            return;
+        };
+        let Some(config) = config.try_get_value() else {
+            return;
+        };
         notice.set(None);
-        let request = match begin(&config, &customer) {
-            Ok(request) => request,
+        let (request, registration) = match begin(&config, &customer) {
+            Ok(begun) => begun,
             Err(failed) => return state.set(failed),
         };
         state.set(RegisterState::Opening);
@@ -168,17 +199,18 @@ pub fn CardRegistration(
             match payment.request_billing_auth(&request).await {
                 Ok(()) => state.set(RegisterState::Redirecting),
                 Err(error) if error.is_cancel() => {
-                    storage::clear_pending();
+                    storage::clear_pending_if(&registration);
                     state.set(RegisterState::Ready);
                     notice.set(Some(Text::Cancelled));
-                    if let Some(button) = button.get_untracked() {
+                    // `try_`: the page may be gone (destroy() on unmount rejects with a cancel).
+                    if let Some(Some(button)) = button.try_get_untracked() {
                         browser::focus(&button);
                     }
                 }
                 // Another window of this page is already open: nothing is wrong with this click.
                 Err(SdkError::InvalidMethodTransaction { .. }) => state.set(RegisterState::Ready),
                 Err(error) => {
-                    storage::clear_pending();
+                    storage::clear_pending_if(&registration);
                     state.set(failed_from_sdk(&error));
                 }
             }

@@ -8,7 +8,10 @@ use crate::backend;
 use crate::browser;
 use crate::checkout::config::Config;
 use crate::checkout::copy::{backend_error_text, redirect_error_text, Locale, Text};
-use crate::checkout::handoff::{success_arrival, CardSummary, ErrorBody, HandoffRecord, HandoffStatus, SuccessArrival, SUCCESS_PARAMETERS};
+use crate::checkout::handoff::{
+    success_arrival, CardSummary, ErrorBody, HandoffRecord, HandoffStatus, SuccessArrival,
+    SUCCESS_PARAMETERS,
+};
 use crate::checkout::query::without_parameters;
 use crate::checkout::redirect::RedirectError;
 use crate::components::{Alert, BackLink, CardSummaryView, Spinner};
@@ -35,17 +38,31 @@ fn view_of(status: &HandoffStatus, fresh: bool) -> View {
 }
 
 /// Posts the record and stores whatever comes back.
-fn send(config: StoredValue<Config>, record: StoredValue<Option<HandoffRecord>>, shown: RwSignal<View>) {
-    let (Some(config), Some(Some(mut current))) = (config.try_get_value(), record.try_get_value()) else { return };
+fn send(
+    config: StoredValue<Config>,
+    record: StoredValue<Option<HandoffRecord>>,
+    shown: RwSignal<View>,
+) {
+    let (Some(config), Some(Some(mut current))) = (config.try_get_value(), record.try_get_value())
+    else {
+        return;
+    };
     shown.set(View::Checking { attempt: 1 });
     spawn_local(async move {
-        let result = backend::hand_off(&config, &current, |attempt| shown.set(View::Checking { attempt })).await;
+        let result = backend::hand_off(&config, &current, |attempt| {
+            shown.set(View::Checking { attempt })
+        })
+        .await;
         let status = match result {
             Ok(card) => HandoffStatus::Registered { card },
             // Another mount of this page is posting the same key: leave the stored state alone.
             Err(backend::BackendError::AlreadyInFlight) => return,
-            Err(error) if error.is_final() => HandoffStatus::Refused { error: error.as_error_body() },
-            Err(error) => HandoffStatus::Unconfirmed { error: error.as_error_body() },
+            Err(error) if error.is_final() => HandoffStatus::Refused {
+                error: error.as_error_body(),
+            },
+            Err(error) => HandoffStatus::Unconfirmed {
+                error: error.as_error_body(),
+            },
         };
         current.settle(status);
         let _ = storage::save_handoff(&current);
@@ -67,8 +84,15 @@ pub fn RegistrationSuccess(
     // Decide and scrub synchronously, before anything renders: the authKey leaves the address bar
     // in the same task that reads it.
     let address = browser::address();
-    let arrival = success_arrival(&address.query, storage::load_pending().as_ref(), storage::load_handoff());
-    browser::replace_query(&address, &without_parameters(&address.query, &SUCCESS_PARAMETERS));
+    let arrival = success_arrival(
+        &address.query,
+        storage::load_pending().as_ref(),
+        storage::load_handoff(),
+    );
+    browser::replace_query(
+        &address,
+        &without_parameters(&address.query, &SUCCESS_PARAMETERS),
+    );
 
     let record = StoredValue::new(None::<HandoffRecord>);
     let shown = RwSignal::new(View::Checking { attempt: 1 });

@@ -116,7 +116,11 @@ impl SdkError {
     /// Classifies a thrown/rejected value from its parts: branch on `code`, fall back on the class
     /// `name` (`UserCancelError`, `PaymentRequestAbortedError`), and accept neither.
     pub fn from_parts(code: Option<&str>, name: Option<&str>, message: Option<&str>) -> Self {
-        let message = message.unwrap_or_default().chars().take(500).collect::<String>();
+        let message = message
+            .unwrap_or_default()
+            .chars()
+            .take(500)
+            .collect::<String>();
         let code = code.filter(|c| !c.is_empty()).or(match name {
             Some("UserCancelError") => Some("USER_CANCEL"),
             Some("PaymentRequestAbortedError") => Some("PAYMENT_REQUEST_ABORTED"),
@@ -144,7 +148,10 @@ impl SdkError {
             "INSECURE_KEY_USAGE" => Self::InsecureKeyUsage { message },
             "NOT_SUPPORTED_WIDGET_KEY" => Self::NotSupportedWidgetKey { message },
             "UNKNOWN" => Self::Unknown { message },
-            other => Self::Other { code: other.chars().take(64).collect(), message },
+            other => Self::Other {
+                code: other.chars().take(64).collect(),
+                message,
+            },
         }
     }
 
@@ -173,14 +180,19 @@ impl SdkError {
 
     /// The buyer (or the page) closed the window: not an error to shout about.
     pub fn is_cancel(&self) -> bool {
-        matches!(self, Self::UserCancel { .. } | Self::PaymentRequestAborted { .. })
+        matches!(
+            self,
+            Self::UserCancel { .. } | Self::PaymentRequestAborted { .. }
+        )
     }
 
     /// Loading the script failed in a way a retry can fix.
     pub fn is_load_failure(&self) -> bool {
         matches!(
             self,
-            Self::ScriptLoadFailed { .. } | Self::NamespaceMissing { .. } | Self::LoadTimedOut { .. }
+            Self::ScriptLoadFailed { .. }
+                | Self::NamespaceMissing { .. }
+                | Self::LoadTimedOut { .. }
         )
     }
 

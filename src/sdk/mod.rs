@@ -61,14 +61,24 @@ pub fn is_loaded() -> bool {
 
 /// `TossPayments.ANONYMOUS`, if the SDK defines it (we refuse it for billing; this is for checks).
 pub fn anonymous_marker() -> Option<String> {
-    Reflect::get(&global_toss_payments()?, &JsValue::from_str("ANONYMOUS")).ok()?.as_string()
+    Reflect::get(&global_toss_payments()?, &JsValue::from_str("ANONYMOUS"))
+        .ok()?
+        .as_string()
 }
 
 /// Turns anything thrown or rejected by the SDK into plain data at once.
 pub fn sdk_error_from_js(value: &JsValue) -> SdkError {
     if value.is_object() {
-        let text = |key: &str| Reflect::get(value, &JsValue::from_str(key)).ok().and_then(|v| v.as_string());
-        return SdkError::from_parts(text("code").as_deref(), text("name").as_deref(), text("message").as_deref());
+        let text = |key: &str| {
+            Reflect::get(value, &JsValue::from_str(key))
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        return SdkError::from_parts(
+            text("code").as_deref(),
+            text("name").as_deref(),
+            text("message").as_deref(),
+        );
     }
     let description = value
         .as_string()
@@ -113,19 +123,32 @@ pub async fn load_sdk(source: &ScriptSource) -> Result<(), SdkError> {
     LOADS.with(|loads| loads.borrow_mut().retain(|(_, p)| !Object::is(p, &promise)));
     match outcome {
         Ok(_) if is_loaded() => Ok(()),
-        Ok(_) => Err(SdkError::NamespaceMissing { url: source.url.clone() }),
+        Ok(_) => Err(SdkError::NamespaceMissing {
+            url: source.url.clone(),
+        }),
         Err(reason) if reason.as_string().as_deref() == Some("timeout") => {
-            Err(SdkError::LoadTimedOut { timeout_ms: source.timeout_ms })
+            Err(SdkError::LoadTimedOut {
+                timeout_ms: source.timeout_ms,
+            })
         }
-        Err(_) => Err(SdkError::ScriptLoadFailed { url: source.url.clone() }),
+        Err(_) => Err(SdkError::ScriptLoadFailed {
+            url: source.url.clone(),
+        }),
     }
 }
 
 fn find_script(document: &web_sys::Document, url: &str) -> Option<web_sys::HtmlScriptElement> {
     let scripts = document.get_elements_by_tag_name("script");
-    let absolute = web_sys::Url::new_with_base(url, &document.url().ok()?).ok()?.href();
+    let absolute = web_sys::Url::new_with_base(url, &document.url().ok()?)
+        .ok()?
+        .href();
     (0..scripts.length())
-        .filter_map(|i| scripts.item(i)?.dyn_into::<web_sys::HtmlScriptElement>().ok())
+        .filter_map(|i| {
+            scripts
+                .item(i)?
+                .dyn_into::<web_sys::HtmlScriptElement>()
+                .ok()
+        })
         .find(|script| script.src() == absolute)
 }
 
@@ -137,7 +160,17 @@ fn start_load(source: &ScriptSource) -> Promise {
             let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("error"));
             return;
         };
-        let script = match find_script(&document, &source.url) {
+        // A tag of ours that is not in flight (in-flight loads were found in LOADS) is stale: it
+        // finished without leaving the global. Replace it rather than wait for events that will
+        // never fire again. A page-authored tag may still be loading: listen to it.
+        let existing = find_script(&document, &source.url).filter(|script| {
+            let stale = script.has_attribute(SCRIPT_MARKER);
+            if stale {
+                script.remove();
+            }
+            !stale
+        });
+        let script = match existing {
             Some(existing) => existing,
             None => {
                 let Ok(script) = document.create_element("script") else {
@@ -151,7 +184,10 @@ fn start_load(source: &ScriptSource) -> Promise {
                 if let Some(nonce) = &source.nonce {
                     let _ = script.set_attribute("nonce", nonce);
                 }
-                let parent = document.head().map(web_sys::Node::from).or_else(|| document.body().map(Into::into));
+                let parent = document
+                    .head()
+                    .map(web_sys::Node::from)
+                    .or_else(|| document.body().map(Into::into));
                 if let Some(parent) = parent {
                     let _ = parent.append_child(&script);
                 }
@@ -217,16 +253,27 @@ impl TossPayments {
     /// Initialises the SDK with a client key; catches what the SDK throws.
     pub fn new(client_key: &ClientKey) -> Result<Self, SdkError> {
         if !is_loaded() {
-            return Err(SdkError::NamespaceMissing { url: "window.TossPayments".to_owned() });
+            return Err(SdkError::NamespaceMissing {
+                url: "window.TossPayments".to_owned(),
+            });
         }
-        js_toss_payments(client_key.as_str()).map(Self).map_err(|e| sdk_error_from_js(&e))
+        js_toss_payments(client_key.as_str())
+            .map(Self)
+            .map_err(|e| sdk_error_from_js(&e))
     }
 
     /// `tossPayments.payment({customerKey})`; catches what the SDK throws.
     pub fn payment(&self, customer_key: &CustomerKey) -> Result<Payment, SdkError> {
         let options = Object::new();
-        let _ = Reflect::set(&options, &JsValue::from_str("customerKey"), &JsValue::from_str(customer_key.as_str()));
-        self.0.js_payment(&options).map(Payment).map_err(|e| sdk_error_from_js(&e))
+        let _ = Reflect::set(
+            &options,
+            &JsValue::from_str("customerKey"),
+            &JsValue::from_str(customer_key.as_str()),
+        );
+        self.0
+            .js_payment(&options)
+            .map(Payment)
+            .map_err(|e| sdk_error_from_js(&e))
     }
 }
 
@@ -242,9 +289,17 @@ impl Payment {
         let params = request
             .wire()
             .serialize(&serializer)
-            .map_err(|e| SdkError::Unexpected { description: e.to_string() })?;
-        let returned = self.0.js_request_billing_auth(&params).map_err(|e| sdk_error_from_js(&e))?;
-        JsFuture::from(Promise::resolve(&returned)).await.map(drop).map_err(|e| sdk_error_from_js(&e))
+            .map_err(|e| SdkError::Unexpected {
+                description: e.to_string(),
+            })?;
+        let returned = self
+            .0
+            .js_request_billing_auth(&params)
+            .map_err(|e| sdk_error_from_js(&e))?;
+        JsFuture::from(Promise::resolve(&returned))
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error_from_js(&e))
     }
 
     /// `payment.destroy()`, always safe: it may throw (or reject) when nothing is open, and that

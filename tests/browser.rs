@@ -1,0 +1,1059 @@
+//! Browser tests in headless Chromium: the SDK loader and bindings against the sandbox SDK, and the
+//! three pages as a customer uses them, with a real HTTP server (tests/fixture_server.py) playing
+//! the scripts and the merchant backend. `scripts/test.sh` starts that server.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::Cell;
+
+use serde_json::{json, Value};
+use toss_billing_checkout::checkout::keys::CustomerKey;
+use toss_billing_checkout::checkout::request::{
+    CardBillingParams, CardBillingRequest, CardOwnerType, EasyPay, Flow,
+};
+use toss_billing_checkout::checkout::urls::WindowTarget;
+use toss_billing_checkout::sdk::{self, ScriptSource, SdkError, TossPayments};
+use toss_billing_checkout::{config_from_js, mount, CheckoutHandle};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const FIXTURE: &str = match option_env!("FIXTURE_ORIGIN") {
+    Some(origin) => origin,
+    None => "http://127.0.0.1:8791",
+};
+const CLIENT_KEY: &str = "test_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq";
+
+#[wasm_bindgen(module = "/tests/browser_fixtures.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = resetSandbox)]
+    fn reset_sandbox();
+    #[wasm_bindgen(js_name = setNextOutcome)]
+    fn set_next_outcome(outcome: JsValue);
+    #[wasm_bindgen(js_name = sandboxCalls)]
+    fn sandbox_calls() -> JsValue;
+    #[wasm_bindgen(js_name = sandboxNavigations)]
+    fn sandbox_navigations() -> Vec<String>;
+    #[wasm_bindgen(js_name = sandboxAcceptsCustomerKey)]
+    fn sandbox_accepts_customer_key(key: &str) -> bool;
+    #[wasm_bindgen(js_name = mintAuthKey)]
+    fn mint_auth_key(customer_key: &str) -> String;
+    #[wasm_bindgen(js_name = removeTossGlobal)]
+    fn remove_toss_global();
+    #[wasm_bindgen(js_name = scriptTagsWithSrc)]
+    fn script_tags_with_src(fragment: &str) -> u32;
+    #[wasm_bindgen(js_name = scriptNonce)]
+    fn script_nonce(fragment: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = thrownBy)]
+    fn thrown_by(client_key: &str, customer_key: JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = sandboxIsOpen)]
+    fn sandbox_is_open() -> bool;
+    #[wasm_bindgen(js_name = clickAll)]
+    fn click_all(selector: &str, times: u32);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers that read like the customer's story.
+
+thread_local!(static NEXT_ID: Cell<u32> = const { Cell::new(0) });
+
+/// A fresh id, so each test has its own backend log at the fixture server.
+fn test_id(name: &str) -> String {
+    let n = NEXT_ID.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
+    format!("{name}-{n}-{}", (js_sys::Math::random() * 1e9) as u64)
+}
+
+fn sandbox_url() -> String {
+    format!("{FIXTURE}/sandbox/tosspayments-sandbox.js")
+}
+
+async fn sleep(ms: u32) {
+    toss_billing_checkout::backend::sleep(ms).await;
+}
+
+fn window() -> web_sys::Window {
+    web_sys::window().unwrap()
+}
+
+fn document() -> web_sys::Document {
+    window().document().unwrap()
+}
+
+/// Makes the test page's address look like `path_and_query`, as if the browser had arrived there.
+fn arrive_at(path_and_query: &str) {
+    window()
+        .history()
+        .unwrap()
+        .replace_state_with_url(&JsValue::NULL, "", Some(path_and_query))
+        .unwrap();
+}
+
+fn current_query() -> String {
+    window().location().search().unwrap()
+}
+
+fn session_item(key: &str) -> Option<String> {
+    window()
+        .session_storage()
+        .unwrap()
+        .unwrap()
+        .get_item(key)
+        .unwrap()
+}
+
+fn forget_tab_state() {
+    window()
+        .session_storage()
+        .unwrap()
+        .unwrap()
+        .clear()
+        .unwrap();
+}
+
+async fn sandbox_loaded() {
+    sdk::load_sdk(&ScriptSource {
+        url: sandbox_url(),
+        timeout_ms: 10_000,
+        nonce: None,
+    })
+    .await
+    .expect("sandbox loads");
+    reset_sandbox();
+}
+
+fn base_config(id: &str) -> Value {
+    json!({
+        "clientKey": CLIENT_KEY,
+        "customerKey": "customer-0001",
+        "backendUrl": format!("{FIXTURE}/backend/{id}/ok"),
+        "sdkUrl": sandbox_url(),
+        "credentials": "omit",
+    })
+}
+
+/// A mounted checkout in a fresh element; removed when dropped.
+struct Page {
+    root: web_sys::HtmlElement,
+    handle: CheckoutHandle,
+}
+
+impl Page {
+    fn text(&self) -> String {
+        self.root.text_content().unwrap_or_default()
+    }
+
+    fn find(&self, selector: &str) -> Option<web_sys::HtmlElement> {
+        self.root
+            .query_selector(selector)
+            .unwrap()
+            .map(|e| e.unchecked_into())
+    }
+
+    fn button(&self) -> web_sys::HtmlButtonElement {
+        self.find("button.tbc-button")
+            .expect("a button")
+            .unchecked_into()
+    }
+
+    fn see(&self, text: &str) {
+        assert!(
+            self.text().contains(text),
+            "expected to see {text:?}; the page shows {:?}",
+            self.text()
+        );
+    }
+
+    fn dont_see(&self, text: &str) {
+        assert!(
+            !self.text().contains(text),
+            "expected NOT to see {text:?}; the page shows {:?}",
+            self.text()
+        );
+    }
+
+    /// Waits until the register button is ready to be clicked.
+    async fn until_ready(&self) {
+        for _ in 0..300 {
+            if self.find("button.tbc-button[data-state=ready]").is_some() {
+                return;
+            }
+            sleep(20).await;
+        }
+        panic!(
+            "the button never became ready; the page shows {:?}",
+            self.text()
+        );
+    }
+
+    async fn until_sees(&self, text: &str) {
+        for _ in 0..300 {
+            if self.text().contains(text) {
+                return;
+            }
+            sleep(20).await;
+        }
+        self.see(text);
+    }
+}
+
+impl Drop for Page {
+    fn drop(&mut self) {
+        self.handle.unmount();
+        self.root.remove();
+    }
+}
+
+/// Opens the checkout at `path` with `config`, as a storefront page would.
+async fn open(path: &str, config: &Value) -> Page {
+    arrive_at(path);
+    let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&root).unwrap();
+    let config = js_sys::JSON::parse(&config.to_string()).unwrap();
+    let handle = mount(root.clone(), config_from_js(config));
+    leptos::task::tick().await;
+    Page { root, handle }
+}
+
+async fn backend_log(id: &str) -> Vec<Value> {
+    let response = gloo_net::http::Request::get(&format!("{FIXTURE}/log/{id}"))
+        .send()
+        .await
+        .expect("fixture server up");
+    response.json().await.unwrap()
+}
+
+async fn posts_received(id: &str) -> usize {
+    backend_log(id)
+        .await
+        .iter()
+        .filter(|r| r["method"] == "POST")
+        .count()
+}
+
+/// Registers on the register page with the sandbox scripted to succeed; returns the success URL
+/// Toss would redirect to.
+async fn register_card(config: &Value) -> String {
+    let page = open("/", config).await;
+    page.until_ready().await;
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"success"}"#).unwrap());
+    page.button().click();
+    for _ in 0..200 {
+        if let Some(url) = sandbox_navigations().pop() {
+            return url;
+        }
+        sleep(20).await;
+    }
+    panic!(
+        "the sandbox never redirected; the page shows {:?}",
+        page.text()
+    );
+}
+
+fn path_and_query(url: &str) -> String {
+    let url = web_sys::Url::new(url).unwrap();
+    format!("{}{}", url.pathname(), url.search())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The script loader.
+
+#[wasm_bindgen_test]
+async fn loader_reuses_an_existing_global_and_adds_no_second_tag() {
+    sandbox_loaded().await;
+    let before = script_tags_with_src("/sandbox/tosspayments-sandbox.js");
+    sdk::load_sdk(&ScriptSource {
+        url: sandbox_url(),
+        timeout_ms: 5_000,
+        nonce: None,
+    })
+    .await
+    .unwrap();
+    assert!(sdk::is_loaded());
+    assert_eq!(
+        script_tags_with_src("/sandbox/tosspayments-sandbox.js"),
+        before
+    );
+    assert_eq!(sdk::anonymous_marker().as_deref(), Some("@@ANONYMOUS"));
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_callers_share_one_load_and_one_tag() {
+    remove_toss_global();
+    let id = test_id("concurrent");
+    let url = format!("{}?{id}", sandbox_url());
+    let source = ScriptSource {
+        url: url.clone(),
+        timeout_ms: 10_000,
+        nonce: Some("bm9uY2U=".into()),
+    };
+    let (a, b, c) = futures::join!(
+        sdk::load_sdk(&source),
+        sdk::load_sdk(&source),
+        sdk::load_sdk(&source)
+    );
+    assert_eq!((a, b, c), (Ok(()), Ok(()), Ok(())));
+    assert_eq!(
+        script_tags_with_src(&id),
+        1,
+        "one <script> for three callers"
+    );
+    assert_eq!(
+        script_nonce(&id).as_deref(),
+        Some("bm9uY2U="),
+        "the CSP nonce reaches the tag"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_404_is_a_load_failure_and_a_retry_succeeds_without_duplicate_tags() {
+    remove_toss_global();
+    let id = test_id("flaky");
+    let url = format!("{FIXTURE}/script/flaky/{id}.js");
+    let source = ScriptSource {
+        url: url.clone(),
+        timeout_ms: 10_000,
+        nonce: None,
+    };
+    assert_eq!(
+        sdk::load_sdk(&source).await,
+        Err(SdkError::ScriptLoadFailed { url: url.clone() })
+    );
+    assert_eq!(script_tags_with_src(&id), 0, "the failed tag is removed");
+    assert_eq!(sdk::load_sdk(&source).await, Ok(()));
+    assert_eq!(script_tags_with_src(&id), 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_script_without_the_global_is_reported_as_such() {
+    remove_toss_global();
+    let url = format!("{FIXTURE}/script/empty.js?{}", test_id("empty"));
+    let result = sdk::load_sdk(&ScriptSource {
+        url: url.clone(),
+        timeout_ms: 10_000,
+        nonce: None,
+    })
+    .await;
+    assert_eq!(result, Err(SdkError::NamespaceMissing { url }));
+}
+
+#[wasm_bindgen_test]
+async fn a_script_that_never_arrives_times_out() {
+    remove_toss_global();
+    let id = test_id("slow");
+    let url = format!("{FIXTURE}/script/slow.js?{id}");
+    let result = sdk::load_sdk(&ScriptSource {
+        url,
+        timeout_ms: 300,
+        nonce: None,
+    })
+    .await;
+    assert_eq!(result, Err(SdkError::LoadTimedOut { timeout_ms: 300 }));
+    assert_eq!(
+        script_tags_with_src(&id),
+        0,
+        "the timed-out tag is removed so a retry adds a fresh one"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bindings, against the sandbox SDK.
+
+fn customer() -> CustomerKey {
+    CustomerKey::parse("customer-0001").unwrap()
+}
+
+fn request(params: CardBillingParams) -> CardBillingRequest {
+    CardBillingRequest::new(params).unwrap()
+}
+
+fn minimal_params() -> CardBillingParams {
+    CardBillingParams {
+        success_url: "https://shop.example/billing/success?state=abc".into(),
+        fail_url: "https://shop.example/billing/fail".into(),
+        ..CardBillingParams::default()
+    }
+}
+
+fn payment() -> sdk::Payment {
+    let client_key = toss_billing_checkout::checkout::keys::ClientKey::parse(CLIENT_KEY).unwrap();
+    TossPayments::new(&client_key)
+        .unwrap()
+        .payment(&customer())
+        .unwrap()
+}
+
+fn last_call_keys() -> Vec<String> {
+    let calls: Value = serde_wasm_bindgen::from_value(sandbox_calls()).unwrap();
+    let last = calls
+        .as_array()
+        .unwrap()
+        .last()
+        .expect("a recorded call")
+        .clone();
+    serde_json::from_value(last["keys"].clone()).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn only_documented_keys_cross_to_js_and_absent_optionals_are_omitted() {
+    sandbox_loaded().await;
+    let payment = payment();
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"cancel"}"#).unwrap());
+    let result = payment
+        .request_billing_auth(&request(minimal_params()))
+        .await;
+    assert!(
+        matches!(result, Err(SdkError::UserCancel { .. })),
+        "{result:?}"
+    );
+    assert_eq!(last_call_keys(), ["method", "successUrl", "failUrl"]);
+
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"cancel"}"#).unwrap());
+    let full = request(CardBillingParams {
+        customer_name: Some("김토스".into()),
+        customer_email: Some("customer@example.com".into()),
+        window_target: Some(WindowTarget::Iframe),
+        card_types: vec![CardOwnerType::Corporate, CardOwnerType::Personal],
+        flow: Flow::Direct {
+            easy_pay: Some(EasyPay::Tosspay),
+            card_company: None,
+        },
+        ..minimal_params()
+    });
+    let result = payment.request_billing_auth(&full).await;
+    assert!(
+        matches!(result, Err(SdkError::UserCancel { .. })),
+        "the sandbox accepted every field: {result:?}"
+    );
+    assert_eq!(
+        last_call_keys(),
+        [
+            "method",
+            "successUrl",
+            "failUrl",
+            "customerName",
+            "customerEmail",
+            "windowTarget",
+            "selectableCardTypes",
+            "flowMode",
+            "easyPay"
+        ]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn every_documented_rejection_arrives_as_its_variant() {
+    sandbox_loaded().await;
+    let payment = payment();
+    let codes = [
+        "USER_CANCEL",
+        "PAYMENT_REQUEST_ABORTED",
+        "NOT_SUPPORTED_METHOD",
+        "INCORRECT_SUCCESS_URL_FORMAT",
+        "INCORRECT_FAIL_URL_FORMAT",
+        "INVALID_METHOD_TRANSACTION",
+        "INVALID_PARAMETERS",
+        "INVALID_CLIENT_KEY",
+        "INVALID_CUSTOMER_KEY",
+        "INSECURE_KEY_USAGE",
+        "NOT_SUPPORTED_WIDGET_KEY",
+        "UNKNOWN",
+        "SOMETHING_NEW",
+    ];
+    for code in codes {
+        set_next_outcome(
+            js_sys::JSON::parse(&format!(
+                r#"{{"type":"reject","code":"{code}","message":"m"}}"#
+            ))
+            .unwrap(),
+        );
+        let error = payment
+            .request_billing_auth(&request(minimal_params()))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Some(code), "{error:?}");
+        assert_eq!(error, SdkError::from_parts(Some(code), None, Some("m")));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn synchronous_throws_are_caught_and_classified() {
+    sandbox_loaded().await;
+    let cases = [
+        (
+            "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R",
+            JsValue::UNDEFINED,
+            "INSECURE_KEY_USAGE",
+        ),
+        ("nonsense", JsValue::UNDEFINED, "INVALID_CLIENT_KEY"),
+        (
+            "test_gck_docs0000000000000000",
+            JsValue::from_str("customer-0001"),
+            "NOT_SUPPORTED_WIDGET_KEY",
+        ),
+        (CLIENT_KEY, JsValue::from_str("a"), "INVALID_CUSTOMER_KEY"),
+    ];
+    for (client_key, customer_key, code) in cases {
+        let thrown = thrown_by(client_key, customer_key);
+        assert_eq!(sdk::sdk_error_from_js(&thrown).code(), Some(code));
+    }
+    assert_eq!(
+        sdk::sdk_error_from_js(&JsValue::from_str("boom")),
+        SdkError::Unexpected {
+            description: "boom".into()
+        },
+        "a rejection that is not an object"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_second_request_while_one_is_open_is_refused_and_destroy_is_always_safe() {
+    sandbox_loaded().await;
+    let payment = payment();
+    payment.destroy(); // nothing open: the sandbox throws, we swallow it
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"pending"}"#).unwrap());
+    let first = payment.clone();
+    let open =
+        wasm_bindgen_futures::JsFuture::from(wasm_bindgen_futures::future_to_promise(async move {
+            let result = first.request_billing_auth(&request(minimal_params())).await;
+            Ok(JsValue::from_str(&format!("{result:?}")))
+        }));
+    sleep(50).await;
+    let second = payment
+        .request_billing_auth(&request(minimal_params()))
+        .await;
+    assert!(
+        matches!(second, Err(SdkError::InvalidMethodTransaction { .. })),
+        "{second:?}"
+    );
+    payment.destroy();
+    let first = open.await.unwrap().as_string().unwrap();
+    assert!(first.contains("PaymentRequestAborted"), "{first}");
+}
+
+#[wasm_bindgen_test]
+async fn our_customer_key_rule_is_the_sandbox_rule() {
+    sandbox_loaded().await;
+    // xorshift: deterministic, no dependency; an alphabet of allowed and forbidden characters.
+    let alphabet: Vec<char> = "aZ09-_=.@ /+%#한é\u{0}!?:~".chars().collect();
+    let mut seed: u32 = 0x9e37_79b9;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed
+    };
+    for _ in 0..3_000 {
+        let len = (next() % 56) as usize;
+        let key: String = (0..len)
+            .map(|_| alphabet[(next() as usize) % alphabet.len()])
+            .collect();
+        let ours = toss_billing_checkout::checkout::keys::check_customer_key_shape(&key).is_ok();
+        assert_eq!(
+            ours,
+            sandbox_accepts_customer_key(&key),
+            "disagreement on {key:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The registration page.
+
+#[wasm_bindgen_test]
+async fn the_button_is_disabled_and_says_why_until_the_sdk_is_ready() {
+    forget_tab_state();
+    remove_toss_global();
+    let id = test_id("ready");
+    let page = open("/", &base_config(&id)).await;
+    let button = page.button();
+    assert!(button.disabled(), "not clickable before the SDK is ready");
+    assert_eq!(button.get_attribute("aria-busy").as_deref(), Some("true"));
+    page.see("결제 모듈을 불러오는 중");
+    page.until_ready().await;
+    assert!(!page.button().disabled());
+    assert_eq!(
+        page.button().get_attribute("aria-busy").as_deref(),
+        Some("false")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_burst_of_clicks_opens_exactly_one_card_window() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let page = open("/", &base_config(&test_id("burst"))).await;
+    page.until_ready().await;
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"pending"}"#).unwrap());
+    click_all("button.tbc-button", 5);
+    sleep(100).await;
+    let calls: Value = serde_wasm_bindgen::from_value(sandbox_calls()).unwrap();
+    assert_eq!(
+        calls.as_array().unwrap().len(),
+        1,
+        "five clicks, one requestBillingAuth"
+    );
+    assert!(page.button().disabled());
+    let success_url = calls[0]["params"]["successUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pending: Value =
+        serde_json::from_str(&session_item("tossBilling.pending").expect("pending stored"))
+            .unwrap();
+    assert_eq!(pending["customerKey"], "customer-0001");
+    assert!(
+        success_url.contains(&format!("state={}", pending["state"].as_str().unwrap())),
+        "{success_url}"
+    );
+    assert!(success_url.contains("/billing/success?"), "{success_url}");
+}
+
+#[wasm_bindgen_test]
+async fn cancelling_the_card_window_is_quiet_and_the_button_works_again() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let page = open("/", &base_config(&test_id("cancel"))).await;
+    page.until_ready().await;
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"cancel"}"#).unwrap());
+    page.button().click();
+    page.until_sees("카드 등록을 취소했어요").await;
+    assert!(
+        page.find("[role=alert]").is_none(),
+        "a cancel is not an error"
+    );
+    assert!(!page.button().disabled());
+    assert_eq!(session_item("tossBilling.pending"), None);
+}
+
+#[wasm_bindgen_test]
+async fn leaving_the_page_while_the_card_window_is_open_closes_it_safely() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let config = base_config(&test_id("unmount"));
+    let page = open("/", &config).await;
+    page.until_ready().await;
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"pending"}"#).unwrap());
+    page.button().click();
+    sleep(50).await;
+    drop(page); // destroy() rejects the open request with PAYMENT_REQUEST_ABORTED
+    sleep(100).await;
+    assert!(
+        !sandbox_is_open(),
+        "unmounting destroyed the payment and closed its window"
+    );
+    // Still alive (a panic would have killed the module): the next checkout works.
+    let page = open("/", &config).await;
+    page.until_ready().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_checkout_closed_mid_window_does_not_erase_the_next_ones_registration() {
+    // Regression: the abort of the first checkout's window arrived after the second checkout had
+    // stored its registration, and erased it, so the success page refused the real redirect.
+    forget_tab_state();
+    sandbox_loaded().await;
+    let config = base_config(&test_id("overlap"));
+    let first = open("/", &config).await;
+    first.until_ready().await;
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"pending"}"#).unwrap());
+    first.button().click();
+    sleep(20).await;
+    drop(first);
+    let redirect = register_card(&config).await;
+    sleep(50).await;
+    assert!(
+        session_item("tossBilling.pending").is_some(),
+        "the second registration is still remembered"
+    );
+    let page = open(&path_and_query(&redirect), &config).await;
+    page.until_sees("카드가 등록되었어요").await;
+}
+
+#[wasm_bindgen_test]
+async fn a_shop_without_a_billing_contract_is_told_so() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let mut config = base_config(&test_id("nobilling"));
+    config["clientKey"] = json!("test_ck_NoBilling0000000000000");
+    let page = open("/", &config).await;
+    page.until_ready().await;
+    page.button().click();
+    page.until_sees("카드 자동결제 계약이 없어").await;
+    assert!(page.button().disabled(), "retrying cannot help");
+}
+
+#[wasm_bindgen_test]
+async fn an_unreachable_sdk_offers_a_retry_that_works() {
+    forget_tab_state();
+    remove_toss_global();
+    let id = test_id("sdk-retry");
+    let mut config = base_config(&id);
+    config["sdkUrl"] = json!(format!("{FIXTURE}/script/flaky/{id}.js"));
+    let page = open("/", &config).await;
+    page.until_sees("결제 모듈을 불러오지 못했어요").await;
+    page.find(".tbc-alert button")
+        .expect("a retry button")
+        .click();
+    page.until_ready().await;
+    assert!(!page.button().disabled());
+}
+
+#[wasm_bindgen_test]
+async fn the_customer_key_can_come_from_the_backend() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("customer");
+    let mut config = base_config(&id);
+    config.as_object_mut().unwrap().remove("customerKey");
+    config["customerKeyUrl"] = json!(format!("{FIXTURE}/backend/{id}/customer"));
+    let page = open("/", &config).await;
+    page.until_ready().await;
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"pending"}"#).unwrap());
+    page.button().click();
+    sleep(50).await;
+    let calls: Value = serde_wasm_bindgen::from_value(sandbox_calls()).unwrap();
+    assert_eq!(
+        calls[0]["customerKey"].as_str().unwrap(),
+        format!("fixture-customer-{}", &id[..20.min(id.len())])
+    );
+
+    config["customerKeyUrl"] = json!(format!("{FIXTURE}/backend/{id}/down-customer"));
+    let page = open("/", &config).await;
+    page.until_sees("고객 정보를 불러오지 못했어요").await;
+}
+
+#[wasm_bindgen_test]
+async fn a_secret_key_in_the_configuration_is_refused_without_being_shown() {
+    forget_tab_state();
+    remove_toss_global();
+    let secret = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R";
+    for (field, value) in [("clientKey", secret), ("customerKey", secret)] {
+        let mut config = base_config(&test_id("secret"));
+        config["sdkUrl"] = json!(format!("{FIXTURE}/script/missing.js"));
+        config[field] = json!(value);
+        let page = open("/", &config).await;
+        page.see(&format!("`{field}`"));
+        page.see("secret key");
+        page.dont_see(secret);
+        assert!(page.find("button.tbc-button").is_none(), "nothing to click");
+        assert_eq!(
+            script_tags_with_src("/script/missing.js"),
+            0,
+            "no script was loaded"
+        );
+    }
+    let mut config = base_config(&test_id("widget"));
+    config["clientKey"] = json!("test_gck_docs0000000000000000");
+    let page = open("/", &config).await;
+    page.see("`clientKey`");
+    page.see("payment-widget");
+}
+
+#[wasm_bindgen_test]
+async fn the_page_speaks_english_when_configured() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let mut config = base_config(&test_id("en"));
+    config["locale"] = json!("en");
+    let page = open("/", &config).await;
+    page.until_sees("Register card").await;
+    page.see("Register a payment card");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The success page.
+
+#[wasm_bindgen_test]
+async fn a_registered_card_is_handed_off_once_and_the_key_leaves_the_address_bar() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("happy");
+    let mut config = base_config(&id);
+    config["callbackQuery"] = json!({"plan": "pro"});
+    let redirect = register_card(&config).await;
+    assert!(redirect.contains("plan=pro"), "{redirect}");
+    let page = open(&path_and_query(&redirect), &config).await;
+    assert_eq!(
+        current_query(),
+        "?plan=pro",
+        "authKey, customerKey and state leave the address bar at once"
+    );
+    page.until_sees("카드가 등록되었어요").await;
+    page.see("현대");
+    page.see("433012******123*");
+
+    let log = backend_log(&id).await;
+    assert_eq!(log.len(), 1, "exactly one hand-off");
+    let auth_key = web_sys::Url::new(&redirect)
+        .unwrap()
+        .search_params()
+        .get("authKey")
+        .unwrap();
+    assert_eq!(
+        log[0]["body"],
+        json!({"authKey": auth_key, "customerKey": "customer-0001"})
+    );
+    let expected_key = toss_billing_checkout::checkout::handoff::idempotency_key(
+        &toss_billing_checkout::checkout::redirect::AuthKey::parse(&auth_key).unwrap(),
+    );
+    assert_eq!(log[0]["headers"]["idempotency-key"], json!(expected_key));
+    assert_eq!(log[0]["headers"]["content-type"], json!("application/json"));
+    let stored = session_item("tossBilling.handoff").unwrap();
+    assert!(
+        !stored.contains(&auth_key),
+        "the authKey is forgotten once the backend confirmed"
+    );
+
+    // A reload, and the same URL again (back/forward, a replayed link): shown, never posted again.
+    drop(page);
+    let page = open("/billing/success?plan=pro", &config).await;
+    page.until_sees("카드가 등록되었어요").await;
+    drop(page);
+    let page = open(&path_and_query(&redirect), &config).await;
+    page.until_sees("카드가 등록되었어요").await;
+    sleep(100).await;
+    assert_eq!(posts_received(&id).await, 1, "nothing is posted twice");
+}
+
+#[wasm_bindgen_test]
+async fn tampered_redirects_never_reach_the_backend() {
+    sandbox_loaded().await;
+    let id = test_id("tampered");
+    let config = base_config(&id);
+    let long_key = "a".repeat(301);
+    let cases: Vec<(String, &str)> = vec![
+        (
+            "customerKey=customer-0001&state=STATE".into(),
+            "주소의 카드 등록 정보가 올바르지 않아요",
+        ),
+        (
+            "customerKey=customer-0001&authKey=a&authKey=b&state=STATE".into(),
+            "주소의 카드 등록 정보가 올바르지 않아요",
+        ),
+        (
+            format!("customerKey=customer-0001&authKey={long_key}&state=STATE"),
+            "주소의 카드 등록 정보가 올바르지 않아요",
+        ),
+        (
+            "customerKey=someone-else&authKey=AUTH&state=STATE".into(),
+            "일치하지 않아요",
+        ),
+        (
+            "customerKey=customer-0001&authKey=AUTH".into(),
+            "주소의 카드 등록 정보가 올바르지 않아요",
+        ),
+        (
+            "customerKey=customer-0001&authKey=AUTH&state=forged".into(),
+            "일치하지 않아요",
+        ),
+        (
+            "customerKey=%3Cscript%3E&authKey=AUTH&state=STATE".into(),
+            "주소의 카드 등록 정보가 올바르지 않아요",
+        ),
+    ];
+    for (query, message) in cases {
+        forget_tab_state();
+        let redirect = register_card(&config).await;
+        let state = web_sys::Url::new(&redirect)
+            .unwrap()
+            .search_params()
+            .get("state")
+            .unwrap();
+        let page = open(
+            &format!("/billing/success?{}", query.replace("STATE", &state)),
+            &config,
+        )
+        .await;
+        page.until_sees(message).await;
+        page.see("이 주소로는 카드를 등록할 수 없어요");
+        assert_eq!(
+            current_query(),
+            "",
+            "the address is scrubbed even when refused"
+        );
+    }
+    // And a link opened in a tab that never started a registration.
+    forget_tab_state();
+    let page = open(
+        "/billing/success?customerKey=customer-0001&authKey=AUTH&state=abc",
+        &config,
+    )
+    .await;
+    page.until_sees("이 창에서 시작한 카드 등록이 없어요").await;
+    sleep(100).await;
+    assert_eq!(posts_received(&id).await, 0, "nothing reached the backend");
+}
+
+#[wasm_bindgen_test]
+async fn a_flaky_backend_is_retried_and_then_succeeds() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("flaky-backend");
+    let mut config = base_config(&id);
+    config["backendUrl"] = json!(format!("{FIXTURE}/backend/{id}/down2"));
+    let redirect = register_card(&config).await;
+    let page = open(&path_and_query(&redirect), &config).await;
+    page.until_sees("카드가 등록되었어요").await;
+    let log = backend_log(&id).await;
+    assert_eq!(log.len(), 3, "two 503s, then success");
+    assert!(log
+        .iter()
+        .all(|r| r["headers"]["idempotency-key"] == log[0]["headers"]["idempotency-key"]));
+}
+
+#[wasm_bindgen_test]
+async fn a_refusal_is_final_and_explained_in_our_words() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("refuse");
+    let mut config = base_config(&id);
+    config["backendUrl"] = json!(format!("{FIXTURE}/backend/{id}/refuse"));
+    let redirect = register_card(&config).await;
+    let page = open(&path_and_query(&redirect), &config).await;
+    page.until_sees("카드 번호가 올바르지 않아요").await;
+    page.see("INVALID_CARD_NUMBER");
+    page.dont_see("raw");
+    sleep(300).await;
+    assert_eq!(posts_received(&id).await, 1, "no retry on 4xx");
+    assert!(page
+        .find(".tbc-alert")
+        .unwrap()
+        .text_content()
+        .unwrap()
+        .contains("다시 시도하기"));
+}
+
+#[wasm_bindgen_test]
+async fn when_retries_run_out_the_key_is_kept_for_a_manual_retry() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("down");
+    let mut config = base_config(&id);
+    config["backendUrl"] = json!(format!("{FIXTURE}/backend/{id}/down3"));
+    let redirect = register_card(&config).await;
+    let page = open(&path_and_query(&redirect), &config).await;
+    page.until_sees("카드 등록 결과를 확인하지 못했어요").await;
+    assert_eq!(posts_received(&id).await, 3, "bounded: three attempts");
+    let auth_key = web_sys::Url::new(&redirect)
+        .unwrap()
+        .search_params()
+        .get("authKey")
+        .unwrap();
+    assert!(
+        session_item("tossBilling.handoff")
+            .unwrap()
+            .contains(&auth_key),
+        "nothing lost"
+    );
+    page.find(".tbc-alert button")
+        .expect("a manual retry")
+        .click();
+    page.until_sees("카드가 등록되었어요").await;
+    assert_eq!(posts_received(&id).await, 4);
+}
+
+#[wasm_bindgen_test]
+async fn a_slow_backend_times_out_and_a_reload_mid_request_never_posts_by_itself() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("slow-backend");
+    let mut config = base_config(&id);
+    config["backendUrl"] = json!(format!("{FIXTURE}/backend/{id}/slow"));
+    config["backendTimeoutMs"] = json!(500);
+    config["backendMaxAttempts"] = json!(1);
+    let redirect = register_card(&config).await;
+    let page = open(&path_and_query(&redirect), &config).await;
+    page.see("카드 등록을 확인하고 있어요");
+    assert_eq!(
+        page.find("h2")
+            .unwrap()
+            .get_attribute("aria-busy")
+            .as_deref(),
+        Some("true")
+    );
+    // The customer reloads while the request is still out.
+    drop(page);
+    let page = open("/billing/success", &config).await;
+    page.until_sees("이전 확인이 중간에 끊겼어요").await;
+    sleep(800).await;
+    assert_eq!(
+        posts_received(&id).await,
+        1,
+        "the reload did not post again"
+    );
+    page.see("다시 확인하기");
+}
+
+#[wasm_bindgen_test]
+async fn a_backend_answer_outside_the_contract_is_not_shown() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("garbage");
+    let mut config = base_config(&id);
+    config["backendUrl"] = json!(format!("{FIXTURE}/backend/{id}/garbage"));
+    let redirect = register_card(&config).await;
+    let page = open(&path_and_query(&redirect), &config).await;
+    page.until_sees("BAD_RESPONSE").await;
+    page.dont_see("should-never-be-shown");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fail page.
+
+#[wasm_bindgen_test]
+async fn each_fail_code_gets_our_own_words() {
+    let config = base_config(&test_id("fail"));
+    let cases = [
+        ("PAY_PROCESS_CANCELED", "카드 등록을 취소하셨어요"),
+        ("PAY_PROCESS_ABORTED", "카드 등록 중 문제가 생겨"),
+        ("REJECT_CARD_COMPANY", "카드사에서 카드 정보를 거절했어요"),
+    ];
+    for (code, copy) in cases {
+        let page = open(
+            &format!("/billing/fail?code={code}&message=%EC%B7%A8%EC%86%8C&keep=1"),
+            &config,
+        )
+        .await;
+        page.see(copy);
+        assert_eq!(
+            current_query(),
+            "?keep=1",
+            "code and message are scrubbed, the rest kept"
+        );
+        assert!(page.find("a.tbc-link").is_some(), "a way back");
+    }
+    let mut en = config.clone();
+    en["locale"] = json!("en");
+    let page = open("/billing/fail?code=REJECT_CARD_COMPANY&message=x", &en).await;
+    page.see("The card company declined the card");
+}
+
+#[wasm_bindgen_test]
+async fn an_unknown_code_shows_the_code_and_the_message_only_as_capped_text() {
+    let config = base_config(&test_id("fail-unknown"));
+    let hostile = format!(
+        "%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E{}",
+        "A".repeat(400)
+    );
+    let page = open(
+        &format!("/billing/fail?code=SOMETHING_ODD&message={hostile}"),
+        &config,
+    )
+    .await;
+    page.see("SOMETHING_ODD");
+    page.see("<img src=x onerror=alert(1)>");
+    assert!(
+        page.find("img").is_none(),
+        "the message is text, never markup"
+    );
+    let shown = page
+        .find(".tbc-provider-message span")
+        .unwrap()
+        .text_content()
+        .unwrap();
+    assert_eq!(shown.chars().count(), 200, "capped");
+}

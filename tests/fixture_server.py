@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""A small real HTTP server for the browser tests (tests/browser.rs), on 127.0.0.1.
+
+It serves the sandbox SDK and deliberately broken scripts for the loader tests, and a scripted
+merchant backend for the hand-off tests, and it records every backend request so a test can assert
+exactly what left the page (and that nothing did). Cross-origin from the test page, so it answers
+CORS preflights. Stops by itself after --lifetime seconds.
+
+  /sandbox/<file>              the repo's sandbox/ folder
+  /script/empty.js             a script that defines nothing
+  /script/slow.js              answers after 5 s
+  /script/flaky/<id>.js        404 the first time, the sandbox SDK after that
+  /script/missing.js           404
+  /backend/<id>/<plan>         POST: the hand-off; GET: the customerKey endpoint
+     plans: ok | refuse (400 INVALID_CARD_NUMBER) | mismatch (403) | down<N> (503 N times, then ok)
+            | slow (answers after 3 s) | garbage (200 with a body that is not the contract)
+  /log/<id>                    JSON list of the backend requests recorded for <id>
+"""
+import argparse
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SANDBOX = os.path.join(ROOT, "sandbox")
+LOCK = threading.Lock()
+LOG = {}
+HITS = {}
+
+CARD = {"card": {"company": "현대", "number": "433012******123*", "cardType": "신용", "ownerType": "개인"}}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def cors(self):
+        self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin") or "*")
+        self.send_header("Access-Control-Allow-Credentials", "true")
+        self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        self.send_header("Access-Control-Allow-Headers", "content-type, accept, idempotency-key, x-csrf-token")
+        self.send_header("Access-Control-Max-Age", "600")
+        self.send_header("Cache-Control", "no-store")
+        # The test runner's page is cross-origin isolated (COEP require-corp): scripts from here
+        # load only with an explicit CORP header.
+        self.send_header("Cross-Origin-Resource-Policy", "cross-origin")
+
+    def answer(self, status, body=b"", content_type="application/json"):
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body, ensure_ascii=False).encode()
+        elif isinstance(body, str):
+            body = body.encode()
+        self.send_response(status)
+        self.cors()
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_OPTIONS(self):
+        self.send_response(204)
+        self.cors()
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def hit(self, key):
+        with LOCK:
+            HITS[key] = HITS.get(key, 0) + 1
+            return HITS[key]
+
+    def serve_sandbox(self, name):
+        path = os.path.join(SANDBOX, os.path.basename(name))
+        if not os.path.isfile(path):
+            return self.answer(404, {"code": "NOT_FOUND", "message": name})
+        kind = "text/javascript" if path.endswith(".js") else "text/css" if path.endswith(".css") else "text/html"
+        with open(path, "rb") as f:
+            return self.answer(200, f.read(), kind)
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        parts = path.strip("/").split("/")
+        if parts[0] == "sandbox" and len(parts) == 2:
+            return self.serve_sandbox(parts[1])
+        if path == "/script/empty.js":
+            return self.answer(200, "/* defines nothing */", "text/javascript")
+        if path == "/script/slow.js":
+            time.sleep(5)
+            return self.answer(200, "/* too late */", "text/javascript")
+        if parts[:2] == ["script", "flaky"]:
+            if self.hit(path) == 1:
+                return self.answer(404, "not yet", "text/plain")
+            return self.serve_sandbox("tosspayments-sandbox.js")
+        if parts[0] == "log" and len(parts) == 2:
+            with LOCK:
+                return self.answer(200, LOG.get(parts[1], []))
+        if parts[0] == "backend" and len(parts) == 3:
+            self.record(parts[1], None)
+            if parts[2] == "down-customer":
+                return self.answer(503, {"code": "UNAVAILABLE", "message": "down"})
+            return self.answer(200, {"customerKey": "fixture-customer-" + parts[1][:20]})
+        return self.answer(404, {"code": "NOT_FOUND", "message": path})
+
+    def record(self, test_id, body):
+        entry = {"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+        with LOCK:
+            LOG.setdefault(test_id, []).append(entry)
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        parts = self.path.split("?")[0].strip("/").split("/")
+        if parts[0] != "backend" or len(parts) != 3:
+            return self.answer(404, {"code": "NOT_FOUND", "message": self.path})
+        test_id, plan = parts[1], parts[2]
+        try:
+            body = json.loads(raw.decode() or "null")
+        except ValueError:
+            body = {"unparseable": raw.decode(errors="replace")}
+        self.record(test_id, body)
+        count = len(LOG[test_id])
+        if plan == "ok":
+            return self.answer(200, CARD)
+        if plan == "refuse":
+            return self.answer(400, {"code": "INVALID_CARD_NUMBER", "message": "<b>raw</b> backend text"})
+        if plan == "mismatch":
+            return self.answer(403, {"code": "CUSTOMER_KEY_MISMATCH", "message": "not yours"})
+        if plan.startswith("down"):
+            if count <= int(plan[4:] or "1000"):
+                return self.answer(503, {"code": "TOSS_UNAVAILABLE", "message": "try later"})
+            return self.answer(200, CARD)
+        if plan == "slow":
+            time.sleep(3)
+            return self.answer(200, CARD)
+        if plan == "garbage":
+            return self.answer(200, {"billingKey": "should-never-be-shown"})
+        return self.answer(404, {"code": "NO_SUCH_PLAN", "message": plan})
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=8791)
+    parser.add_argument("--lifetime", type=int, default=1800)
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    threading.Timer(args.lifetime, server.shutdown).start()
+    print("fixture server on http://127.0.0.1:%d" % args.port, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
