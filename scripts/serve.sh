@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole flow on one origin, offline, on embedded defaults: builds the release frontend and
+# starts the reference backend, which serves it next to the hand-off API and the Toss API simulator.
+# The page uses the sandbox SDK and the public docs test client key (see index.html).
+#   PORT=8080 by default; every other setting: `cargo run -p billing-server -- --help`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/bootstrap.sh --no-browser
+trunk build --release
+export DIST_DIR="${DIST_DIR:-$PWD/dist}"
+export DATABASE_URL="${DATABASE_URL:-$PWD/data/billing.sqlite}"
+exec cargo run -p billing-server
