@@ -92,6 +92,23 @@ pub fn mount_checkout(target: JsValue, config: JsValue) -> Result<CheckoutHandle
     Ok(mount(target, config_from_js(config)))
 }
 
+/// Installs `window.TossBillingCheckout = { mount(element, config) }` for storefront scripts (the
+/// returned handle has `unmount()`), then fires `toss-billing-checkout:ready` on `window`, so a page
+/// script can wait for it without polling.
+pub fn expose_js_api() {
+    let Some(window) = web_sys::window() else { return };
+    let api = js_sys::Object::new();
+    let mount = Closure::<dyn Fn(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(|target, config| {
+        mount_checkout(target, config).map(JsValue::from).map_err(JsValue::from)
+    });
+    let _ = js_sys::Reflect::set(&api, &JsValue::from_str("mount"), mount.as_ref());
+    mount.forget(); // lives as long as the page
+    let _ = js_sys::Reflect::set(&window, &JsValue::from_str("TossBillingCheckout"), &api);
+    if let Ok(ready) = web_sys::Event::new("toss-billing-checkout:ready") {
+        let _ = window.dispatch_event(&ready);
+    }
+}
+
 /// Mounts into every element marked `data-toss-billing-checkout`, with the page's JSON
 /// configuration. What the demo and a plain-HTML storefront use: no script of their own needed.
 pub fn mount_marked_elements() -> Vec<CheckoutHandle> {

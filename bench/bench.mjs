@@ -1,0 +1,461 @@
+#!/usr/bin/env node
+// Side-by-side page-load benchmark of the checkout against the vanilla and React reference pages.
+// Driven by scripts/bench.sh, which builds everything first; usable alone:
+//
+//   node bench/bench.mjs --page ours=DIST --page react=DIR --page vanilla=DIR --stub sdk-stub.js
+//        [--runs 15] [--throttle 4] [--chromium /usr/bin/chromium] [--json out.json]
+//
+// Each page set gets its own loopback HTTP server (its own origin), serving every file brotli- or
+// gzip-compressed when the browser accepts it (as a real deployment with precompressed assets would),
+// the SDK stub at /__stub/js.tosspayments.com/v2/standard, and the hand-off endpoint.
+//
+// Per run: a fresh browser context (empty profile: no cache, no storage), cache disabled over CDP,
+// optional CPU throttling (CDP Emulation.setCPUThrottlingRate) set before the navigation.
+//   register page: from navigation start, a script clicks the page's button every 5 ms; the time is
+//     the stub's performance.now() timestamp of the first recorded requestBillingAuth call.
+//     Every click is classified: no button yet / button disabled (visibly busy) / enabled but did
+//     not produce a call before the next tick = a "lost" click (the customer clicked a button that
+//     looked ready and nothing happened).
+//   success page: the time is the Resource Timing startTime of the hand-off POST.
+// Runs are interleaved (round-robin over pages, shuffled each round) so machine noise hits all alike.
+
+import { spawnSync } from "node:child_process";
+import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import zlib from "node:zlib";
+import { chromium } from "playwright-core";
+
+const STUB_PATH = "/__stub/js.tosspayments.com/v2/standard";
+const CUSTOMER_KEY = "bench-customer-7f3c2a9e";
+const AUTH_KEY = "bench-auth-key-0123456789abcdef";
+const STATE = "0123456789abcdef0123456789abcdef";
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+// ---------------------------------------------------------------------------------------------
+function parseArgs(argv) {
+  const args = { pages: [], runs: 15, throttle: 4, chromium: "/usr/bin/chromium", json: null, stub: null, only: null };
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${name} needs a value`);
+      return argv[++i];
+    };
+    switch (name) {
+      case "--page": {
+        const [kind, dir] = value().split(/=(.*)/s);
+        args.pages.push({ kind, dir: path.resolve(dir) });
+        break;
+      }
+      case "--runs": args.runs = Number(value()); break;
+      case "--throttle": args.throttle = Number(value()); break;
+      case "--chromium": args.chromium = value(); break;
+      case "--json": args.json = value(); break;
+      case "--stub": args.stub = path.resolve(value()); break;
+      case "--only": args.only = value(); break; // "sizes" to skip the browser
+      case "-h": case "--help":
+        console.log(readFileSync(new URL(import.meta.url)).toString().split("\n").slice(1, 6).join("\n"));
+        process.exit(0);
+      default: throw new Error(`unknown argument ${name}`);
+    }
+  }
+  if (!args.stub) throw new Error("--stub is required");
+  if (!args.pages.length) throw new Error("give at least one --page kind=dir");
+  if (!(args.runs >= 1)) throw new Error("--runs must be a positive number");
+  return args;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sites
+// ---------------------------------------------------------------------------------------------
+const TYPES = {
+  ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+  ".wasm": "application/wasm", ".json": "application/json", ".svg": "image/svg+xml",
+  ".ico": "image/x-icon", ".png": "image/png", ".md": "text/markdown; charset=utf-8",
+};
+
+function compressed(buffer) {
+  return {
+    raw: buffer,
+    gzip: zlib.gzipSync(buffer, { level: 9 }),
+    br: zlib.brotliCompressSync(buffer, {
+      params: {
+        [zlib.constants.BROTLI_PARAM_QUALITY]: 11,
+        [zlib.constants.BROTLI_PARAM_SIZE_HINT]: buffer.length,
+      },
+    }),
+  };
+}
+
+function walk(dir, base = dir, out = new Map()) {
+  for (const entry of readdirSync(dir)) {
+    const full = path.join(dir, entry);
+    if (statSync(full).isDirectory()) walk(full, base, out);
+    else out.set("/" + path.relative(base, full).split(path.sep).join("/"), readFileSync(full));
+  }
+  return out;
+}
+
+const CONFIG_BLOCK = /(<script type="application\/json" id="toss-billing-config">)([\s\S]*?)(<\/script>)/;
+
+// Our page: the config's sdkUrl pointed at the stub (and any preload of the old sdkUrl with it),
+// the customerKey given inline so that no backend is needed for the registration page.
+function rewriteOurIndex(html) {
+  const match = html.match(CONFIG_BLOCK);
+  if (!match) throw new Error("ours: no toss-billing-config JSON block in the built index.html");
+  const config = JSON.parse(match[2]);
+  const oldSdk = config.sdkUrl;
+  config.sdkUrl = STUB_PATH;
+  config.customerKey = CUSTOMER_KEY;
+  delete config.customerKeyUrl;
+  let out = html.replace(CONFIG_BLOCK, (_, open, _body, close) => `${open}${JSON.stringify(config)}${close}`);
+  const notes = [];
+  if (oldSdk) {
+    const escaped = oldSdk.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const preload = new RegExp(`(<link\\b[^>]*\\bhref=")${escaped}(")`, "g");
+    const before = out;
+    out = out.replace(preload, `$1${STUB_PATH}$2`);
+    if (out !== before) notes.push(`preload of ${oldSdk} pointed at the stub`);
+  }
+  return {
+    html: out,
+    backendUrl: config.backendUrl || "/api/billing/issue",
+    successPath: config.successPath || "/billing/success",
+    notes,
+  };
+}
+
+function makeSite(kind, dir, stub) {
+  const files = walk(dir);
+  let indexHtml = files.get("/index.html");
+  if (!indexHtml) throw new Error(`${kind}: no index.html in ${dir}`);
+  const site = { kind, dir, assets: new Map(), routes: new Map(), notes: [] };
+  if (kind === "ours") {
+    const rewritten = rewriteOurIndex(indexHtml.toString("utf8"));
+    files.set("/index.html", Buffer.from(rewritten.html));
+    site.issuePath = rewritten.backendUrl;
+    site.successUrl = `${rewritten.successPath}?state=${STATE}&customerKey=${CUSTOMER_KEY}&authKey=${AUTH_KEY}`;
+    site.initPending = { customerKey: CUSTOMER_KEY, state: STATE };
+    site.issueAnswer = { card: { company: "현대", number: "433012******123*", cardType: "신용", ownerType: "개인" } };
+    site.buttonSelector = "section.tbc-register button.tbc-button";
+    site.spa = true;
+    site.notes.push(...rewritten.notes);
+  } else {
+    site.issuePath = "/issue-billing-key";
+    site.successUrl = `/success?customerKey=${CUSTOMER_KEY}&authKey=${AUTH_KEY}`;
+    site.initPending = null;
+    site.issueAnswer = { billingKey: "bench-billing-key", customerKey: CUSTOMER_KEY };
+    site.buttonSelector = "button";
+    site.spa = kind !== "vanilla";
+    if (kind === "vanilla") {
+      site.routes.set("/success", "/success.html");
+      site.routes.set("/fail", "/fail.html");
+    }
+  }
+  for (const [p, buffer] of files) site.assets.set(p, { ...compressed(buffer), type: TYPES[path.extname(p)] || "application/octet-stream" });
+  site.stub = { ...compressed(readFileSync(stub)), type: TYPES[".js"] };
+  return site;
+}
+
+function serve(site) {
+  site.log = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    let p = decodeURIComponent(url.pathname);
+    if (req.method === "POST" && p === site.issuePath) {
+      req.resume();
+      req.on("end", () => {
+        site.log.push({ path: p, method: "POST" });
+        const body = Buffer.from(JSON.stringify(site.issueAnswer));
+        res.writeHead(200, { "content-type": "application/json", "content-length": body.length, "cache-control": "no-store" });
+        res.end(body);
+      });
+      return;
+    }
+    let asset;
+    let isStub = false;
+    if (p === STUB_PATH) { asset = site.stub; isStub = true; }
+    else {
+      if (site.routes.has(p)) p = site.routes.get(p);
+      if (p.endsWith("/")) p += "index.html";
+      asset = site.assets.get(p);
+      if (!asset && site.spa && !path.extname(p)) { p = "/index.html"; asset = site.assets.get(p); }
+    }
+    if (!asset || (req.method !== "GET" && req.method !== "HEAD")) {
+      site.log.push({ path: p, method: req.method, status: 404 });
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("not found");
+      return;
+    }
+    const accept = String(req.headers["accept-encoding"] || "");
+    const encoding = /\bbr\b/.test(accept) ? "br" : /\bgzip\b/.test(accept) ? "gzip" : null;
+    const body = encoding ? asset[encoding] : asset.raw;
+    site.log.push({ path: p, method: req.method, status: 200, encoding, bytes: body.length, stub: isStub });
+    const headers = { "content-type": asset.type, "content-length": body.length, "cache-control": "no-store", vary: "accept-encoding" };
+    if (encoding) headers["content-encoding"] = encoding;
+    res.writeHead(200, headers);
+    res.end(req.method === "HEAD" ? undefined : body);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => {
+    site.origin = `http://127.0.0.1:${server.address().port}`;
+    site.server = server;
+    resolve(site);
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// In-page instrumentation (an init script: runs in every new document before the page's own code)
+// ---------------------------------------------------------------------------------------------
+function initScript({ selector, pending, click }) {
+  if (window !== window.top) return;
+  if (pending) {
+    try { sessionStorage.setItem("tossBilling.pending", JSON.stringify(pending)); } catch (e) { /* measured as a failure */ }
+  }
+  if (!click) return;
+  const calls = window.__billingCalls || (window.__billingCalls = []);
+  const log = (window.__bench = { clicks: 0, none: 0, disabled: 0, enabled: 0, lost: 0, firstSeen: null, firstSeenLabel: null, firstSeenDisabled: null, firstEnabled: null, lostAt: [], disabledLabels: {} });
+  let pendingClick = null; // an enabled click whose effect is checked at the next tick
+  const timer = setInterval(() => {
+    const now = performance.now();
+    if (pendingClick !== null && calls.length === 0) {
+      log.lost++;
+      if (log.lostAt.length < 20) log.lostAt.push(Math.round(pendingClick));
+    }
+    pendingClick = null;
+    if (calls.length > 0) { clearInterval(timer); return; }
+    const button = document.querySelector(selector);
+    log.clicks++;
+    if (!button || button.getClientRects().length === 0) { log.none++; return; }
+    const label = (button.textContent || "").trim();
+    if (log.firstSeen === null) { log.firstSeen = now; log.firstSeenLabel = label; log.firstSeenDisabled = button.disabled; }
+    if (button.disabled) {
+      log.disabled++;
+      const busy = button.getAttribute("aria-busy");
+      const key = `${label} (aria-busy=${busy})`;
+      log.disabledLabels[key] = (log.disabledLabels[key] || 0) + 1;
+    } else {
+      log.enabled++;
+      if (log.firstEnabled === null) log.firstEnabled = now;
+      pendingClick = now;
+    }
+    button.click();
+  }, 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+// ---------------------------------------------------------------------------------------------
+const LAUNCH_ARGS = [
+  "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+  "--disable-sync", "--no-first-run", "--disable-quic", "--disable-extensions",
+  "--disable-features=Translate,MediaRouter,OptimizationHints",
+];
+
+async function oneRun(browser, site, which, throttle) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  try {
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
+    if (throttle > 1) await cdp.send("Emulation.setCPUThrottlingRate", { rate: throttle });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e.message || e)));
+    await page.addInitScript(initScript, {
+      selector: site.buttonSelector,
+      pending: which === "success" ? site.initPending : null,
+      click: which === "register",
+    });
+    site.log = [];
+    const url = site.origin + (which === "register" ? "/" : site.successUrl);
+    await page.goto(url, { waitUntil: "commit", timeout: 30_000 });
+    if (which === "register") {
+      await page.waitForFunction(() => window.__billingCalls && window.__billingCalls.length > 0, null, { timeout: 30_000, polling: 20 });
+      const out = await page.evaluate(() => ({ t: window.__billingCalls[0].t, n: window.__billingCalls.length, params: window.__billingCalls[0].params, bench: window.__bench }));
+      return { t: out.t, bench: out.bench, params: out.params, errors, log: site.log };
+    }
+    const issue = site.issuePath;
+    const handle = await page.waitForFunction((p) => {
+      const entry = performance.getEntriesByType("resource").find((e) => new URL(e.name).pathname === p);
+      return entry ? entry.startTime : null;
+    }, issue, { timeout: 30_000, polling: 20 });
+    const t = await handle.jsonValue();
+    return { t, errors, log: site.log };
+  } finally {
+    await context.close();
+  }
+}
+
+function shuffle(list) {
+  const a = list.slice();
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+const median = (xs) => {
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const quantile = (xs, q) => {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))];
+};
+
+// ---------------------------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------------------------
+const fmt = (n) => n.toLocaleString("en-US");
+function table(header, rows, align) {
+  const lines = [`| ${header.join(" | ")} |`, `|${header.map((_, i) => (align[i] === "r" ? "---:" : "---")).join("|")}|`];
+  for (const row of rows) lines.push(`| ${row.join(" | ")} |`);
+  return lines.join("\n");
+}
+
+function sizeReport(sites, filesBySite) {
+  const out = [];
+  const totals = {};
+  for (const site of sites) {
+    const files = filesBySite[site.kind];
+    const rows = [];
+    const sum = { raw: 0, gzip: 0, br: 0 };
+    for (const p of files) {
+      const a = site.assets.get(p);
+      rows.push([p.length > 60 ? p.slice(0, 57) + "..." : p, fmt(a.raw.length), fmt(a.gzip.length), fmt(a.br.length)]);
+      sum.raw += a.raw.length; sum.gzip += a.gzip.length; sum.br += a.br.length;
+    }
+    rows.push(["**total**", `**${fmt(sum.raw)}**`, `**${fmt(sum.gzip)}**`, `**${fmt(sum.br)}**`]);
+    totals[site.kind] = sum;
+    out.push(`### ${site.kind}: files of the registration page (SDK stub excluded), bytes\n`);
+    out.push(table(["file", "raw", "gzip -9", "brotli -q 11"], rows, ["l", "r", "r", "r"]));
+    out.push("");
+  }
+  return { text: out.join("\n"), totals };
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const sites = args.pages.map(({ kind, dir }) => makeSite(kind, dir, args.stub));
+  await Promise.all(sites.map(serve));
+  for (const site of sites) for (const note of site.notes) console.log(`note (${site.kind}): ${note}`);
+
+  const browserLaunch = () => chromium.launch({ executablePath: args.chromium, headless: true, args: LAUNCH_ARGS });
+  const results = {};
+  for (const site of sites) results[site.kind] = { register: { 1: [], [args.throttle]: [] }, success: { 1: [], [args.throttle]: [] }, clicks: { 1: [], [args.throttle]: [] } };
+  const filesBySite = {};
+  const successFilesBySite = {};
+  const problems = [];
+
+  if (args.only !== "sizes") {
+    const throttles = args.throttle > 1 ? [1, args.throttle] : [1];
+    // One warm-up round (discarded): first launches pay for disk caches of Chromium itself.
+    for (let round = 0; round <= args.runs; round++) {
+      const browser = await browserLaunch();
+      try {
+        for (const throttle of throttles) {
+          for (const site of shuffle(sites)) {
+            for (const which of ["register", "success"]) {
+              let r;
+              try {
+                r = await oneRun(browser, site, which, throttle);
+              } catch (e) {
+                problems.push(`${site.kind} ${which} x${throttle} round ${round}: ${String(e.message || e).split("\n")[0]}`);
+                continue;
+              }
+              const files = r.log.filter((l) => l.status === 200 && !l.stub).map((l) => l.path);
+              if (which === "register" && !filesBySite[site.kind]) filesBySite[site.kind] = [...new Set(files)];
+              if (which === "success" && !successFilesBySite[site.kind]) successFilesBySite[site.kind] = [...new Set(files)];
+              if (r.errors.length && round === 0) problems.push(`${site.kind} ${which}: page errors: ${[...new Set(r.errors)].join("; ")}`);
+              if (which === "success" && !r.log.some((l) => l.method === "POST")) problems.push(`${site.kind} success: no POST reached the server`);
+              if (round === 0) continue;
+              results[site.kind][which][throttle].push(r.t);
+              if (which === "register") results[site.kind].clicks[throttle].push(r.bench);
+            }
+          }
+        }
+      } finally {
+        await browser.close();
+      }
+      process.stderr.write(round === 0 ? "warm-up round done\n" : `round ${round}/${args.runs} done\n`);
+    }
+  } else {
+    // Sizes only: the files a page references are what the browser would fetch; approximate them
+    // with every non-map file of the dist folder.
+    for (const site of sites) filesBySite[site.kind] = [...site.assets.keys()].filter((p) => !p.endsWith(".map"));
+  }
+
+  const lines = [];
+  const sizes = sizeReport(sites, filesBySite);
+  lines.push("## Bytes on the wire\n");
+  lines.push(sizes.text);
+  const sizeRows = sites.map((s) => [s.kind, fmt(sizes.totals[s.kind].raw), fmt(sizes.totals[s.kind].gzip), `**${fmt(sizes.totals[s.kind].br)}**`]);
+  lines.push("### Totals (registration page, SDK excluded)\n");
+  lines.push(table(["page", "raw", "gzip", "brotli (on the wire)"], sizeRows, ["l", "r", "r", "r"]));
+  lines.push("");
+  for (const site of sites) {
+    const reg = JSON.stringify(filesBySite[site.kind] || []);
+    const suc = JSON.stringify(successFilesBySite[site.kind] || []);
+    if (successFilesBySite[site.kind] && reg !== suc) {
+      const t = (successFilesBySite[site.kind] || []).reduce((n, p) => n + site.assets.get(p).br.length, 0);
+      lines.push(`${site.kind} success page loads ${successFilesBySite[site.kind].join(", ")}: ${fmt(t)} bytes brotli.`);
+    }
+  }
+
+  if (args.only !== "sizes") {
+    const ths = Object.keys(results[sites[0].kind].register).map(Number).sort((a, b) => a - b);
+    const stat = (xs) => xs.length ? `${median(xs).toFixed(0)} (${quantile(xs, 0.25).toFixed(0)}–${quantile(xs, 0.75).toFixed(0)})` : "n/a";
+    lines.push(`\n## Times, ms since navigation start: median (p25–p75) of ${args.runs} fresh-profile runs per cell\n`);
+    const header = ["page"];
+    for (const th of ths) header.push(`click first works${th > 1 ? ` @${th}x CPU` : ""}`);
+    for (const th of ths) header.push(`success: POST starts${th > 1 ? ` @${th}x CPU` : ""}`);
+    const rows = sites.map((s) => [s.kind,
+      ...ths.map((th) => stat(results[s.kind].register[th])),
+      ...ths.map((th) => stat(results[s.kind].success[th]))]);
+    lines.push(table(header, rows, ["l", ...header.slice(1).map(() => "r")]));
+    if (results.ours && results.react) {
+      lines.push("\nours / react, ratio of medians (below 1 = ours faster):");
+      for (const th of ths) {
+        const r1 = median(results.ours.register[th]) / median(results.react.register[th]);
+        const r2 = median(results.ours.success[th]) / median(results.react.success[th]);
+        lines.push(`- ${th}x CPU: click first works ${r1.toFixed(2)}, success POST starts ${r2.toFixed(2)}`);
+      }
+    }
+    lines.push(`\n## Clicks before the first working one (every 5 ms from navigation start), all runs\n`);
+    const crow = [];
+    for (const s of sites) {
+      for (const th of ths) {
+        const all = results[s.kind].clicks[th];
+        const sum = (k) => all.reduce((n, b) => n + (b ? b[k] : 0), 0);
+        const seen = all.map((b) => b && b.firstSeen).filter((x) => x !== null && x !== undefined);
+        const enabled = all.map((b) => b && b.firstEnabled).filter((x) => x !== null && x !== undefined);
+        crow.push([`${s.kind} @${th}x`, fmt(sum("none")), fmt(sum("disabled")), `**${fmt(sum("lost"))}**`,
+          seen.length ? median(seen).toFixed(0) : "n/a", enabled.length ? median(enabled).toFixed(0) : "n/a"]);
+      }
+    }
+    lines.push(table(["page", "no button yet", "on the disabled (busy) button", "lost: button looked ready, nothing happened", "button first shown (median ms)", "button first enabled (median ms)"], crow, ["l", "r", "r", "r", "r", "r"]));
+    for (const s of sites) {
+      const labels = {};
+      for (const th of ths) for (const b of results[s.kind].clicks[th]) for (const [k, v] of Object.entries((b && b.disabledLabels) || {})) labels[k] = (labels[k] || 0) + v;
+      if (Object.keys(labels).length) lines.push(`- ${s.kind}: what a click on the disabled button saw: ${Object.entries(labels).map(([k, v]) => `"${k}" ×${v}`).join(", ")}`);
+    }
+  }
+  if (problems.length) {
+    lines.push("\n## Problems\n");
+    for (const p of problems) lines.push(`- ${p}`);
+  }
+  const text = lines.join("\n");
+  console.log(text);
+  if (args.json) writeFileSync(args.json, JSON.stringify({ results, sizes: sizes.totals, files: filesBySite, problems }, null, 2));
+  for (const site of sites) site.server.close();
+  if (problems.some((p) => !p.includes("page errors"))) process.exitCode = 1;
+}
+
+main().catch((e) => {
+  console.error(e.stack || String(e));
+  process.exit(2);
+});

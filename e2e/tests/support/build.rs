@@ -1,0 +1,100 @@
+//! The release frontend (built once per test run) and the other files the suite needs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// The workspace root (the parent of `e2e/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e/ has a parent")
+        .to_path_buf()
+}
+
+/// The cargo target directory this test binary was built into.
+pub fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is target/tmp")
+        .to_path_buf()
+}
+
+/// Where screenshots and failure evidence go: `$E2E_ARTIFACTS` or `<target>/e2e-artifacts`.
+pub fn artifacts_dir() -> PathBuf {
+    std::env::var_os("E2E_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("e2e-artifacts"))
+}
+
+/// The release build of the frontend, exactly what ships: `trunk build --release` (index.html's
+/// `data-wasm-opt="0"` and the post-build hook included), into `<target>/e2e-dist`. Built once per
+/// test run; `E2E_DIST=/path` uses a build made beforehand instead.
+pub fn release_dist() -> &'static Path {
+    static DIST: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let built = DIST.get_or_init(|| {
+        if let Some(dist) = std::env::var_os("E2E_DIST") {
+            let dist = PathBuf::from(dist);
+            return if dist.join("index.html").is_file() {
+                eprintln!("e2e: using the prebuilt frontend in {}", dist.display());
+                Ok(dist)
+            } else {
+                Err(format!("E2E_DIST={} has no index.html", dist.display()))
+            };
+        }
+        let dist = target_dir().join("e2e-dist");
+        eprintln!("e2e: building the release frontend (trunk build --release) into {}", dist.display());
+        let started = Instant::now();
+        let output = Command::new("trunk")
+            .args(["build", "--release", "--dist"])
+            .arg(&dist)
+            .current_dir(workspace_root())
+            .env("CARGO_TARGET_DIR", target_dir())
+            .output()
+            .map_err(|e| format!("cannot run trunk (scripts/bootstrap.sh installs it): {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "trunk build --release failed ({}):\n{}\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        eprintln!("e2e: release frontend built in {:.1} s", started.elapsed().as_secs_f64());
+        Ok(dist)
+    });
+    match built {
+        Ok(dist) => dist,
+        Err(problem) => panic!("e2e: no release frontend to test: {problem}"),
+    }
+}
+
+/// axe-core's browser bundle, installed by `npm ci` in e2e/.
+pub fn axe_source() -> &'static str {
+    static AXE: OnceLock<String> = OnceLock::new();
+    AXE.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "e2e: cannot read {} ({e}): run `npm ci` in e2e/ (scripts/test.sh does)",
+                path.display()
+            )
+        })
+    })
+}
+
+/// Copies a directory tree (the dist is a handful of files).
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,456 @@
+//! The system under test: the release frontend served by the reference backend (`billing-server`,
+//! in-process, with its Toss simulator mounted, a fresh SQLite file and a copy of the release dist),
+//! behind a small "front door" proxy that records every request and can inject faults (a 5xx, a
+//! dropped connection, a delay) on chosen paths, the way a flaky network or backend would.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use billing_server::sim::Simulator;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::Value;
+
+use super::build::{copy_dir, release_dist};
+use super::Step;
+
+/// What the front door does to a matching request instead of (or before) passing it on.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer this status with a JSON error body; the backend never sees the request.
+    Status(u16),
+    /// Close the connection without an answer (the browser sees a network error).
+    Drop,
+    /// Wait, then pass the request on (a slow backend).
+    Delay(Duration),
+}
+
+/// How a request seen by the front door ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Passed to the backend, which answered this status.
+    Forwarded(u16),
+    /// Answered by an injected fault with this status.
+    Injected(u16),
+    /// Dropped by an injected fault.
+    Dropped,
+}
+
+/// One request the front door saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// Path and query, as the browser sent them.
+    pub target: String,
+    /// What happened to it.
+    pub outcome: Outcome,
+}
+
+struct Rule {
+    method: &'static str,
+    path: String,
+    fault: Fault,
+    remaining: Option<usize>,
+}
+
+#[derive(Default)]
+struct FrontState {
+    seen: Vec<Seen>,
+    rules: Vec<Rule>,
+}
+
+/// The recording, fault-injecting proxy in front of the backend.
+pub struct FrontDoor {
+    upstream: String,
+    state: Mutex<FrontState>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+#[derive(Debug)]
+struct DroppedOnPurpose;
+
+impl std::fmt::Display for DroppedOnPurpose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for DroppedOnPurpose {}
+
+impl FrontDoor {
+    /// Injects `fault` on `method` requests whose path starts with `path`, `times` times (or until
+    /// [`FrontDoor::heal`] when `None`).
+    pub fn inject(&self, method: &'static str, path: &str, fault: Fault, times: Option<usize>) {
+        self.state.lock().unwrap().rules.push(Rule {
+            method,
+            path: path.to_owned(),
+            fault,
+            remaining: times,
+        });
+    }
+
+    /// Removes every fault: the network and backend are healthy again.
+    pub fn heal(&self) {
+        self.state.lock().unwrap().rules.clear();
+    }
+
+    /// Every request seen so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    /// The requests to `path` (ignoring the query) with `method`.
+    pub fn seen_at(&self, method: &str, path: &str) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.method == method && s.target.split('?').next() == Some(path))
+            .collect()
+    }
+
+    fn fault_for(&self, method: &str, target: &str) -> Option<Fault> {
+        let mut state = self.state.lock().unwrap();
+        let index = state.rules.iter().position(|r| {
+            r.method == method && target.starts_with(&r.path) && r.remaining != Some(0)
+        })?;
+        let rule = &mut state.rules[index];
+        if let Some(n) = rule.remaining.as_mut() {
+            *n -= 1;
+        }
+        Some(rule.fault.clone())
+    }
+
+    fn record(&self, method: &str, target: &str, outcome: Outcome) {
+        self.state.lock().unwrap().seen.push(Seen {
+            method: method.to_owned(),
+            target: target.to_owned(),
+            outcome,
+        });
+    }
+
+    async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, DroppedOnPurpose> {
+        let method = request.method().to_string();
+        let target = request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "/".to_owned());
+        match self.fault_for(&method, &target) {
+            Some(Fault::Status(status)) => {
+                self.record(&method, &target, Outcome::Injected(status));
+                let body = format!(
+                    r#"{{"code":"INJECTED_FAULT","message":"fault injected by the e2e front door ({status})"}}"#
+                );
+                return Ok(Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .header("cache-control", "no-store")
+                    .body(Full::new(Bytes::from(body)))
+                    .unwrap());
+            }
+            Some(Fault::Drop) => {
+                self.record(&method, &target, Outcome::Dropped);
+                return Err(DroppedOnPurpose);
+            }
+            Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
+            None => {}
+        }
+        let (parts, body) = request.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        // Headers (Host, Origin, Cookie, Sec-Fetch-*) pass unchanged: the backend sees what the
+        // browser sent.
+        let mut upstream = Request::builder()
+            .method(parts.method)
+            .uri(format!("{}{}", self.upstream, target));
+        for (name, value) in &parts.headers {
+            upstream = upstream.header(name, value);
+        }
+        let answer = match self
+            .client
+            .request(upstream.body(Full::new(body)).unwrap())
+            .await
+        {
+            Ok(answer) => answer,
+            Err(_) => {
+                self.record(&method, &target, Outcome::Dropped);
+                return Err(DroppedOnPurpose);
+            }
+        };
+        let status = answer.status();
+        let (parts, body) = answer.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        self.record(&method, &target, Outcome::Forwarded(status.as_u16()));
+        let mut response = Response::builder().status(status);
+        for (name, value) in &parts.headers {
+            if name != "transfer-encoding" && name != "connection" && name != "content-length" {
+                response = response.header(name, value);
+            }
+        }
+        Ok(response.body(Full::new(body)).unwrap())
+    }
+}
+
+/// What a test wants of the shop.
+#[derive(Debug, Clone)]
+pub struct ShopSetup {
+    /// Fields merged into the page's `toss-billing-config` JSON block (the shipped defaults stay
+    /// untouched: each shop serves its own copy of the release dist).
+    pub page_config: Value,
+    /// How long the backend waits for one Toss call.
+    pub toss_timeout: Duration,
+}
+
+impl Default for ShopSetup {
+    fn default() -> Self {
+        Self {
+            page_config: Value::Object(Default::default()),
+            toss_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// A card row the backend stored (the billing key itself stays encrypted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCard {
+    /// The customer it belongs to.
+    pub customer_key: String,
+    /// e.g. `현대`.
+    pub company: String,
+    /// Masked, e.g. `433012******123*`.
+    pub number: String,
+    /// e.g. `신용`.
+    pub card_type: Option<String>,
+}
+
+/// A running shop: the page's origin, the backend, its simulator and its database.
+pub struct Shop {
+    /// `http://127.0.0.1:PORT` of the front door: what the browser opens.
+    pub origin: String,
+    /// The recording, fault-injecting proxy.
+    pub front: Arc<FrontDoor>,
+    /// The Toss API simulator the backend calls.
+    pub sim: Simulator,
+    dir: PathBuf,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Rewrites the JSON configuration block of `index.html`, merging `overrides` into it.
+fn configure_page(index: &Path, overrides: &Value) -> Step {
+    let html = std::fs::read_to_string(index)?;
+    let open = r#"<script type="application/json" id="toss-billing-config">"#;
+    let start = html
+        .find(open)
+        .ok_or("index.html has no toss-billing-config block")?
+        + open.len();
+    let end = start
+        + html[start..]
+            .find("</script>")
+            .ok_or("the toss-billing-config block is not closed")?;
+    let mut config: Value = serde_json::from_str(&html[start..end])?;
+    for (name, value) in overrides.as_object().into_iter().flatten() {
+        config[name] = value.clone();
+    }
+    let html = format!(
+        "{}{}{}",
+        &html[..start],
+        serde_json::to_string(&config)?,
+        &html[end..]
+    );
+    std::fs::write(index, html)?;
+    Ok(())
+}
+
+impl Shop {
+    /// Starts a fresh shop on free ports of 127.0.0.1.
+    pub async fn open(setup: &ShopSetup) -> Step<Shop> {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "toss-e2e-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let dist = dir.join("dist");
+        copy_dir(release_dist(), &dist)?;
+        configure_page(&dist.join("index.html"), &setup.page_config)?;
+
+        // The front door's port is the page's origin, so the backend must accept it as its own.
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let origin = format!("http://{}", listener.local_addr()?);
+
+        let mut cfg = billing_server::Config::defaults();
+        cfg.port = 0;
+        cfg.database_path = dir.join("data").join("billing.sqlite");
+        cfg.dist_dir = dist;
+        cfg.mount_simulator = true;
+        cfg.toss_api_base = None;
+        cfg.toss_timeout = setup.toss_timeout;
+        cfg.toss_max_retries = 2;
+        cfg.toss_backoff = Duration::from_millis(20);
+        cfg.encryption_key = Some([0x5a; 32]);
+        cfg.allowed_origins = vec![origin.clone()];
+        let running = billing_server::start(cfg)
+            .await
+            .map_err(|e| format!("billing-server did not start: {e}"))?;
+        let sim = running
+            .simulator
+            .clone()
+            .ok_or("billing-server started without its simulator")?;
+
+        let front = Arc::new(FrontDoor {
+            upstream: running.base_url.clone(),
+            state: Mutex::default(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        });
+        let accept = {
+            let front = front.clone();
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let front = front.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |request| {
+                            front.clone().handle(request)
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            })
+        };
+        Ok(Shop {
+            origin,
+            front,
+            sim,
+            dir,
+            tasks: vec![accept],
+            server: running.task,
+        })
+    }
+
+    /// `origin` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.origin, path)
+    }
+
+    /// Hand-offs that reached the backend (`POST /api/billing/issue` passed through the front door).
+    pub fn hand_offs(&self) -> usize {
+        self.front
+            .seen_at("POST", "/api/billing/issue")
+            .iter()
+            .filter(|s| matches!(s.outcome, Outcome::Forwarded(_)))
+            .count()
+    }
+
+    /// Calls the backend made to Toss's issue API.
+    pub fn toss_issue_calls(&self) -> usize {
+        self.sim.call_count("issue")
+    }
+
+    /// The success redirects the browser arrived with (full path and query, authKey included).
+    pub fn success_redirects(&self) -> Vec<String> {
+        self.front
+            .seen_at("GET", "/billing/success")
+            .into_iter()
+            .filter(|s| s.target.contains("authKey="))
+            .map(|s| s.target)
+            .collect()
+    }
+
+    /// The cards the backend stored, read straight from its SQLite file.
+    pub async fn stored_cards(&self) -> Step<Vec<StoredCard>> {
+        use sqlx::Row;
+        let url = format!("sqlite://{}?mode=ro", self.database_path().display());
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await?;
+        let rows = sqlx::query(
+            "SELECT customer_key, card_company, card_number, card_type FROM billing_keys ORDER BY id",
+        )
+        .fetch_all(&pool)
+        .await?;
+        pool.close().await;
+        Ok(rows
+            .iter()
+            .map(|row| StoredCard {
+                customer_key: row.get(0),
+                company: row.get(1),
+                number: row.get(2),
+                card_type: row.get(3),
+            })
+            .collect())
+    }
+
+    fn database_path(&self) -> PathBuf {
+        self.dir.join("data").join("billing.sqlite")
+    }
+
+    /// The database files' raw bytes (main file, WAL and shared memory).
+    pub fn database_bytes(&self) -> Vec<u8> {
+        let mut all = vec![];
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut path = self.database_path().into_os_string();
+            path.push(suffix);
+            if let Ok(bytes) = std::fs::read(path) {
+                all.extend(bytes);
+            }
+        }
+        all
+    }
+
+    /// A short account of the backend's side, for failure reports.
+    pub fn account(&self) -> String {
+        let seen = self
+            .front
+            .seen()
+            .iter()
+            .map(|s| format!("    {} {} -> {:?}", s.method, shorten(&s.target, 140), s.outcome))
+            .collect::<Vec<_>>()
+            .join("\n");
+        format!(
+            "  requests through the front door:\n{seen}\n  Toss simulator calls: {:?}",
+            self.sim
+                .calls()
+                .iter()
+                .map(|c| (c.api, c.status))
+                .collect::<Vec<_>>()
+        )
+    }
+}
+
+/// `text`, cut to `max` characters.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    }
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.server.abort();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
