@@ -115,6 +115,14 @@ pub fn RegistrationSuccess(
         SuccessArrival::Reject(error) => shown.set(View::BadLink(error)),
     }
 
+    // The result heading takes focus when it appears, so a screen reader announces the outcome.
+    let done_heading = NodeRef::<leptos::html::H2>::new();
+    Effect::new(move |_| {
+        if let Some(heading) = done_heading.get() {
+            let _ = heading.focus();
+        }
+    });
+
     let can_retry = move || record.with_value(|r| r.as_ref().is_some_and(|r| r.auth_key.is_some()));
     let back = register_path.clone();
     view! {
@@ -132,7 +140,7 @@ pub fn RegistrationSuccess(
                     </p>
                 }.into_any(),
                 View::Registered(card) => view! {
-                    <h2 id="tbc-success-title" class="tbc-title tbc-title-done" tabindex="-1">{Text::SuccessDone.get(locale)}</h2>
+                    <h2 id="tbc-success-title" class="tbc-title tbc-title-done" tabindex="-1" node_ref=done_heading>{Text::SuccessDone.get(locale)}</h2>
                     <p class="tbc-lead" role="status">{Text::SuccessDoneLead.get(locale)}</p>
                     <CardSummaryView locale card />
                 }.into_any(),
