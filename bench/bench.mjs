@@ -19,7 +19,6 @@
 //   success page: the time is the Resource Timing startTime of the hand-off POST.
 // Runs are interleaved (round-robin over pages, shuffled each round) so machine noise hits all alike.
 
-import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";

@@ -96,11 +96,16 @@ pub fn mount_checkout(target: JsValue, config: JsValue) -> Result<CheckoutHandle
 /// returned handle has `unmount()`), then fires `toss-billing-checkout:ready` on `window`, so a page
 /// script can wait for it without polling.
 pub fn expose_js_api() {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let api = js_sys::Object::new();
-    let mount = Closure::<dyn Fn(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(|target, config| {
-        mount_checkout(target, config).map(JsValue::from).map_err(JsValue::from)
-    });
+    let mount =
+        Closure::<dyn Fn(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(|target, config| {
+            mount_checkout(target, config)
+                .map(JsValue::from)
+                .map_err(JsValue::from)
+        });
     let _ = js_sys::Reflect::set(&api, &JsValue::from_str("mount"), mount.as_ref());
     mount.forget(); // lives as long as the page
     let _ = js_sys::Reflect::set(&window, &JsValue::from_str("TossBillingCheckout"), &api);

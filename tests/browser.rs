@@ -786,7 +786,11 @@ async fn a_registered_card_is_handed_off_once_and_the_key_leaves_the_address_bar
     page.see("현대");
     page.see("433012******123*");
     let focused = document().active_element().map(|e| e.id());
-    assert_eq!(focused.as_deref(), Some("tbc-success-title"), "the result takes focus");
+    assert_eq!(
+        focused.as_deref(),
+        Some("tbc-success-title"),
+        "the result takes focus"
+    );
 
     let log = backend_log(&id).await;
     assert_eq!(log.len(), 1, "exactly one hand-off");
@@ -920,7 +924,11 @@ async fn a_refusal_is_final_and_explained_in_our_words() {
     page.see("INVALID_CARD_NUMBER");
     page.dont_see("raw");
     let focused = document().active_element().map(|e| e.class_name());
-    assert_eq!(focused.as_deref(), Some("tbc-alert"), "the error takes focus");
+    assert_eq!(
+        focused.as_deref(),
+        Some("tbc-alert"),
+        "the error takes focus"
+    );
     sleep(300).await;
     assert_eq!(posts_received(&id).await, 1, "no retry on 4xx");
     assert!(page

@@ -61,6 +61,8 @@ texts! {
         "The store's payment setup has a problem, so no card can be registered. Please contact the store.";
     WindowFailed => "카드 등록 창을 열지 못했어요. 잠시 후 다시 시도해 주세요.",
         "The card window could not be opened. Please try again shortly.";
+    StorageBlocked => "이 브라우저 설정에서는 카드 등록 정보를 잠시 보관할 수 없어 진행할 수 없어요. 사생활 보호 모드를 끄거나 다른 브라우저에서 시도해 주세요.",
+        "This browser's settings do not let the page keep the registration for a moment. Turn off private mode or try another browser.";
     DeveloperDetail => "개발자용 정보", "Details for developers";
     SuccessChecking => "카드 등록을 확인하고 있어요…", "Confirming your card…";
     SuccessRetrying => "연결이 불안정해 다시 확인하고 있어요…", "The connection is unstable; trying again…";
@@ -111,7 +113,7 @@ texts! {
     ConfigErrorTitle => "카드 등록을 준비하지 못했어요", "Card registration is not available";
 }
 
-/// The copy for an SDK error; `None` for a cancel, which is shown quietly.
+/// The copy for an SDK error (a cancel gets a quiet status line, not an alert).
 pub fn sdk_error_text(error: &SdkError) -> Text {
     match error {
         e if e.is_cancel() => Text::Cancelled,

@@ -7,7 +7,8 @@
 
 mod error;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use js_sys::{Object, Promise, Reflect};
 use serde::Serialize;
@@ -152,85 +153,73 @@ fn find_script(document: &web_sys::Document, url: &str) -> Option<web_sys::HtmlS
         .find(|script| script.src() == absolute)
 }
 
+/// A tag of ours that is not in flight (in-flight loads are found in `LOADS` first) is stale: it
+/// finished without leaving the global, so it is removed and replaced rather than waited on. A tag the
+/// page wrote itself may still be loading: that one is listened to.
+fn reusable_script(document: &web_sys::Document, url: &str) -> Option<web_sys::HtmlScriptElement> {
+    let script = find_script(document, url)?;
+    if script.has_attribute(SCRIPT_MARKER) {
+        script.remove();
+        return None;
+    }
+    Some(script)
+}
+
+fn add_script(
+    document: &web_sys::Document,
+    source: &ScriptSource,
+) -> Option<web_sys::HtmlScriptElement> {
+    let script: web_sys::HtmlScriptElement =
+        document.create_element("script").ok()?.unchecked_into();
+    script.set_src(&source.url);
+    script.set_async(true);
+    script.set_attribute(SCRIPT_MARKER, "").ok()?;
+    if let Some(nonce) = &source.nonce {
+        script.set_attribute("nonce", nonce).ok()?;
+    }
+    let parent: web_sys::Node = match document.head() {
+        Some(head) => head.into(),
+        None => document.body()?.into(),
+    };
+    parent.append_child(&script).ok()?;
+    Some(script)
+}
+
+/// A promise that settles once, with the first of the script's `load`, its `error`, or the
+/// timeout. A failed or timed-out tag is removed, so a retry adds a fresh one and never a duplicate.
 fn start_load(source: &ScriptSource) -> Promise {
     let source = source.clone();
     Promise::new(&mut |resolve, reject| {
         let window = web_sys::window().expect("a browser window");
-        let Some(document) = window.document() else {
+        let script = window.document().and_then(|document| {
+            reusable_script(&document, &source.url).or_else(|| add_script(&document, &source))
+        });
+        let Some(script) = script else {
             let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("error"));
             return;
         };
-        // A tag of ours that is not in flight (in-flight loads were found in LOADS) is stale: it
-        // finished without leaving the global. Replace it rather than wait for events that will
-        // never fire again. A page-authored tag may still be loading: listen to it.
-        let existing = find_script(&document, &source.url).filter(|script| {
-            let stale = script.has_attribute(SCRIPT_MARKER);
-            if stale {
-                script.remove();
-            }
-            !stale
-        });
-        let script = match existing {
-            Some(existing) => existing,
-            None => {
-                let Ok(script) = document.create_element("script") else {
-                    let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("error"));
-                    return;
-                };
-                let script: web_sys::HtmlScriptElement = script.unchecked_into();
-                script.set_src(&source.url);
-                script.set_async(true);
-                let _ = script.set_attribute(SCRIPT_MARKER, "");
-                if let Some(nonce) = &source.nonce {
-                    let _ = script.set_attribute("nonce", nonce);
-                }
-                let parent = document
-                    .head()
-                    .map(web_sys::Node::from)
-                    .or_else(|| document.body().map(Into::into));
-                if let Some(parent) = parent {
-                    let _ = parent.append_child(&script);
-                }
-                script
-            }
-        };
-        // A failed or timed-out tag is removed, so a retry adds a fresh one and never a duplicate.
-        let settle = {
-            let script = script.clone();
-            let window = window.clone();
-            let timer = std::rc::Rc::new(std::cell::Cell::new(0));
-            let timer_for_timeout = timer.clone();
-            let done = std::rc::Rc::new(std::cell::Cell::new(false));
-            let finish = move |outcome: Option<&'static str>| {
-                if done.replace(true) {
+        let settled = Rc::new(Cell::new(false));
+        let timer = Rc::new(Cell::new(0));
+        let settle = Rc::new({
+            let (script, window, timer) = (script.clone(), window.clone(), timer.clone());
+            move |failure: Option<&'static str>| {
+                if settled.replace(true) {
                     return;
                 }
                 window.clear_timeout_with_handle(timer.get());
-                match outcome {
-                    None => {
-                        let _ = resolve.call0(&JsValue::NULL);
-                    }
-                    Some(reason) => {
-                        script.remove();
-                        let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(reason));
-                    }
+                if let Some(reason) = failure {
+                    script.remove();
+                    let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(reason));
+                } else {
+                    let _ = resolve.call0(&JsValue::NULL);
                 }
-            };
-            (std::rc::Rc::new(finish), timer_for_timeout)
+            }
+        });
+        let on = |failure: Option<&'static str>| {
+            let settle = settle.clone();
+            Closure::<dyn Fn()>::new(move || settle(failure))
         };
-        let (finish, timer) = settle;
-        let on_load = {
-            let finish = finish.clone();
-            Closure::<dyn Fn()>::new(move || finish(None))
-        };
-        let on_error = {
-            let finish = finish.clone();
-            Closure::<dyn Fn()>::new(move || finish(Some("error")))
-        };
-        let on_timeout = {
-            let finish = finish.clone();
-            Closure::<dyn Fn()>::new(move || finish(Some("timeout")))
-        };
+        let (on_load, on_error, on_timeout) = (on(None), on(Some("error")), on(Some("timeout")));
         let _ = script.add_event_listener_with_callback("load", on_load.as_ref().unchecked_ref());
         let _ = script.add_event_listener_with_callback("error", on_error.as_ref().unchecked_ref());
         if let Ok(handle) = window.set_timeout_with_callback_and_timeout_and_arguments_0(
@@ -239,7 +228,7 @@ fn start_load(source: &ScriptSource) -> Promise {
         ) {
             timer.set(handle);
         }
-        // The closures live as long as the page: a handful of bytes per load attempt.
+        // A few bytes per load attempt, for the life of the page.
         on_load.forget();
         on_error.forget();
         on_timeout.forget();

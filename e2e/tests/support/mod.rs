@@ -1,15 +1,6 @@
 //! Helpers for `tests/e2e.rs`: the release build ([`build`]), the shop under test ([`shop`]),
 //! browsers and drivers ([`browser`]) and the customer who uses them ([`customer`]).
 
-pub mod browser;
-pub mod build;
-pub mod customer;
-pub mod shop;
-
-pub use browser::{Browser, Device};
-pub use customer::{Customer, Visit};
-pub use shop::{Fault, Outcome, ShopSetup};
-
 /// Why a step of a story failed: a sentence for the report. Not `Display`, so that anything
 /// displayable (driver errors, I/O, JSON, SQL, `&str`) converts into it with `?`.
 #[derive(Debug)]
@@ -26,7 +17,6 @@ pub type Step<T = ()> = Result<T, Failure>;
 
 /// Fails the story (returns `Err`) unless `cond` holds; the page and backend evidence is added
 /// by `Customer::finish`.
-#[macro_export]
 macro_rules! ensure {
     ($cond:expr, $($message:tt)+) => {
         if !$cond {
@@ -36,7 +26,6 @@ macro_rules! ensure {
 }
 
 /// `ensure!` for equality, showing both sides.
-#[macro_export]
 macro_rules! ensure_eq {
     ($left:expr, $right:expr, $($message:tt)+) => {{
         let (left, right) = (&$left, &$right);
@@ -50,3 +39,13 @@ macro_rules! ensure_eq {
         }
     }};
 }
+
+pub mod browser;
+pub mod build;
+pub mod customer;
+pub mod shop;
+
+pub use browser::{Browser, Device};
+pub use customer::{Customer, Visit};
+pub use shop::{Fault, Outcome, ShopSetup};
+
