@@ -387,7 +387,7 @@ impl Customer {
                  axe.run(document, { resultTypes: ['violations'] })
                    .then((r) => done(r.violations.map((v) => ({
                        id: v.id, impact: v.impact, help: v.help,
-                       nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }))))
+                       nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ((n.any[0] || n.all[0] || n.none[0] || {}).message ? ' (' + (n.any[0] || n.all[0] || n.none[0]).message + ')' : '')) }))))
                    .catch((e) => done([{ id: 'axe-error', impact: 'critical', help: String(e), nodes: [] }]));",
                 vec![],
             )

@@ -1,0 +1,603 @@
+//! End-to-end: the release frontend (`trunk build --release`, the build that ships), served by the
+//! reference backend with its Toss simulator, driven in headless Chromium (and Firefox when
+//! geckodriver is installed). Each story checks what the customer sees and what the backend and
+//! its database recorded. Helpers are in `support/`; screenshots of every page state go to
+//! `target/e2e-artifacts/<test>/`.
+//!
+//! Run: `cargo test -p e2e` (after `npm ci` in e2e/; `scripts/test.sh` does both).
+
+#[macro_use]
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::{Browser, Customer, Device, Fault, Outcome, ShopSetup, Step, Visit};
+
+/// The sandbox's prefilled test card, as the simulator registers it.
+const TEST_CARD: (&str, &str) = ("현대", "433012******123*");
+
+/// A story: a test that opens a shop and a browser, runs `$body` (a block of steps using `$c`),
+/// and always closes the browser before reporting.
+macro_rules! story {
+    ($(#[$meta:meta])* $name:ident, $visit:expr, |$c:ident| $body:block) => {
+        $(#[$meta])*
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        #[allow(unused_mut)]
+        async fn $name() {
+            let Some(mut $c) = Customer::arrives(stringify!($name), $visit).await else {
+                return;
+            };
+            let outcome: Step = async { $body }.await;
+            $c.finish(outcome).await;
+        }
+    };
+}
+
+/// After a registration: exactly one hand-off reached the backend, exactly one Toss issue call was
+/// made, one card is stored for the customer, and the database holds neither the billing key the
+/// simulator minted nor the authKey in clear.
+async fn backend_recorded_one_card(c: &Customer, company: &str, number: &str) -> Step {
+    ensure_eq!(c.shop.hand_offs(), 1, "hand-offs that reached the backend");
+    ensure_eq!(c.shop.toss_issue_calls(), 1, "Toss issue calls");
+    let cards = c.shop.stored_cards().await?;
+    ensure_eq!(cards.len(), 1, "cards stored");
+    ensure_eq!(
+        (cards[0].company.as_str(), cards[0].number.as_str()),
+        (company, number),
+        "stored card"
+    );
+    let customer = c
+        .run("return fetch('/api/customer').then((r) => r.json()).then((b) => b.customerKey);", vec![])
+        .await?;
+    ensure_eq!(json!(cards[0].customer_key), customer, "the card's customer");
+    let database = c.shop.database_bytes();
+    let minted = c.shop.sim.minted_billing_keys();
+    ensure!(!minted.is_empty(), "the simulator minted no billing key");
+    for key in minted {
+        ensure!(
+            !contains(&database, key.as_bytes()),
+            "the database holds a billing key in clear"
+        );
+    }
+    for redirect in c.shop.success_redirects() {
+        let auth_key = query_value(&redirect, "authKey").unwrap_or_default();
+        ensure!(
+            !auth_key.is_empty() && !contains(&database, auth_key.as_bytes()),
+            "the database holds the authKey in clear"
+        );
+    }
+    Ok(())
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The raw (still percent-encoded) value of `name` in a URL's query.
+fn query_value(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// `url` with `name`'s value replaced (or removed with `None`), other parameters kept in order.
+fn with_parameter(url: &str, name: &str, value: Option<&str>) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let pairs = query
+        .split('&')
+        .filter_map(|pair| match pair.strip_prefix(&format!("{name}=")) {
+            Some(_) => value.map(|v| format!("{name}={v}")),
+            None => Some(pair.to_owned()),
+        })
+        .collect::<Vec<_>>();
+    format!("{base}?{}", pairs.join("&"))
+}
+
+// ------------------------------------------------------------------------------------------------
+// Happy paths
+
+story!(
+    /// Desktop: the card window opens over the page; one registered card, stored encrypted.
+    happy_path_in_the_overlay_window,
+    Visit::default(),
+    |c| {
+        c.open_registration().await?;
+        c.see("결제 카드 등록").await?;
+        c.snapshot_for_docs("registration", "ko-registration").await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.snapshot("card-window-overlay").await?;
+        c.register_card().await?;
+        c.see("카드가 등록되었어요").await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        c.see("다음 결제일부터 이 카드로 자동 결제돼요.").await?;
+        c.snapshot_for_docs("success", "ko-success").await?;
+        ensure!(!c.address_has("authKey").await?, "the authKey is still in the address bar");
+        ensure!(!c.address_has("customerKey").await?, "the customerKey is still in the address bar");
+        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await
+    }
+);
+
+story!(
+    /// `windowTarget: "self"` on desktop: the card window is a page of its own.
+    happy_path_in_the_full_page_window,
+    Visit::with_page_config(json!({ "windowTarget": "self" })),
+    |c| {
+        c.open_registration().await?;
+        c.click_register().await?;
+        c.see_card_window_page().await?;
+        c.snapshot("card-window-page").await?;
+        c.register_card().await?;
+        c.see("카드가 등록되었어요").await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        ensure!(!c.address_has("authKey").await?, "the authKey is still in the address bar");
+        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await
+    }
+);
+
+story!(
+    /// A phone: the component picks `self` by itself; a card typed by hand; then a cancel in the
+    /// full-page window comes back as the cancel copy.
+    happy_path_on_a_phone,
+    Visit { device: Device::Phone, ..Visit::default() },
+    |c| {
+        c.open_registration().await?;
+        c.snapshot("registration-phone").await?;
+        c.click_register().await?;
+        c.see_card_window_page().await?;
+        c.snapshot("card-window-phone").await?;
+        c.type_card_number("5570 4200 1111 9876").await?;
+        c.register_card().await?;
+        c.see("카드가 등록되었어요").await?;
+        c.see_registered_card("", "557042******987*").await?;
+        c.snapshot("success-phone").await?;
+        ensure!(!c.address_has("authKey").await?, "the authKey is still in the address bar");
+        let card = c.shop.stored_cards().await?;
+        backend_recorded_one_card(&c, &card[0].company, "557042******987*").await?;
+
+        c.open_registration().await?;
+        c.click_register().await?;
+        c.see_card_window_page().await?;
+        c.cancel_card_window().await?;
+        c.see("카드 등록을 취소했어요").await?;
+        c.see("카드 등록을 취소하셨어요. 언제든 다시 등록할 수 있어요.").await?;
+        c.snapshot("cancelled-phone").await?;
+        ensure_eq!(c.shop.hand_offs(), 1, "hand-offs");
+        Ok(())
+    }
+);
+
+story!(
+    /// The second supported browser (skipped with a notice when geckodriver is absent).
+    happy_path_in_firefox,
+    Visit { browser: Browser::Firefox, ..Visit::default() },
+    |c| {
+        c.open_registration().await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.register_card().await?;
+        c.see("카드가 등록되었어요").await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        c.snapshot("success-firefox").await?;
+        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await
+    }
+);
+
+// ------------------------------------------------------------------------------------------------
+// Failures and cancels, in both languages
+
+/// Copy per locale: (fail code, title, body).
+struct Copy {
+    locale: &'static str,
+    registration_title: &'static str,
+    cancelled_notice: &'static str,
+    fails: [(&'static str, &'static str, &'static str); 3],
+    generic_fail: &'static str,
+    success: &'static str,
+    error_code_label: &'static str,
+}
+
+const KO: Copy = Copy {
+    locale: "ko",
+    registration_title: "결제 카드 등록",
+    cancelled_notice: "카드 등록을 취소했어요. 언제든 다시 시도할 수 있어요.",
+    fails: [
+        ("PAY_PROCESS_CANCELED", "카드 등록을 취소했어요", "카드 등록을 취소하셨어요. 언제든 다시 등록할 수 있어요."),
+        ("PAY_PROCESS_ABORTED", "카드 등록에 실패했어요", "카드 등록 중 문제가 생겨 진행하지 못했어요. 잠시 후 다시 시도해 주세요."),
+        ("REJECT_CARD_COMPANY", "카드 등록에 실패했어요", "카드사에서 카드 정보를 거절했어요. 카드 번호와 유효기간을 확인하거나 다른 카드로 시도해 주세요."),
+    ],
+    generic_fail: "카드 등록 중 오류가 발생했어요. 문제가 계속되면 아래 오류 코드와 함께 문의해 주세요.",
+    success: "카드가 등록되었어요",
+    error_code_label: "오류 코드",
+};
+
+const EN: Copy = Copy {
+    locale: "en",
+    registration_title: "Register a payment card",
+    cancelled_notice: "Card registration was cancelled. You can try again any time.",
+    fails: [
+        ("PAY_PROCESS_CANCELED", "Card registration cancelled", "You cancelled the card registration. You can register any time."),
+        ("PAY_PROCESS_ABORTED", "Card registration failed", "Something went wrong during the registration. Please try again shortly."),
+        ("REJECT_CARD_COMPANY", "Card registration failed", "The card company declined the card. Check the number and expiry date, or try another card."),
+    ],
+    generic_fail: "An error occurred during card registration. If it keeps happening, contact us with the error code below.",
+    success: "Your card is registered",
+    error_code_label: "Error code",
+};
+
+/// Every scripted failure of the card window, a cancel, an unknown code and finally a success,
+/// in one language; the ko and en pages are also saved for the docs.
+async fn failures_round_trip(c: &mut Customer, copy: &Copy) -> Step {
+    let docs = |page: &str| format!("{}-{page}", copy.locale);
+    c.open_registration().await?;
+    c.see(copy.registration_title).await?;
+    if copy.locale == "en" {
+        c.snapshot_for_docs("registration", &docs("registration")).await?;
+    }
+
+    // 취소 in the overlay: back on the registration page, quietly, and the button works again.
+    c.click_register().await?;
+    c.see_card_window_overlay().await?;
+    c.cancel_card_window().await?;
+    c.see(copy.cancelled_notice).await?;
+    c.wait_until_register_button_works().await?;
+    c.snapshot("cancelled").await?;
+
+    for (code, title, body) in copy.fails {
+        c.open_registration().await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.choose_test_failure(code).await?;
+        c.see(title).await?;
+        c.see(body).await?;
+        if code == "PAY_PROCESS_CANCELED" {
+            c.do_not_see(copy.error_code_label).await?;
+        } else {
+            c.see(&format!("{}: {code}", copy.error_code_label)).await?;
+        }
+        ensure!(!c.address_has("code").await?, "the code is still in the address bar");
+        ensure!(!c.address_has("message").await?, "the message is still in the address bar");
+        if code == "REJECT_CARD_COMPANY" {
+            c.snapshot_for_docs(&format!("fail-{code}"), &docs("fail")).await?;
+        } else {
+            c.snapshot(&format!("fail-{code}")).await?;
+        }
+    }
+
+    // A code the page has no copy for: the generic copy, the code, and Toss's words as plain text.
+    c.open("/billing/fail?code=NEW_TOSS_CODE&message=%EC%9E%A0%EC%8B%9C+%ED%9B%84+%EB%8B%A4%EC%8B%9C")
+        .await?;
+    c.see(copy.generic_fail).await?;
+    c.see(&format!("{}: NEW_TOSS_CODE", copy.error_code_label)).await?;
+    c.see("잠시 후 다시").await?;
+    c.snapshot("fail-unknown-code").await?;
+    ensure_eq!(c.shop.hand_offs(), 0, "hand-offs after failures");
+
+    c.open_registration().await?;
+    c.click_register().await?;
+    c.see_card_window_overlay().await?;
+    c.register_card().await?;
+    c.see(copy.success).await?;
+    c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+    if copy.locale == "en" {
+        c.snapshot_for_docs("success", &docs("success")).await?;
+    }
+    backend_recorded_one_card(c, TEST_CARD.0, TEST_CARD.1).await
+}
+
+story!(
+    /// 한국어: each failure and a cancel get their own copy.
+    failures_and_cancel_in_korean,
+    Visit::default(),
+    |c| { failures_round_trip(&mut c, &KO).await }
+);
+
+story!(
+    /// English (`"locale": "en"` in the page configuration).
+    failures_and_cancel_in_english,
+    Visit::with_page_config(json!({ "locale": "en" })),
+    |c| { failures_round_trip(&mut c, &EN).await }
+);
+
+// ------------------------------------------------------------------------------------------------
+// Exactly once
+
+story!(
+    /// Reload, back/forward and a second tab on the success page never hand the key off again.
+    success_page_reload_back_forward_and_second_tab,
+    Visit::default(),
+    |c| {
+        c.open_registration().await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.register_card().await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        let redirect = c.shop.success_redirects().pop().ok_or("no success redirect seen")?;
+
+        c.reload().await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        c.snapshot("after-reload").await?;
+        ensure_eq!(c.shop.hand_offs(), 1, "hand-offs after a reload");
+
+        c.go_back().await?;
+        c.wait_until_register_button_works().await?;
+        ensure!(!c.address_has("authKey").await?, "going back shows an authKey");
+        c.go_forward().await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        ensure!(!c.address_has("authKey").await?, "going forward shows an authKey");
+        ensure_eq!(c.shop.hand_offs(), 1, "hand-offs after back/forward");
+
+        // The very redirect, authKey and all, opened in a second tab of the same browser.
+        c.open_new_tab(&c.shop.url(&redirect)).await?;
+        c.see("이 주소로는 카드를 등록할 수 없어요").await?;
+        c.see("이 창에서 시작한 카드 등록이 없어요").await?;
+        c.snapshot("second-tab").await?;
+        ensure!(!c.address_has("authKey").await?, "the second tab shows the authKey");
+        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await
+    }
+);
+
+// ------------------------------------------------------------------------------------------------
+// Tampered redirects
+
+story!(
+    /// A genuine redirect, altered: nothing reaches the backend and nothing is injected; the
+    /// untouched redirect still works afterwards, and a replay of its state posts nothing.
+    tampered_redirects_reach_nothing,
+    Visit::default(),
+    |c| {
+        c.open_registration().await?;
+        c.hold_the_next_redirect().await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.register_card().await?;
+        let genuine = c.kept_redirect().await?;
+        let path = genuine.trim_start_matches(&c.shop.origin).to_owned();
+        let auth_key = query_value(&path, "authKey").ok_or("no authKey in the redirect")?;
+
+        let mismatch = "카드 등록 정보가 이 창에서 시작한 등록과 일치하지 않아요";
+        let malformed = "주소의 카드 등록 정보가 올바르지 않아요";
+        let long_key = "A".repeat(301);
+        let tampered: [(&str, String, &str); 7] = [
+            ("foreign customerKey", with_parameter(&path, "customerKey", Some("someone-else-0001")), mismatch),
+            ("missing state", with_parameter(&path, "state", None), malformed),
+            ("state of another registration", with_parameter(&path, "state", Some("0123456789abcdef0123456789abcdef")), mismatch),
+            ("oversize authKey", with_parameter(&path, "authKey", Some(&long_key)), malformed),
+            ("duplicated authKey", format!("{path}&authKey={auth_key}"), malformed),
+            ("script in customerKey", with_parameter(&path, "customerKey", Some("%3Cscript%3Ewindow.__pwned%3D1%3C%2Fscript%3E")), malformed),
+            ("missing authKey", with_parameter(&path, "authKey", None), malformed),
+        ];
+        for (what, url, copy) in &tampered {
+            c.open(url).await?;
+            c.see("이 주소로는 카드를 등록할 수 없어요").await.map_err(|e| support::Failure(format!("{what}: {}", e.0)))?;
+            c.see(copy).await.map_err(|e| support::Failure(format!("{what}: {}", e.0)))?;
+            ensure!(!c.address_has("authKey").await?, "{what}: the authKey stays in the address bar");
+            ensure_eq!(c.shop.hand_offs(), 0, "{what}: hand-offs");
+        }
+        c.snapshot("tampered-redirect").await?;
+
+        // Script in the fail page's message: shown as text, never run or parsed as markup.
+        let script = "%3Cimg+src%3Dx+onerror%3D%22window.__pwned%3D2%22%3E%3Cscript%3Ewindow.__pwned%3D3%3C%2Fscript%3E";
+        c.open(&format!("/billing/fail?code=SOME_NEW_CODE&message={script}")).await?;
+        c.see("<img src=x onerror=\"window.__pwned=2\"><script>window.__pwned=3</script>").await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let injected = c
+            .run("return [typeof window.__pwned, document.querySelectorAll('.tbc img, .tbc script').length];", vec![])
+            .await?;
+        ensure_eq!(injected, json!(["undefined", 0]), "script from the message ran or became markup");
+        ensure!(!c.address_has("message").await?, "the message stays in the address bar");
+        c.snapshot("fail-with-script-message").await?;
+        // With a known code our own copy replaces Toss's words entirely.
+        c.open(&format!("/billing/fail?code=REJECT_CARD_COMPANY&message={script}")).await?;
+        c.see(KO.fails[2].2).await?;
+        c.do_not_see("onerror").await?;
+
+        // Every alteration was refused without touching the pending registration: the genuine
+        // redirect still registers the card, once.
+        c.open(&path).await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await?;
+
+        // Its state again, with a fresh authKey minted for the same customer: shown, not posted.
+        c.open_registration().await?;
+        let fresh = c
+            .run("return TossPayments.__sandbox.mintAuthKey(arguments[0]);", vec![json!(query_value(&path, "customerKey"))])
+            .await?;
+        c.open(&with_parameter(&path, "authKey", fresh.as_str())).await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        ensure_eq!(c.shop.hand_offs(), 1, "hand-offs after replaying the state");
+        Ok(())
+    }
+);
+
+// ------------------------------------------------------------------------------------------------
+// Faults
+
+story!(
+    /// The SDK script cannot be fetched: the page says so and offers a retry that works once the
+    /// script is reachable again.
+    sdk_script_unreachable_then_reachable,
+    Visit::default(),
+    |c| {
+        c.shop.front.inject("GET", "/sandbox/tosspayments-sandbox.js", Fault::Status(503), None);
+        c.open("/").await?;
+        c.see("결제 모듈을 불러오지 못했어요. 네트워크 연결을 확인한 뒤 다시 시도해 주세요.").await?;
+        c.snapshot("sdk-unreachable").await?;
+        c.shop.front.heal();
+        c.click("다시 시도하기").await?;
+        c.wait_until_register_button_works().await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.register_card().await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await
+    }
+);
+
+story!(
+    /// The SDK is slow: the button says it is loading and is busy, then works.
+    slow_sdk_shows_the_loading_button,
+    Visit::default(),
+    |c| {
+        c.shop.front.inject("GET", "/sandbox/tosspayments-sandbox.js", Fault::Delay(Duration::from_secs(3)), None);
+        c.open("/").await?;
+        c.see("결제 모듈을 불러오는 중…").await?;
+        let busy = c
+            .run("const b = document.querySelector('.tbc-register > button'); return [b.disabled, b.getAttribute('aria-busy')];", vec![])
+            .await?;
+        ensure_eq!(busy, json!([true, "true"]), "the loading button (disabled, aria-busy)");
+        c.snapshot("sdk-loading").await?;
+        c.wait_until_register_button_works().await?;
+        c.see("카드 등록하기").await
+    }
+);
+
+story!(
+    /// The backend answers 5xx: the page retries by itself (same key), then shows the card; after
+    /// three 5xx it offers "check again", which works once the backend is back.
+    backend_5xx_then_ok,
+    Visit::default(),
+    |c| {
+        c.shop.front.inject("POST", "/api/billing/issue", Fault::Status(503), Some(1));
+        c.open_registration().await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.register_card().await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        let posts = c.shop.front.seen_at("POST", "/api/billing/issue");
+        ensure_eq!(
+            posts.iter().map(|s| s.outcome.clone()).collect::<Vec<_>>(),
+            vec![Outcome::Injected(503), Outcome::Forwarded(200)],
+            "the hand-off attempts"
+        );
+        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await?;
+
+        // Three 5xx in a row: the page stops and keeps the registration for a manual retry.
+        c.shop.front.inject("POST", "/api/billing/issue", Fault::Status(503), Some(3));
+        c.open_registration().await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.register_card().await?;
+        c.see("카드를 등록하지 못했어요").await?;
+        c.see("카드 등록 결과를 확인하지 못했어요").await?;
+        c.snapshot("backend-5xx-unconfirmed").await?;
+        ensure!(!c.address_has("authKey").await?, "the authKey is in the address bar");
+        ensure_eq!(c.shop.hand_offs(), 1, "hand-offs that reached the backend");
+        c.click("다시 확인하기").await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        ensure_eq!(c.shop.hand_offs(), 2, "hand-offs: one per registration");
+        ensure_eq!(c.shop.stored_cards().await?.len(), 2, "cards stored");
+        Ok(())
+    }
+);
+
+story!(
+    /// The backend is unreachable (its connections drop): the registration page says so and retries
+    /// on request; a hand-off that cannot get through is kept and sent once it is back.
+    backend_down,
+    Visit::default(),
+    |c| {
+        c.shop.front.inject("GET", "/api/", Fault::Drop, None);
+        c.open("/").await?;
+        c.see("고객 정보를 불러오지 못했어요. 잠시 후 다시 시도해 주세요.").await?;
+        c.snapshot("customer-unreachable").await?;
+        c.shop.front.heal();
+        c.click("다시 시도하기").await?;
+        c.wait_until_register_button_works().await?;
+
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.shop.front.inject("POST", "/api/", Fault::Drop, None);
+        c.register_card().await?;
+        c.see("카드 등록 결과를 확인하지 못했어요").await?;
+        c.snapshot("backend-down-unconfirmed").await?;
+        ensure_eq!(c.shop.hand_offs(), 0, "hand-offs while the backend is down");
+        c.shop.front.heal();
+        c.click("다시 확인하기").await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await
+    }
+);
+
+story!(
+    /// A slow backend: the success page shows that it is confirming (busy), then the card.
+    slow_backend_shows_the_busy_state,
+    Visit::default(),
+    |c| {
+        c.shop.front.inject("POST", "/api/billing/issue", Fault::Delay(Duration::from_secs(4)), None);
+        c.open_registration().await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.register_card().await?;
+        c.see("카드 등록을 확인하고 있어요…").await?;
+        let busy = c
+            .run("const h = document.querySelector('#tbc-success-title'); return h && h.getAttribute('aria-busy');", vec![])
+            .await?;
+        ensure_eq!(busy, json!("true"), "the confirming title is aria-busy");
+        c.snapshot("confirming").await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await
+    }
+);
+
+story!(
+    /// Toss misbehaves behind the backend: 5xx that heal on retry, a refusal forced on the
+    /// simulator, and the simulator's test cards typed into the card window.
+    toss_errors_reach_the_customer_as_our_copy,
+    Visit { shop: ShopSetup { toss_timeout: Duration::from_secs(2), ..ShopSetup::default() }, ..Visit::default() },
+    |c| {
+        // Three Toss 5xx: the backend's own retries run out (502), the page retries, Toss is fine.
+        c.shop.sim.fail_next(3, 500);
+        c.open_registration().await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.register_card().await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        let posts = c.shop.front.seen_at("POST", "/api/billing/issue");
+        ensure_eq!(
+            posts.iter().map(|s| s.outcome.clone()).collect::<Vec<_>>(),
+            vec![Outcome::Forwarded(502), Outcome::Forwarded(200)],
+            "the hand-off attempts"
+        );
+        ensure_eq!(c.shop.stored_cards().await?.len(), 1, "cards stored");
+
+        // Toss refuses (forced on the simulator): our copy and the code, nothing stored.
+        let cases: [(&str, Option<&str>, &str); 4] = [
+            ("REJECT_CARD_COMPANY", None, "카드사에서 등록을 거절했어요. 다른 카드로 등록하거나 카드사에 문의해 주세요."),
+            ("INVALID_STOPPED_CARD", Some("4330-1234-1234-4001"), "사용이 정지된 카드예요. 다른 카드로 등록해 주세요."),
+            ("INVALID_CARD_NUMBER", Some("4330-1234-1234-4003"), "카드 번호가 올바르지 않아요. 확인한 뒤 다시 등록해 주세요."),
+            ("EXCEED_MAX_AUTH_COUNT", Some("4330-1234-1234-4004"), "카드 인증 횟수를 초과했어요. 잠시 후 다시 시도해 주세요."),
+        ];
+        for (code, card, copy) in cases {
+            if card.is_none() {
+                c.shop.sim.push_fault(billing_server::sim::Fault::Code(code.to_owned()));
+            }
+            c.open_registration().await?;
+            c.click_register().await?;
+            c.see_card_window_overlay().await?;
+            if let Some(number) = card {
+                c.type_card_number(number).await?;
+            }
+            c.register_card().await?;
+            c.see("카드를 등록하지 못했어요").await?;
+            c.see(copy).await?;
+            c.see(&format!("오류 코드: {code}")).await?;
+            c.snapshot(&format!("toss-{code}")).await?;
+        }
+        ensure_eq!(c.shop.stored_cards().await?.len(), 1, "cards stored after refusals");
+
+        // A 7xxx card registers as a debit (체크) card.
+        c.open_registration().await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.type_card_number("4330-1234-1234-7001").await?;
+        c.register_card().await?;
+        c.see_registered_card("현대", "433012******700*").await?;
+        c.see("체크").await?;
+        ensure_eq!(c.shop.stored_cards().await?.len(), 2, "cards stored");
+        Ok(())
+    }
+);
