@@ -43,8 +43,11 @@ function parseArgs(argv) {
     };
     switch (name) {
       case "--page": {
-        const [kind, dir] = value().split(/=(.*)/s);
-        args.pages.push({ kind, dir: path.resolve(dir) });
+        // kind[@label]=dir: kind is ours, react or vanilla; the label names a variant (A/B runs).
+        const [spec, dir] = value().split(/=(.*)/s);
+        const [kind, label] = spec.split("@");
+        if (!["ours", "react", "vanilla"].includes(kind)) throw new Error(`unknown page kind ${kind}`);
+        args.pages.push({ kind, name: label ? `${kind}@${label}` : kind, dir: path.resolve(dir) });
         break;
       }
       case "--runs": args.runs = Number(value()); break;
@@ -113,10 +116,10 @@ function rewriteOurIndex(html) {
   const notes = [];
   if (oldSdk) {
     const escaped = oldSdk.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    const preload = new RegExp(`(<link\\b[^>]*\\bhref=")${escaped}(")`, "g");
+    const preload = new RegExp(`(<(?:link|script)\\b[^>]*\\b(?:href|src)=")${escaped}(")`, "g");
     const before = out;
     out = out.replace(preload, `$1${STUB_PATH}$2`);
-    if (out !== before) notes.push(`preload of ${oldSdk} pointed at the stub`);
+    if (out !== before) notes.push(`the page's own reference to ${oldSdk} (preload or script tag) pointed at the stub`);
   }
   return {
     html: out,
@@ -126,11 +129,11 @@ function rewriteOurIndex(html) {
   };
 }
 
-function makeSite(kind, dir, stub) {
+function makeSite(kind, name, dir, stub) {
   const files = walk(dir);
   let indexHtml = files.get("/index.html");
   if (!indexHtml) throw new Error(`${kind}: no index.html in ${dir}`);
-  const site = { kind, dir, assets: new Map(), routes: new Map(), notes: [] };
+  const site = { kind, name, dir, assets: new Map(), routes: new Map(), notes: [] };
   if (kind === "ours") {
     const rewritten = rewriteOurIndex(indexHtml.toString("utf8"));
     files.set("/index.html", Buffer.from(rewritten.html));
@@ -320,7 +323,7 @@ function sizeReport(sites, filesBySite) {
   const out = [];
   const totals = {};
   for (const site of sites) {
-    const files = filesBySite[site.kind];
+    const files = filesBySite[site.name];
     const rows = [];
     const sum = { raw: 0, gzip: 0, br: 0 };
     for (const p of files) {
@@ -329,8 +332,8 @@ function sizeReport(sites, filesBySite) {
       sum.raw += a.raw.length; sum.gzip += a.gzip.length; sum.br += a.br.length;
     }
     rows.push(["**total**", `**${fmt(sum.raw)}**`, `**${fmt(sum.gzip)}**`, `**${fmt(sum.br)}**`]);
-    totals[site.kind] = sum;
-    out.push(`### ${site.kind}: files of the registration page (SDK stub excluded), bytes\n`);
+    totals[site.name] = sum;
+    out.push(`### ${site.name}: files of the registration page (SDK stub excluded), bytes\n`);
     out.push(table(["file", "raw", "gzip -9", "brotli -q 11"], rows, ["l", "r", "r", "r"]));
     out.push("");
   }
@@ -339,13 +342,13 @@ function sizeReport(sites, filesBySite) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const sites = args.pages.map(({ kind, dir }) => makeSite(kind, dir, args.stub));
+  const sites = args.pages.map(({ kind, name, dir }) => makeSite(kind, name, dir, args.stub));
   await Promise.all(sites.map(serve));
-  for (const site of sites) for (const note of site.notes) console.log(`note (${site.kind}): ${note}`);
+  for (const site of sites) for (const note of site.notes) console.log(`note (${site.name}): ${note}`);
 
   const browserLaunch = () => chromium.launch({ executablePath: args.chromium, headless: true, args: LAUNCH_ARGS });
   const results = {};
-  for (const site of sites) results[site.kind] = { register: { 1: [], [args.throttle]: [] }, success: { 1: [], [args.throttle]: [] }, clicks: { 1: [], [args.throttle]: [] } };
+  for (const site of sites) results[site.name] = { register: { 1: [], [args.throttle]: [] }, success: { 1: [], [args.throttle]: [] }, clicks: { 1: [], [args.throttle]: [] } };
   const filesBySite = {};
   const successFilesBySite = {};
   const problems = [];
@@ -363,17 +366,17 @@ async function main() {
               try {
                 r = await oneRun(browser, site, which, throttle);
               } catch (e) {
-                problems.push(`${site.kind} ${which} x${throttle} round ${round}: ${String(e.message || e).split("\n")[0]}`);
+                problems.push(`${site.name} ${which} x${throttle} round ${round}: ${String(e.message || e).split("\n")[0]}`);
                 continue;
               }
               const files = r.log.filter((l) => l.status === 200 && !l.stub).map((l) => l.path);
-              if (which === "register" && !filesBySite[site.kind]) filesBySite[site.kind] = [...new Set(files)];
-              if (which === "success" && !successFilesBySite[site.kind]) successFilesBySite[site.kind] = [...new Set(files)];
-              if (r.errors.length && round === 0) problems.push(`${site.kind} ${which}: page errors: ${[...new Set(r.errors)].join("; ")}`);
-              if (which === "success" && !r.log.some((l) => l.method === "POST")) problems.push(`${site.kind} success: no POST reached the server`);
+              if (which === "register" && !filesBySite[site.name]) filesBySite[site.name] = [...new Set(files)];
+              if (which === "success" && !successFilesBySite[site.name]) successFilesBySite[site.name] = [...new Set(files)];
+              if (r.errors.length && round === 0) problems.push(`${site.name} ${which}: page errors: ${[...new Set(r.errors)].join("; ")}`);
+              if (which === "success" && !r.log.some((l) => l.method === "POST")) problems.push(`${site.name} success: no POST reached the server`);
               if (round === 0) continue;
-              results[site.kind][which][throttle].push(r.t);
-              if (which === "register") results[site.kind].clicks[throttle].push(r.bench);
+              results[site.name][which][throttle].push(r.t);
+              if (which === "register") results[site.name].clicks[throttle].push(r.bench);
             }
           }
         }
@@ -385,62 +388,64 @@ async function main() {
   } else {
     // Sizes only: the files a page references are what the browser would fetch; approximate them
     // with every non-map file of the dist folder.
-    for (const site of sites) filesBySite[site.kind] = [...site.assets.keys()].filter((p) => !p.endsWith(".map"));
+    for (const site of sites) filesBySite[site.name] = [...site.assets.keys()].filter((p) => !p.endsWith(".map"));
   }
 
   const lines = [];
   const sizes = sizeReport(sites, filesBySite);
   lines.push("## Bytes on the wire\n");
   lines.push(sizes.text);
-  const sizeRows = sites.map((s) => [s.kind, fmt(sizes.totals[s.kind].raw), fmt(sizes.totals[s.kind].gzip), `**${fmt(sizes.totals[s.kind].br)}**`]);
+  const sizeRows = sites.map((s) => [s.name, fmt(sizes.totals[s.name].raw), fmt(sizes.totals[s.name].gzip), `**${fmt(sizes.totals[s.name].br)}**`]);
   lines.push("### Totals (registration page, SDK excluded)\n");
   lines.push(table(["page", "raw", "gzip", "brotli (on the wire)"], sizeRows, ["l", "r", "r", "r"]));
   lines.push("");
   for (const site of sites) {
-    const reg = JSON.stringify(filesBySite[site.kind] || []);
-    const suc = JSON.stringify(successFilesBySite[site.kind] || []);
-    if (successFilesBySite[site.kind] && reg !== suc) {
-      const t = (successFilesBySite[site.kind] || []).reduce((n, p) => n + site.assets.get(p).br.length, 0);
-      lines.push(`${site.kind} success page loads ${successFilesBySite[site.kind].join(", ")}: ${fmt(t)} bytes brotli.`);
+    const reg = JSON.stringify(filesBySite[site.name] || []);
+    const suc = JSON.stringify(successFilesBySite[site.name] || []);
+    if (successFilesBySite[site.name] && reg !== suc) {
+      const t = (successFilesBySite[site.name] || []).reduce((n, p) => n + site.assets.get(p).br.length, 0);
+      lines.push(`${site.name} success page loads ${successFilesBySite[site.name].join(", ")}: ${fmt(t)} bytes brotli.`);
     }
   }
 
   if (args.only !== "sizes") {
-    const ths = Object.keys(results[sites[0].kind].register).map(Number).sort((a, b) => a - b);
+    const ths = Object.keys(results[sites[0].name].register).map(Number).sort((a, b) => a - b);
     const stat = (xs) => xs.length ? `${median(xs).toFixed(0)} (${quantile(xs, 0.25).toFixed(0)}–${quantile(xs, 0.75).toFixed(0)})` : "n/a";
     lines.push(`\n## Times, ms since navigation start: median (p25–p75) of ${args.runs} fresh-profile runs per cell\n`);
     const header = ["page"];
     for (const th of ths) header.push(`click first works${th > 1 ? ` @${th}x CPU` : ""}`);
     for (const th of ths) header.push(`success: POST starts${th > 1 ? ` @${th}x CPU` : ""}`);
-    const rows = sites.map((s) => [s.kind,
-      ...ths.map((th) => stat(results[s.kind].register[th])),
-      ...ths.map((th) => stat(results[s.kind].success[th]))]);
+    const rows = sites.map((s) => [s.name,
+      ...ths.map((th) => stat(results[s.name].register[th])),
+      ...ths.map((th) => stat(results[s.name].success[th]))]);
     lines.push(table(header, rows, ["l", ...header.slice(1).map(() => "r")]));
-    if (results.ours && results.react) {
-      lines.push("\nours / react, ratio of medians (below 1 = ours faster):");
-      for (const th of ths) {
-        const r1 = median(results.ours.register[th]) / median(results.react.register[th]);
-        const r2 = median(results.ours.success[th]) / median(results.react.success[th]);
-        lines.push(`- ${th}x CPU: click first works ${r1.toFixed(2)}, success POST starts ${r2.toFixed(2)}`);
+    if (results.react) {
+      lines.push("\nratio of medians to react (below 1 = faster than react):");
+      for (const s of sites.filter((x) => x.kind === "ours")) {
+        for (const th of ths) {
+          const r1 = median(results[s.name].register[th]) / median(results.react.register[th]);
+          const r2 = median(results[s.name].success[th]) / median(results.react.success[th]);
+          lines.push(`- ${s.name} @${th}x CPU: click first works ${r1.toFixed(2)}, success POST starts ${r2.toFixed(2)}`);
+        }
       }
     }
     lines.push(`\n## Clicks before the first working one (every 5 ms from navigation start), all runs\n`);
     const crow = [];
     for (const s of sites) {
       for (const th of ths) {
-        const all = results[s.kind].clicks[th];
+        const all = results[s.name].clicks[th];
         const sum = (k) => all.reduce((n, b) => n + (b ? b[k] : 0), 0);
         const seen = all.map((b) => b && b.firstSeen).filter((x) => x !== null && x !== undefined);
         const enabled = all.map((b) => b && b.firstEnabled).filter((x) => x !== null && x !== undefined);
-        crow.push([`${s.kind} @${th}x`, fmt(sum("none")), fmt(sum("disabled")), `**${fmt(sum("lost"))}**`,
+        crow.push([`${s.name} @${th}x`, fmt(sum("none")), fmt(sum("disabled")), `**${fmt(sum("lost"))}**`,
           seen.length ? median(seen).toFixed(0) : "n/a", enabled.length ? median(enabled).toFixed(0) : "n/a"]);
       }
     }
     lines.push(table(["page", "no button yet", "on the disabled (busy) button", "lost: button looked ready, nothing happened", "button first shown (median ms)", "button first enabled (median ms)"], crow, ["l", "r", "r", "r", "r", "r"]));
     for (const s of sites) {
       const labels = {};
-      for (const th of ths) for (const b of results[s.kind].clicks[th]) for (const [k, v] of Object.entries((b && b.disabledLabels) || {})) labels[k] = (labels[k] || 0) + v;
-      if (Object.keys(labels).length) lines.push(`- ${s.kind}: what a click on the disabled button saw: ${Object.entries(labels).map(([k, v]) => `"${k}" ×${v}`).join(", ")}`);
+      for (const th of ths) for (const b of results[s.name].clicks[th]) for (const [k, v] of Object.entries((b && b.disabledLabels) || {})) labels[k] = (labels[k] || 0) + v;
+      if (Object.keys(labels).length) lines.push(`- ${s.name}: what a click on the disabled button saw: ${Object.entries(labels).map(([k, v]) => `"${k}" ×${v}`).join(", ")}`);
     }
   }
   if (problems.length) {
