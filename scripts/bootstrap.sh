@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, and only what is missing (idempotent, no GitHub):
 #   the wasm32 target, trunk 0.21.14, wasm-bindgen-cli at the exact Cargo.lock version,
-#   and (unless --no-browser) Debian's chromium + chromedriver for the browser tests.
-# Never installs Debian's binaryen: its wasm-opt 108 silently breaks release builds (index.html
-# also sets data-wasm-opt="0" so trunk never runs whatever wasm-opt is on PATH).
+#   wasm-opt 132 (npm binaryen) for release builds, and (unless --no-browser) Debian's chromium +
+#   chromedriver for the browser tests.
+# Never installs Debian's binaryen: its wasm-opt 108 silently breaks release builds (Trunk.toml pins
+# wasm_opt = "version_132", so trunk never runs another wasm-opt that happens to be on PATH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +39,32 @@ if [[ $want_browser == 1 ]] && { [[ ! -x /usr/bin/chromium ]] || [[ ! -x /usr/bi
   apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# wasm-opt for release builds: binaryen 132 from npm (a correct one; Debian's 108 silently breaks
+# the release page), in .tools/binaryen (git-ignored). Trunk.toml asks for `version_132`, so trunk
+# refuses any other wasm-opt on PATH and looks in its own cache folder instead, where a link to this
+# one is placed: `trunk build --release` then never uses Debian's and never tries to download.
+binaryen_version=132.0.0
+wasm_opt=$PWD/.tools/binaryen/node_modules/binaryen/bin/wasm-opt
+if ! node "$wasm_opt" --version 2>/dev/null | grep -q 'version 132 '; then
+  if ! command -v npm >/dev/null; then
+    say "installing node and npm from Debian (for wasm-opt)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  say "installing wasm-opt (npm binaryen@${binaryen_version}) into .tools/binaryen"
+  mkdir -p .tools/binaryen
+  npm install --prefix .tools/binaryen --no-save --no-package-lock --no-audit --no-fund \
+    "binaryen@${binaryen_version}" >/dev/null
+fi
+chmod +x "$wasm_opt"
+trunk_cache=${XDG_CACHE_HOME:-$HOME/.cache}/trunk/wasm-opt-version_132/bin
+if [[ "$(readlink -f "$trunk_cache/wasm-opt" 2>/dev/null)" != "$(readlink -f "$wasm_opt")" ]]; then
+  say "linking wasm-opt 132 where trunk looks for it ($trunk_cache)"
+  mkdir -p "$trunk_cache"
+  ln -sfn "$wasm_opt" "$trunk_cache/wasm-opt"
+fi
 if command -v wasm-opt >/dev/null && wasm-opt --version 2>/dev/null | grep -q 'version 108'; then
-  say "note: Debian's wasm-opt 108 is on PATH; the build never uses it (data-wasm-opt=\"0\")"
+  say "note: Debian's wasm-opt 108 is on PATH; trunk ignores it (Trunk.toml wants version_132)"
 fi
 say "ready"
