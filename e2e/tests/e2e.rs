@@ -48,9 +48,16 @@ async fn backend_recorded_one_card(c: &Customer, company: &str, number: &str) ->
         "stored card"
     );
     let customer = c
-        .run("return fetch('/api/customer').then((r) => r.json()).then((b) => b.customerKey);", vec![])
+        .run(
+            "return fetch('/api/customer').then((r) => r.json()).then((b) => b.customerKey);",
+            vec![],
+        )
         .await?;
-    ensure_eq!(json!(cards[0].customer_key), customer, "the card's customer");
+    ensure_eq!(
+        json!(cards[0].customer_key),
+        customer,
+        "the card's customer"
+    );
     let database = c.shop.database_bytes();
     let minted = c.shop.sim.minted_billing_keys();
     ensure!(!minted.is_empty(), "the simulator minted no billing key");
@@ -235,7 +242,8 @@ async fn failures_round_trip(c: &mut Customer, copy: &Copy) -> Step {
     c.open_registration().await?;
     c.see(copy.registration_title).await?;
     if copy.locale == "en" {
-        c.snapshot_for_docs("registration", &docs("registration")).await?;
+        c.snapshot_for_docs("registration", &docs("registration"))
+            .await?;
     }
 
     // 취소 in the overlay: back on the registration page, quietly, and the button works again.
@@ -258,20 +266,30 @@ async fn failures_round_trip(c: &mut Customer, copy: &Copy) -> Step {
         } else {
             c.see(&format!("{}: {code}", copy.error_code_label)).await?;
         }
-        ensure!(!c.address_has("code").await?, "the code is still in the address bar");
-        ensure!(!c.address_has("message").await?, "the message is still in the address bar");
+        ensure!(
+            !c.address_has("code").await?,
+            "the code is still in the address bar"
+        );
+        ensure!(
+            !c.address_has("message").await?,
+            "the message is still in the address bar"
+        );
         if code == "REJECT_CARD_COMPANY" {
-            c.snapshot_for_docs(&format!("fail-{code}"), &docs("fail")).await?;
+            c.snapshot_for_docs(&format!("fail-{code}"), &docs("fail"))
+                .await?;
         } else {
             c.snapshot(&format!("fail-{code}")).await?;
         }
     }
 
     // A code the page has no copy for: the generic copy, the code, and Toss's words as plain text.
-    c.open("/billing/fail?code=NEW_TOSS_CODE&message=%EC%9E%A0%EC%8B%9C+%ED%9B%84+%EB%8B%A4%EC%8B%9C")
-        .await?;
+    c.open(
+        "/billing/fail?code=NEW_TOSS_CODE&message=%EC%9E%A0%EC%8B%9C+%ED%9B%84+%EB%8B%A4%EC%8B%9C",
+    )
+    .await?;
     c.see(copy.generic_fail).await?;
-    c.see(&format!("{}: NEW_TOSS_CODE", copy.error_code_label)).await?;
+    c.see(&format!("{}: NEW_TOSS_CODE", copy.error_code_label))
+        .await?;
     c.see("잠시 후 다시").await?;
     c.snapshot("fail-unknown-code").await?;
     ensure_eq!(c.shop.hand_offs(), 0, "hand-offs after failures");
@@ -379,6 +397,21 @@ story!(
         }
         c.snapshot("tampered-redirect").await?;
 
+        // Every alteration was refused without touching the pending registration: the genuine
+        // redirect still registers the card, once.
+        c.open(&path).await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await?;
+
+        // Its state again, with a fresh authKey minted for the same customer: shown, not posted.
+        c.open_registration().await?;
+        let fresh = c
+            .run("return TossPayments.__sandbox.mintAuthKey(arguments[0]);", vec![json!(query_value(&path, "customerKey"))])
+            .await?;
+        c.open(&with_parameter(&path, "authKey", fresh.as_str())).await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        ensure_eq!(c.shop.hand_offs(), 1, "hand-offs after replaying the state");
+
         // Script in the fail page's message: shown as text, never run or parsed as markup.
         let script = "%3Cimg+src%3Dx+onerror%3D%22window.__pwned%3D2%22%3E%3Cscript%3Ewindow.__pwned%3D3%3C%2Fscript%3E";
         c.open(&format!("/billing/fail?code=SOME_NEW_CODE&message={script}")).await?;
@@ -394,21 +427,6 @@ story!(
         c.open(&format!("/billing/fail?code=REJECT_CARD_COMPANY&message={script}")).await?;
         c.see(KO.fails[2].2).await?;
         c.do_not_see("onerror").await?;
-
-        // Every alteration was refused without touching the pending registration: the genuine
-        // redirect still registers the card, once.
-        c.open(&path).await?;
-        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
-        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await?;
-
-        // Its state again, with a fresh authKey minted for the same customer: shown, not posted.
-        c.open_registration().await?;
-        let fresh = c
-            .run("return TossPayments.__sandbox.mintAuthKey(arguments[0]);", vec![json!(query_value(&path, "customerKey"))])
-            .await?;
-        c.open(&with_parameter(&path, "authKey", fresh.as_str())).await?;
-        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
-        ensure_eq!(c.shop.hand_offs(), 1, "hand-offs after replaying the state");
         Ok(())
     }
 );

@@ -37,14 +37,20 @@ pub fn release_dist() -> &'static Path {
         if let Some(dist) = std::env::var_os("E2E_DIST") {
             let dist = PathBuf::from(dist);
             return if dist.join("index.html").is_file() {
-                eprintln!("e2e: using the prebuilt frontend in {}", dist.display());
+                super::notice(&format!(
+                    "using the prebuilt frontend in {}",
+                    dist.display()
+                ));
                 Ok(dist)
             } else {
                 Err(format!("E2E_DIST={} has no index.html", dist.display()))
             };
         }
         let dist = target_dir().join("e2e-dist");
-        eprintln!("e2e: building the release frontend (trunk build --release) into {}", dist.display());
+        super::notice(&format!(
+            "building the release frontend (trunk build --release) into {}",
+            dist.display()
+        ));
         let started = Instant::now();
         let output = Command::new("trunk")
             .args(["build", "--release", "--dist"])
@@ -61,7 +67,10 @@ pub fn release_dist() -> &'static Path {
                 String::from_utf8_lossy(&output.stderr)
             ));
         }
-        eprintln!("e2e: release frontend built in {:.1} s", started.elapsed().as_secs_f64());
+        super::notice(&format!(
+            "release frontend built in {:.1} s",
+            started.elapsed().as_secs_f64()
+        ));
         Ok(dist)
     });
     match built {

@@ -74,10 +74,10 @@ impl Customer {
                 visit.browser != Browser::Chromium,
                 "e2e: chromedriver not found (scripts/bootstrap.sh installs it)"
             );
-            eprintln!(
-                "e2e: NOTICE: `{test}` skipped: geckodriver is not installed (install firefox-esr and \
+            super::notice(&format!(
+                "NOTICE: `{test}` skipped: geckodriver is not installed (install firefox-esr and \
                  `cargo install geckodriver --locked`, or set GECKODRIVER, to run it)"
-            );
+            ));
             return None;
         };
         let shop = Shop::open(&visit.shop)
@@ -102,7 +102,9 @@ impl Customer {
     }
 
     fn client(&self) -> &Client {
-        self.client.as_ref().expect("the browser is open until finish()")
+        self.client
+            .as_ref()
+            .expect("the browser is open until finish()")
     }
 
     /// Runs `script` (a function body; `arguments` holds `args`) in the page.
@@ -157,7 +159,10 @@ impl Customer {
     /// Everything the page shows as text.
     pub async fn page_text(&self) -> Step<String> {
         let text = self
-            .run("return document.body ? document.body.innerText : '';", vec![])
+            .run(
+                "return document.body ? document.body.innerText : '';",
+                vec![],
+            )
             .await?;
         Ok(text.as_str().unwrap_or_default().to_owned())
     }
@@ -345,12 +350,33 @@ impl Customer {
 
     // --- evidence ----------------------------------------------------------------------------
 
-    /// Saves a screenshot of this page state and runs axe-core on it: no serious or critical
-    /// accessibility violation is allowed.
+    /// Saves a screenshot of this page state and checks it: no serious or critical accessibility
+    /// violation (axe-core), and nothing of the checkout sticking out of its box.
     pub async fn snapshot(&mut self, state: &str) -> Step<PathBuf> {
         let path = self.screenshot(state).await?;
         self.check_accessibility(state).await?;
+        self.check_layout(state).await?;
         Ok(path)
+    }
+
+    /// Every visible element of the checkout lies within its parent (1 px tolerance; a spinning
+    /// element's rotated box is not its layout).
+    pub async fn check_layout(&self, state: &str) -> Step {
+        let overflowing = self
+            .run(
+                "return [...document.querySelectorAll('.tbc *')].filter((e) => {
+                     const b = e.getBoundingClientRect(), p = e.parentElement.getBoundingClientRect();
+                     const spinning = getComputedStyle(e).animationName !== 'none';
+                     return b.width > 0 && !spinning && (b.right > p.right + 1 || b.left < p.left - 1);
+                 }).map((e) => e.tagName.toLowerCase() + '.' + [...e.classList].join('.'));",
+                vec![],
+            )
+            .await?;
+        ensure!(
+            overflowing.as_array().is_some_and(Vec::is_empty),
+            "layout ({state}): these stick out of their box: {overflowing}"
+        );
+        Ok(())
     }
 
     /// [`Customer::snapshot`], also copied to `docs/screenshots/{name}.png` when
@@ -376,7 +402,9 @@ impl Customer {
 
     /// axe-core on the current page: fails on serious or critical violations.
     pub async fn check_accessibility(&self, state: &str) -> Step {
-        let loaded = self.run("return typeof window.axe === 'object';", vec![]).await?;
+        let loaded = self
+            .run("return typeof window.axe === 'object';", vec![])
+            .await?;
         if loaded != json!(true) {
             self.run(axe_source(), vec![]).await?;
         }
@@ -407,7 +435,10 @@ impl Customer {
             "accessibility ({state}): serious/critical axe violations: {}",
             blocking
                 .iter()
-                .map(|v| format!("{} [{}] {}: {}", v["id"], v["impact"], v["help"], v["nodes"]))
+                .map(|v| format!(
+                    "{} [{}] {}: {}",
+                    v["id"], v["impact"], v["help"], v["nodes"]
+                ))
                 .collect::<Vec<_>>()
                 .join("; ")
         );
@@ -431,7 +462,10 @@ impl Customer {
     }
 
     async fn evidence(&mut self, failure: &Failure) -> String {
-        let address = self.address().await.unwrap_or_else(|e| format!("? ({})", e.0));
+        let address = self
+            .address()
+            .await
+            .unwrap_or_else(|e| format!("? ({})", e.0));
         let text = self
             .page_text()
             .await

@@ -12,6 +12,13 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
+/// Prints a line past the test harness's output capture (skips, build times), so it shows even
+/// for passing tests.
+pub fn notice(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "e2e: {line}");
+}
+
 /// The result of one step of a story.
 pub type Step<T = ()> = Result<T, Failure>;
 
@@ -48,4 +55,3 @@ pub mod shop;
 pub use browser::{Browser, Device};
 pub use customer::{Customer, Visit};
 pub use shop::{Fault, Outcome, ShopSetup};
-

@@ -422,7 +422,14 @@ impl Shop {
             .front
             .seen()
             .iter()
-            .map(|s| format!("    {} {} -> {:?}", s.method, shorten(&s.target, 140), s.outcome))
+            .map(|s| {
+                format!(
+                    "    {} {} -> {:?}",
+                    s.method,
+                    shorten(&s.target, 140),
+                    s.outcome
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n");
         format!(
