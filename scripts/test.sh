@@ -2,7 +2,9 @@
 # Every test, on a fresh machine too: installs what is missing, then
 #   1. formatting and clippy (host and wasm32),
 #   2. native tests: the pure checkout rules and the reference server,
-#   3. browser tests in headless Chromium against a real local fixture server.
+#   3. browser tests in headless Chromium against a real local fixture server,
+#   4. end-to-end tests (e2e/): the release build, served by the reference server and its Toss
+#      simulator, driven in headless Chromium (and Firefox when geckodriver is installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
@@ -15,7 +17,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p toss-billing-checkout --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 step "native tests (pure rules, reference server)"
-cargo test --workspace
+cargo test --workspace --exclude e2e
 
 step "browser tests (headless Chromium)"
 port=${FIXTURE_PORT:-8791}
@@ -28,3 +30,11 @@ for _ in $(seq 50); do
 done
 FIXTURE_ORIGIN="http://127.0.0.1:$port" \
   cargo test -p toss-billing-checkout --target wasm32-unknown-unknown --test browser
+
+step "end-to-end tests (release build, reference server, headless Chromium)"
+if [[ ! -d /usr/share/fonts/truetype/nanum ]]; then
+  # Korean text in the screenshots.
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum >/dev/null
+fi
+(cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+cargo test -p e2e
