@@ -170,6 +170,22 @@ pub fn CardRegistration(
     };
     load();
 
+    // Back from the card window (or Toss's page), the browser may restore this page from its
+    // back/forward cache, frozen in `Opening`/`Redirecting`: make the button usable again.
+    let restored = window_event_listener_untyped("pageshow", move |event| {
+        let persisted =
+            js_sys::Reflect::get(&event, &"persisted".into()).is_ok_and(|p| p.is_truthy());
+        if persisted
+            && matches!(
+                state.try_get_untracked(),
+                Some(RegisterState::Opening | RegisterState::Redirecting)
+            )
+        {
+            state.set(RegisterState::Ready);
+        }
+    });
+    on_cleanup(move || restored.remove());
+
     on_cleanup(move || {
         payment.try_with_value(|p| {
             if let Some((payment, _)) = p {
