@@ -449,7 +449,7 @@ async function main() {
     }
   }
   if (problems.length) {
-    lines.push("\n## Problems\n");
+    lines.push("\n## Problems and page errors (a reference page's own errors are expected: they are its lost clicks)\n");
     for (const p of problems) lines.push(`- ${p}`);
   }
   const text = lines.join("\n");
