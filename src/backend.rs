@@ -144,9 +144,24 @@ async fn send_with_timeout(
     }
 }
 
+/// Reads a JSON body with the browser's own parser (`Response.json()`) and serde-wasm-bindgen, so
+/// no JSON parser is compiled into the wasm.
+async fn read_json<T: serde::de::DeserializeOwned>(response: Response) -> Option<T> {
+    let promise = web_sys::Response::from(response).json().ok()?;
+    let value = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    serde_wasm_bindgen::from_value(value).ok()
+}
+
+/// The browser's `JSON.stringify` of a serde value (again: no JSON writer in the wasm).
+fn to_json_text<T: serde::Serialize>(value: &T) -> Option<String> {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    let js = value.serialize(&serializer).ok()?;
+    js_sys::JSON::stringify(&js).ok().map(String::from)
+}
+
 async fn error_from(response: Response) -> BackendError {
     let status = response.status();
-    let body = response.json::<ErrorBody>().await.ok().filter(|b| {
+    let body = read_json::<ErrorBody>(response).await.filter(|b| {
         (1..=64).contains(&b.code.len())
             && b.code
                 .bytes()
@@ -169,10 +184,7 @@ pub async fn fetch_customer_key(config: &Config, url: &str) -> Result<CustomerKe
     if !response.ok() {
         return Err(error_from(response).await);
     }
-    let body: CustomerResponse = response
-        .json()
-        .await
-        .map_err(|_| BackendError::BadResponse)?;
+    let body: CustomerResponse = read_json(response).await.ok_or(BackendError::BadResponse)?;
     CustomerKey::parse(&body.customer_key).map_err(|_| BackendError::BadResponse)
 }
 
@@ -190,20 +202,19 @@ async fn post_issue_once(
         auth_key: &'a str,
         customer_key: &'a str,
     }
-    let body = IssueRequest {
+    let body = to_json_text(&IssueRequest {
         auth_key: auth_key.expose(),
         customer_key: record.customer_key.as_str(),
-    };
+    })
+    .ok_or(BackendError::BadResponse)?;
     let builder = with_config(Request::post(&config.backend_url), config)
         .header("Idempotency-Key", &record.idempotency_key);
-    let response = send_with_timeout(builder, config.backend_timeout_ms, |b| b.json(&body)).await?;
+    let builder = builder.header("Content-Type", "application/json");
+    let response = send_with_timeout(builder, config.backend_timeout_ms, |b| b.body(body)).await?;
     if !response.ok() {
         return Err(error_from(response).await);
     }
-    let answer: IssueResponse = response
-        .json()
-        .await
-        .map_err(|_| BackendError::BadResponse)?;
+    let answer: IssueResponse = read_json(response).await.ok_or(BackendError::BadResponse)?;
     if answer.card.is_plausible() {
         Ok(answer.card)
     } else {

@@ -83,7 +83,13 @@ pub fn sdk_error_from_js(value: &JsValue) -> SdkError {
     }
     let description = value
         .as_string()
-        .or_else(|| value.as_f64().map(|n| n.to_string()))
+        // The browser formats numbers: Rust's float formatting costs ~10 KB of wasm.
+        .or_else(|| {
+            value
+                .as_f64()
+                .and_then(|n| js_sys::Number::from(n).to_string_with_radix(10).ok())
+                .map(String::from)
+        })
         .unwrap_or_else(|| if value.is_null() { "null" } else { "undefined" }.to_owned());
     SdkError::Unexpected { description }
 }
