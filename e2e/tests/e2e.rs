@@ -460,7 +460,7 @@ story!(
     slow_sdk_shows_the_loading_button,
     Visit::default(),
     |c| {
-        c.shop.front.inject("GET", "/sandbox/tosspayments-sandbox.js", Fault::Delay(Duration::from_secs(3)), None);
+        c.shop.front.inject("GET", "/sandbox/tosspayments-sandbox.js", Fault::Delay(Duration::from_secs(5)), None);
         c.open("/").await?;
         c.see("결제 모듈을 불러오는 중…").await?;
         let busy = c
@@ -545,7 +545,7 @@ story!(
     slow_backend_shows_the_busy_state,
     Visit::default(),
     |c| {
-        c.shop.front.inject("POST", "/api/billing/issue", Fault::Delay(Duration::from_secs(4)), None);
+        c.shop.front.inject("POST", "/api/billing/issue", Fault::Delay(Duration::from_secs(6)), None);
         c.open_registration().await?;
         c.click_register().await?;
         c.see_card_window_overlay().await?;
