@@ -27,9 +27,9 @@ enum View {
     BadLink(RedirectError),
 }
 
-fn view_of(status: &HandoffStatus, fresh: bool) -> View {
+/// The view of a stored status. `Sending` found in storage means the page went away mid-request.
+fn view_of(status: &HandoffStatus) -> View {
     match status {
-        HandoffStatus::Sending if fresh => View::Checking { attempt: 1 },
         HandoffStatus::Sending => View::Unconfirmed { interrupted: true },
         HandoffStatus::Registered { card } => View::Registered(card.clone()),
         HandoffStatus::Refused { error } => View::Refused(error.clone()),
@@ -66,7 +66,7 @@ fn send(
         };
         current.settle(status);
         let _ = storage::save_handoff(&current);
-        shown.set(view_of(&current.status, false));
+        shown.set(view_of(&current.status));
         record.try_set_value(Some(current));
     });
 }
@@ -109,7 +109,7 @@ pub fn RegistrationSuccess(
             }
         }
         SuccessArrival::Show(stored) => {
-            shown.set(view_of(&stored.status, false));
+            shown.set(view_of(&stored.status));
             record.set_value(Some(stored));
         }
         SuccessArrival::Reject(error) => shown.set(View::BadLink(error)),
