@@ -129,6 +129,24 @@ story!(
 );
 
 story!(
+    /// Keyboard only: Tab to the button, Enter, Tab through the card window, Enter; the result
+    /// takes focus so a screen reader announces it.
+    happy_path_with_the_keyboard_only,
+    Visit::default(),
+    |c| {
+        c.open_registration().await?;
+        c.tab_to(support::REGISTER_BUTTON, 10).await?;
+        c.press_enter().await?;
+        c.see_card_window_overlay().await?;
+        c.tab_to("[data-tsbx-action=register]", 20).await?;
+        c.press_enter().await?;
+        c.see("카드가 등록되었어요").await?;
+        ensure_eq!(c.focused_id().await?, "tbc-success-title", "focus after registering");
+        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await
+    }
+);
+
+story!(
     /// `windowTarget: "self"` on desktop: the card window is a page of its own.
     happy_path_in_the_full_page_window,
     Visit::with_page_config(json!({ "windowTarget": "self" })),

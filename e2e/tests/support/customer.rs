@@ -63,7 +63,7 @@ pub struct Customer {
     shots: u32,
 }
 
-const REGISTER_BUTTON: &str = ".tbc-register > button.tbc-button";
+pub const REGISTER_BUTTON: &str = ".tbc-register > button.tbc-button";
 
 impl Customer {
     /// Starts the shop and the browser for the test `test`. `None` (with a printed notice) when
@@ -236,6 +236,48 @@ impl Customer {
         )
         .await
         .map(drop)
+    }
+
+    /// Presses Tab until the focused element matches `selector` (keyboard-only use); fails when
+    /// `max_presses` Tabs never reach it.
+    pub async fn tab_to(&self, selector: &str, max_presses: usize) -> Step {
+        let is_focused = format!(
+            "return !!document.activeElement && document.activeElement.matches({selector:?});"
+        );
+        for _ in 0..max_presses {
+            if self.run(&is_focused, vec![]).await? == json!(true) {
+                return Ok(());
+            }
+            self.client()
+                .active_element()
+                .await?
+                .send_keys("\u{E004}")
+                .await?;
+        }
+        Err(Failure(format!(
+            "{max_presses} Tab presses never reached {selector}"
+        )))
+    }
+
+    /// Presses Enter on the focused element.
+    pub async fn press_enter(&self) -> Step {
+        Ok(self
+            .client()
+            .active_element()
+            .await?
+            .send_keys("\u{E007}")
+            .await?)
+    }
+
+    /// The id of the focused element.
+    pub async fn focused_id(&self) -> Step<String> {
+        let id = self
+            .run(
+                "return document.activeElement ? document.activeElement.id : '';",
+                vec![],
+            )
+            .await?;
+        Ok(id.as_str().unwrap_or_default().to_owned())
     }
 
     /// Types a card number into the card window.

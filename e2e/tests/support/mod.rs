@@ -53,5 +53,5 @@ pub mod customer;
 pub mod shop;
 
 pub use browser::{Browser, Device};
-pub use customer::{Customer, Visit};
+pub use customer::{Customer, Visit, REGISTER_BUTTON};
 pub use shop::{Fault, Outcome, ShopSetup};
