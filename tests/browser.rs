@@ -826,6 +826,30 @@ async fn a_registered_card_is_handed_off_once_and_the_key_leaves_the_address_bar
 }
 
 #[wasm_bindgen_test]
+async fn configured_headers_reach_the_backend_on_every_call() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("headers");
+    let mut config = base_config(&id);
+    config.as_object_mut().unwrap().remove("customerKey");
+    config["customerKeyUrl"] = json!(format!("{FIXTURE}/backend/{id}/customer"));
+    config["backendHeaders"] = json!({"X-CSRF-Token": "t0k3n"});
+    let redirect = register_card(&config).await;
+    let page = open(&path_and_query(&redirect), &config).await;
+    page.until_sees("카드가 등록되었어요").await;
+    let log = backend_log(&id).await;
+    assert_eq!(log.len(), 2, "the customerKey fetch and the hand-off");
+    for request in &log {
+        assert_eq!(
+            request["headers"]["x-csrf-token"],
+            json!("t0k3n"),
+            "{request}"
+        );
+        assert_eq!(request["headers"]["accept"], json!("application/json"));
+    }
+}
+
+#[wasm_bindgen_test]
 async fn tampered_redirects_never_reach_the_backend() {
     sandbox_loaded().await;
     let id = test_id("tampered");
