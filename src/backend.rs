@@ -5,15 +5,15 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortController, RequestCredentials};
 
 use crate::checkout::config::{Config, Credentials};
 use crate::checkout::handoff::{
-    AttemptFailure, CardSummary, ErrorBody, HandoffRecord, IssueResponse, RetryPolicy,
+    AttemptFailure, CardSummary, ErrorBody, HandoffRecord, RetryPolicy,
 };
 use crate::checkout::keys::CustomerKey;
+use crate::js_data::{self, Fields};
 
 /// What went wrong talking to the merchant's backend.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,12 +144,12 @@ async fn send_with_timeout(
     }
 }
 
-/// Reads a JSON body with the browser's own parser (`Response.json()`) and serde-wasm-bindgen, so
-/// no JSON parser is compiled into the wasm.
-async fn read_json<T: serde::de::DeserializeOwned>(response: Response) -> Option<T> {
+/// Reads a JSON object body with the browser's own parser (`Response.json()`), so no JSON parser
+/// is compiled into the wasm.
+async fn read_json<T>(response: Response, from: fn(&Fields) -> Option<T>) -> Option<T> {
     let promise = web_sys::Response::from(response).json().ok()?;
     let value = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
-    serde_wasm_bindgen::from_value(value).ok()
+    from(&Fields::of(value)?)
 }
 
 /// The browser's `JSON.stringify` of a serde value (again: no JSON writer in the wasm).
@@ -161,19 +161,13 @@ fn to_json_text<T: serde::Serialize>(value: &T) -> Option<String> {
 
 async fn error_from(response: Response) -> BackendError {
     let status = response.status();
-    let body = read_json::<ErrorBody>(response).await.filter(|b| {
+    let body = read_json(response, js_data::error_body).await.filter(|b| {
         (1..=64).contains(&b.code.len())
             && b.code
                 .bytes()
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
     });
     BackendError::Status { status, body }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CustomerResponse {
-    customer_key: String,
 }
 
 /// `GET customerKeyUrl` → the signed-in customer's customerKey, validated.
@@ -184,8 +178,9 @@ pub async fn fetch_customer_key(config: &Config, url: &str) -> Result<CustomerKe
     if !response.ok() {
         return Err(error_from(response).await);
     }
-    let body: CustomerResponse = read_json(response).await.ok_or(BackendError::BadResponse)?;
-    CustomerKey::parse(&body.customer_key).map_err(|_| BackendError::BadResponse)
+    let customer_key = read_json(response, |f| f.string("customerKey").ok()?).await;
+    CustomerKey::parse(&customer_key.ok_or(BackendError::BadResponse)?)
+        .map_err(|_| BackendError::BadResponse)
 }
 
 async fn post_issue_once(
@@ -214,12 +209,12 @@ async fn post_issue_once(
     if !response.ok() {
         return Err(error_from(response).await);
     }
-    let answer: IssueResponse = read_json(response).await.ok_or(BackendError::BadResponse)?;
-    if answer.card.is_plausible() {
-        Ok(answer.card)
-    } else {
-        Err(BackendError::BadResponse)
-    }
+    let card = read_json(response, |f| {
+        js_data::card_summary(&f.object("card").ok()??)
+    })
+    .await;
+    card.filter(CardSummary::is_plausible)
+        .ok_or(BackendError::BadResponse)
 }
 
 /// Posts the hand-off with bounded retries (network, timeout, 5xx only; same body and key each

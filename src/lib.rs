@@ -10,6 +10,7 @@ pub mod backend;
 pub mod browser;
 pub mod checkout;
 pub mod components;
+pub mod js_data;
 pub mod pages;
 pub mod sdk;
 pub mod storage;
@@ -32,9 +33,9 @@ pub const CONFIG_ELEMENT_ID: &str = "toss-billing-config";
 
 /// Reads and validates a configuration object handed over from JS.
 pub fn config_from_js(value: JsValue) -> Result<Config, ConfigError> {
-    let raw: RawConfig = serde_wasm_bindgen::from_value(value)
-        .map_err(|e| ConfigError::Unreadable(e.to_string()))?;
-    raw.validate()
+    js_data::raw_config(value)
+        .map_err(ConfigError::Unreadable)?
+        .validate()
 }
 
 /// Reads and validates the configuration in the page's JSON data block.

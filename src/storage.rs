@@ -1,11 +1,12 @@
 //! This tab's memory across the redirect to Toss and back: sessionStorage, JSON. Per tab on
 //! purpose: a registration started in one tab is finished in that tab only.
 
-use serde::{de::DeserializeOwned, Serialize};
+use serde::Serialize;
 use wasm_bindgen::JsValue;
 
 use crate::checkout::handoff::HandoffRecord;
 use crate::checkout::redirect::PendingRegistration;
+use crate::js_data::{self, Fields};
 
 const PENDING: &str = "tossBilling.pending";
 const HANDOFF: &str = "tossBilling.handoff";
@@ -21,11 +22,10 @@ fn session() -> Result<web_sys::Storage, StorageUnavailable> {
         .ok_or(StorageUnavailable)
 }
 
-fn read<T: DeserializeOwned>(key: &str) -> Option<T> {
+/// A stored record, or `None`: one this version cannot read is treated as absent, never a crash.
+fn read<T>(key: &str, from: fn(&Fields) -> Option<T>) -> Option<T> {
     let text = session().ok()?.get_item(key).ok()??;
-    let value = js_sys::JSON::parse(&text).ok()?;
-    // A record this version cannot read is treated as absent, never as a crash.
-    serde_wasm_bindgen::from_value(value).ok()
+    from(&Fields::parse(&text)?)
 }
 
 fn write<T: Serialize>(key: &str, value: &T) -> Result<(), StorageUnavailable> {
@@ -49,7 +49,7 @@ fn remove(key: &str) {
 
 /// The registration this tab started, if any.
 pub fn load_pending() -> Option<PendingRegistration> {
-    read(PENDING)
+    read(PENDING, js_data::pending_registration)
 }
 
 /// Remembers the registration before the card window opens.
@@ -73,7 +73,7 @@ pub fn clear_pending_if(state: &str) {
 
 /// The last hand-off of this tab.
 pub fn load_handoff() -> Option<HandoffRecord> {
-    read(HANDOFF)
+    read(HANDOFF, js_data::handoff_record)
 }
 
 /// Stores the hand-off (before posting, and after every outcome).

@@ -754,6 +754,50 @@ async fn a_secret_key_in_the_configuration_is_refused_without_being_shown() {
 }
 
 #[wasm_bindgen_test]
+async fn configuration_mistakes_are_named_and_nothing_loads() {
+    forget_tab_state();
+    let cases = [
+        (
+            json!({"clientKey": CLIENT_KEY, "customerKey": "customer-0001", "clientkey": "typo"}),
+            "unknown field `clientkey`",
+        ),
+        (
+            json!({"clientKey": CLIENT_KEY, "customerKey": "customer-0001", "sdkTimeoutMs": "10"}),
+            "`sdkTimeoutMs` must be a whole number",
+        ),
+        (
+            json!({"clientKey": CLIENT_KEY, "customerKey": "customer-0001", "windowTarget": "popup"}),
+            "`windowTarget` must be",
+        ),
+        (
+            json!({"clientKey": CLIENT_KEY, "customerKey": 42}),
+            "`customerKey` must be a string",
+        ),
+        (
+            json!({"clientKey": CLIENT_KEY, "customerKey": "customer-0001", "backendHeaders": {"X": 1}}),
+            "`backendHeaders.X` must be a string",
+        ),
+        (
+            json!({"clientKey": CLIENT_KEY, "customerKey": "customer-0001", "selectableCardTypes": ["GOLD"]}),
+            "selectableCardTypes",
+        ),
+        (
+            json!({"clientKey": CLIENT_KEY}),
+            "`customerKey` is required",
+        ),
+        (json!(["not", "an", "object"]), "must be a JSON object"),
+    ];
+    for (config, message) in cases {
+        let page = open("/", &config).await;
+        page.see(message);
+        assert!(
+            page.find("button.tbc-button").is_none(),
+            "nothing to click for {config}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
 async fn the_page_speaks_english_when_configured() {
     forget_tab_state();
     sandbox_loaded().await;

@@ -784,3 +784,17 @@ fn each_bad_field_is_named_and_no_secret_is_repeated() {
     );
     assert!(field_of(json!({"windowTarget": "popup"})).contains("popup"));
 }
+
+#[test]
+fn the_js_reader_knows_exactly_the_serde_field_names() {
+    // serde lists its field names when it meets an unknown one; the hand-written JS reader
+    // (src/js_data.rs) must accept exactly those.
+    let error = serde_json::from_value::<RawConfig>(json!({"__unknown": 1}))
+        .unwrap_err()
+        .to_string();
+    let mut serde_names: Vec<&str> = error.split('`').skip(3).step_by(2).collect();
+    let mut ours = RawConfig::FIELDS.to_vec();
+    serde_names.sort_unstable();
+    ours.sort_unstable();
+    assert_eq!(serde_names, ours, "{error}");
+}

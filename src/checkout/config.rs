@@ -62,6 +62,32 @@ pub struct RawConfig {
     pub backend_max_attempts: Option<u32>,
 }
 
+impl RawConfig {
+    /// Every field name the page may use (the serde names above; a native test keeps them equal).
+    pub const FIELDS: [&'static str; 20] = [
+        "clientKey",
+        "customerKey",
+        "customerKeyUrl",
+        "backendUrl",
+        "registerPath",
+        "successPath",
+        "failPath",
+        "callbackQuery",
+        "customerName",
+        "customerEmail",
+        "locale",
+        "sdkUrl",
+        "sdkNonce",
+        "sdkTimeoutMs",
+        "windowTarget",
+        "selectableCardTypes",
+        "backendHeaders",
+        "credentials",
+        "backendTimeoutMs",
+        "backendMaxAttempts",
+    ];
+}
+
 /// Why the configuration was refused. The message names the field, never a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {

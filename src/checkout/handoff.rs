@@ -42,13 +42,6 @@ impl CardSummary {
     }
 }
 
-/// The backend's success body.
-#[derive(Debug, Clone, Deserialize)]
-pub struct IssueResponse {
-    /// The registered card.
-    pub card: CardSummary,
-}
-
 /// The backend's (and Toss's) error body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -1,0 +1,230 @@
+//! Reading plain JS data (parsed JSON, configuration objects) into our types by hand.
+//!
+//! Why not `serde_wasm_bindgen::from_value`: its generic deserializer and serde's error messages
+//! (which format floats) cost tens of KB of wasm on a page that must load fast; these few readers
+//! cost a fraction of that. The JSON shapes are the serde ones (`checkout::*` derives), which the
+//! native tests pin down.
+
+use std::collections::BTreeMap;
+
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::checkout::config::RawConfig;
+use crate::checkout::handoff::{CardSummary, ErrorBody, HandoffRecord, HandoffStatus};
+use crate::checkout::keys::CustomerKey;
+use crate::checkout::redirect::{AuthKey, PendingRegistration};
+use crate::checkout::request::CardOwnerType;
+use crate::checkout::urls::WindowTarget;
+
+/// The fields of a plain JS object.
+pub struct Fields(JsValue);
+
+impl Fields {
+    /// `Some` for a plain object (not null, not an array).
+    pub fn of(value: JsValue) -> Option<Self> {
+        (value.is_object() && !Array::is_array(&value)).then_some(Self(value))
+    }
+
+    /// Parses JSON text with the browser's parser.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::of(js_sys::JSON::parse(text).ok()?)
+    }
+
+    /// The object's own keys.
+    pub fn keys(&self) -> Vec<String> {
+        Object::keys(self.0.unchecked_ref::<Object>())
+            .iter()
+            .filter_map(|k| k.as_string())
+            .collect()
+    }
+
+    fn get(&self, name: &str) -> Option<JsValue> {
+        let value = Reflect::get(&self.0, &JsValue::from_str(name)).ok()?;
+        (!value.is_undefined() && !value.is_null()).then_some(value)
+    }
+
+    /// An optional string field; any other type is an error naming the field.
+    pub fn string(&self, name: &str) -> Result<Option<String>, String> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(value) => value
+                .as_string()
+                .map(Some)
+                .ok_or_else(|| format!("`{name}` must be a string")),
+        }
+    }
+
+    /// An optional whole number from 0 to 2³²−1.
+    pub fn whole_number(&self, name: &str) -> Result<Option<u32>, String> {
+        let Some(value) = self.get(name) else {
+            return Ok(None);
+        };
+        match value.as_f64() {
+            Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
+                Ok(Some(n as u32))
+            }
+            _ => Err(format!("`{name}` must be a whole number")),
+        }
+    }
+
+    /// An optional nested object.
+    pub fn object(&self, name: &str) -> Result<Option<Fields>, String> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(value) => Fields::of(value)
+                .map(Some)
+                .ok_or_else(|| format!("`{name}` must be an object")),
+        }
+    }
+
+    /// An optional `{ "name": "value", … }` of strings.
+    pub fn string_map(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, String> {
+        let Some(map) = self.object(name)? else {
+            return Ok(None);
+        };
+        let mut out = BTreeMap::new();
+        for key in map.keys() {
+            let value = map
+                .string(&key)
+                .ok()
+                .flatten()
+                .ok_or_else(|| format!("`{name}.{key}` must be a string"))?;
+            out.insert(key, value);
+        }
+        Ok(Some(out))
+    }
+
+    /// An optional array of strings.
+    pub fn string_list(&self, name: &str) -> Result<Option<Vec<String>>, String> {
+        let Some(value) = self.get(name) else {
+            return Ok(None);
+        };
+        if !Array::is_array(&value) {
+            return Err(format!("`{name}` must be a list"));
+        }
+        let items: Array = value.unchecked_into();
+        items
+            .iter()
+            .map(|item| {
+                item.as_string()
+                    .ok_or_else(|| format!("`{name}` must list strings"))
+            })
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+}
+
+/// The page's configuration object, as `RawConfig` (unknown fields refused by name).
+pub fn raw_config(value: JsValue) -> Result<RawConfig, String> {
+    let f = Fields::of(value).ok_or("the configuration must be a JSON object")?;
+    if let Some(unknown) = f
+        .keys()
+        .into_iter()
+        .find(|key| !RawConfig::FIELDS.contains(&key.as_str()))
+    {
+        return Err(format!("unknown field `{unknown}`"));
+    }
+    let window_target = match f.string("windowTarget")?.as_deref() {
+        None => None,
+        Some("iframe") => Some(WindowTarget::Iframe),
+        Some("self") => Some(WindowTarget::SelfWindow),
+        Some(_) => return Err("`windowTarget` must be \"iframe\" or \"self\"".to_owned()),
+    };
+    let card_types = f
+        .string_list("selectableCardTypes")?
+        .map(|types| {
+            types
+                .iter()
+                .map(|t| match t.as_str() {
+                    "PERSONAL" => Ok(CardOwnerType::Personal),
+                    "CORPORATE" => Ok(CardOwnerType::Corporate),
+                    _ => Err(
+                        "`selectableCardTypes` may list only \"PERSONAL\" and \"CORPORATE\""
+                            .to_owned(),
+                    ),
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    Ok(RawConfig {
+        client_key: f.string("clientKey")?,
+        customer_key: f.string("customerKey")?,
+        customer_key_url: f.string("customerKeyUrl")?,
+        backend_url: f.string("backendUrl")?,
+        register_path: f.string("registerPath")?,
+        success_path: f.string("successPath")?,
+        fail_path: f.string("failPath")?,
+        callback_query: f.string_map("callbackQuery")?,
+        customer_name: f.string("customerName")?,
+        customer_email: f.string("customerEmail")?,
+        locale: f.string("locale")?,
+        sdk_url: f.string("sdkUrl")?,
+        sdk_nonce: f.string("sdkNonce")?,
+        sdk_timeout_ms: f.whole_number("sdkTimeoutMs")?,
+        window_target,
+        selectable_card_types: card_types,
+        backend_headers: f.string_map("backendHeaders")?,
+        credentials: f.string("credentials")?,
+        backend_timeout_ms: f.whole_number("backendTimeoutMs")?,
+        backend_max_attempts: f.whole_number("backendMaxAttempts")?,
+    })
+}
+
+/// `{company, number, cardType?, ownerType?}`.
+pub fn card_summary(f: &Fields) -> Option<CardSummary> {
+    Some(CardSummary {
+        company: f.string("company").ok()??,
+        number: f.string("number").ok()??,
+        card_type: f.string("cardType").ok()?,
+        owner_type: f.string("ownerType").ok()?,
+    })
+}
+
+/// `{code, message?}`.
+pub fn error_body(f: &Fields) -> Option<ErrorBody> {
+    Some(ErrorBody {
+        code: f.string("code").ok()??,
+        message: f.string("message").ok()?.unwrap_or_default(),
+    })
+}
+
+fn customer_key(f: &Fields) -> Option<CustomerKey> {
+    CustomerKey::parse(&f.string("customerKey").ok()??).ok()
+}
+
+/// A stored `PendingRegistration`.
+pub fn pending_registration(f: &Fields) -> Option<PendingRegistration> {
+    Some(PendingRegistration {
+        customer_key: customer_key(f)?,
+        state: f.string("state").ok()??,
+    })
+}
+
+/// A stored `HandoffRecord` (the status tag flattened into it, as serde writes it).
+pub fn handoff_record(f: &Fields) -> Option<HandoffRecord> {
+    let status = match f.string("status").ok()??.as_str() {
+        "sending" => HandoffStatus::Sending,
+        "registered" => HandoffStatus::Registered {
+            card: card_summary(&f.object("card").ok()??)?,
+        },
+        "refused" => HandoffStatus::Refused {
+            error: error_body(&f.object("error").ok()??)?,
+        },
+        "unconfirmed" => HandoffStatus::Unconfirmed {
+            error: error_body(&f.object("error").ok()??)?,
+        },
+        _ => return None,
+    };
+    let auth_key = match f.string("authKey").ok()? {
+        Some(raw) => Some(AuthKey::parse(&raw).ok()?),
+        None => None,
+    };
+    Some(HandoffRecord {
+        state: f.string("state").ok()??,
+        customer_key: customer_key(f)?,
+        auth_key,
+        idempotency_key: f.string("idempotencyKey").ok()??,
+        status,
+    })
+}
