@@ -49,6 +49,8 @@ extern "C" {
     fn thrown_by(client_key: &str, customer_key: JsValue) -> JsValue;
     #[wasm_bindgen(js_name = sandboxIsOpen)]
     fn sandbox_is_open() -> bool;
+    #[wasm_bindgen(js_name = refuseSessionStorageWrites)]
+    fn refuse_session_storage_writes(refuse: bool);
     #[wasm_bindgen(js_name = clickAll)]
     fn click_all(selector: &str, times: u32);
 }
@@ -671,6 +673,30 @@ async fn a_checkout_closed_mid_window_does_not_erase_the_next_ones_registration(
     );
     let page = open(&path_and_query(&redirect), &config).await;
     page.until_sees("카드가 등록되었어요").await;
+}
+
+#[wasm_bindgen_test]
+async fn a_browser_that_cannot_keep_the_registration_opens_no_window() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let page = open("/", &base_config(&test_id("no-storage"))).await;
+    page.until_ready().await;
+    refuse_session_storage_writes(true);
+    page.button().click();
+    sleep(50).await;
+    refuse_session_storage_writes(false);
+    page.until_sees("카드 등록 정보를 잠시 보관할 수 없어")
+        .await;
+    let calls: Value = serde_wasm_bindgen::from_value(sandbox_calls()).unwrap();
+    assert_eq!(
+        calls.as_array().unwrap().len(),
+        0,
+        "no card window without a way to finish the registration"
+    );
+    page.find(".tbc-alert button")
+        .expect("a way to try again")
+        .click();
+    page.until_ready().await;
 }
 
 #[wasm_bindgen_test]

@@ -70,3 +70,11 @@ export function overlayOpen() {
 export function sandboxIsOpen() {
   return sandbox().isOpen();
 }
+
+// A browser that refuses to keep anything in sessionStorage (some privacy modes, a full quota).
+const realSetItem = Storage.prototype.setItem;
+export function refuseSessionStorageWrites(refuse) {
+  Storage.prototype.setItem = refuse
+    ? function () { throw new DOMException("The quota has been exceeded.", "QuotaExceededError"); }
+    : realSetItem;
+}

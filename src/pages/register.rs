@@ -135,7 +135,11 @@ fn begin(
         customer_key: customer.clone(),
         state: state.clone(),
     })
-    .map_err(|e| integration(e.to_string()))?;
+    .map_err(|e| RegisterState::Failed {
+        text: Text::StorageBlocked,
+        detail: Some(e.to_string()),
+        retry: Some(Retry::Reopen),
+    })?;
     Ok((request, state))
 }
 
