@@ -59,8 +59,3 @@ pub fn is_mobile() -> bool {
         .unwrap_or_default();
     crate::checkout::urls::is_mobile_user_agent(&user_agent)
 }
-
-/// Moves keyboard focus to `element` (results and errors, so screen readers announce them).
-pub fn focus(element: &web_sys::HtmlElement) {
-    let _ = element.focus();
-}

@@ -224,7 +224,7 @@ pub fn CardRegistration(
                     notice.set(Some(Text::Cancelled));
                     // `try_`: the page may be gone (destroy() on unmount rejects with a cancel).
                     if let Some(Some(button)) = button.try_get_untracked() {
-                        browser::focus(&button);
+                        let _ = button.focus();
                     }
                 }
                 // Another window of this page is already open: nothing is wrong with this click.
