@@ -54,15 +54,21 @@ dist=$BENCH_OUT/dist
 names=$BENCH_OUT/names
 ref=$BENCH_OUT/ref
 if [[ -z "${BENCH_SKIP_BUILD:-}" ]]; then
-  step "release build (trunk build --release, as deployed)"
+  step "release build (scripts/build-release.sh, as deployed)"
   rm -rf "$dist"
-  trunk build --release --dist "$dist" >&2
+  ./scripts/build-release.sh "$dist" >&2
 
   step "a build that keeps function names, for twiggy (profile release-names; never shipped)"
-  cargo build --profile release-names --target wasm32-unknown-unknown --bin toss-billing-checkout >&2
-  rm -rf "$names" && mkdir -p "$names"
-  wasm-bindgen --target web --no-typescript --out-dir "$names" \
-    "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release-names/toss-billing-checkout.wasm" >&2
+  (
+    # The release build's compiler and flags (scripts/build-release.sh), another profile.
+    source scripts/release-env.sh
+    export CARGO_TARGET_DIR=$CARGO_TARGET_DIR/shipping RUSTUP_TOOLCHAIN=$RELEASE_TOOLCHAIN
+    export CARGO_UNSTABLE_BUILD_STD=std,panic_abort RUSTFLAGS=$RELEASE_RUSTFLAGS
+    cargo build --profile release-names --target wasm32-unknown-unknown --bin toss-billing-checkout >&2
+    rm -rf "$names" && mkdir -p "$names"
+    wasm-bindgen --target web --no-typescript --out-dir "$names" \
+      "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release-names/toss-billing-checkout.wasm" >&2
+  )
 
   step "reference pages, built from a copy in $ref"
   rm -rf "$ref/vanilla" && mkdir -p "$ref"

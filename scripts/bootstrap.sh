@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, and only what is missing (idempotent, no GitHub):
-#   the wasm32 target, trunk 0.21.14, wasm-bindgen-cli at the exact Cargo.lock version,
-#   wasm-opt 132 (npm binaryen) for release builds, and (unless --no-browser) Debian's chromium +
-#   chromedriver for the browser tests.
+#   the wasm32 target, trunk 0.21.14, wasm-bindgen-cli at the exact Cargo.lock version, and for
+#   release builds the pinned nightly of scripts/release-env.sh (with rust-src), wasm-opt 132 (npm
+#   binaryen) and terser (npm); unless --no-browser, Debian's chromium + chromedriver for the
+#   browser tests.
 # Never installs Debian's binaryen: its wasm-opt 108 silently breaks release builds (Trunk.toml pins
 # wasm_opt = "version_132", so trunk never runs another wasm-opt that happens to be on PATH).
 set -euo pipefail
@@ -16,6 +17,15 @@ say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
+fi
+
+# The release frontend's compiler (scripts/release-env.sh): a pinned nightly, minimal, with the
+# standard library's source for -Zbuild-std. Tests and the server use stable.
+source scripts/release-env.sh
+if ! rustup run "$RELEASE_TOOLCHAIN" rustc --version >/dev/null 2>&1 ||
+   ! rustup component list --toolchain "$RELEASE_TOOLCHAIN" --installed 2>/dev/null | grep -q '^rust-src'; then
+  say "installing $RELEASE_TOOLCHAIN with rust-src (the release build's compiler)"
+  rustup toolchain install "$RELEASE_TOOLCHAIN" --profile minimal --component rust-src
 fi
 
 if ! trunk --version 2>/dev/null | grep -q '0\.21\.14'; then
@@ -58,6 +68,14 @@ if ! node "$wasm_opt" --version 2>/dev/null | grep -q 'version 132 '; then
     "binaryen@${binaryen_version}" >/dev/null
 fi
 chmod +x "$wasm_opt"
+# terser: minifies wasm-bindgen's JS glue in release builds (scripts/assemble-dist.py).
+terser_version=5.51.4
+if ! node .tools/terser/node_modules/terser/bin/terser --version 2>/dev/null | grep -q " ${terser_version}\$"; then
+  say "installing terser ${terser_version} (npm) into .tools/terser"
+  mkdir -p .tools/terser
+  npm install --prefix .tools/terser --no-save --no-package-lock --no-audit --no-fund \
+    "terser@${terser_version}" >/dev/null
+fi
 trunk_cache=${XDG_CACHE_HOME:-$HOME/.cache}/trunk/wasm-opt-version_132/bin
 if [[ "$(readlink -f "$trunk_cache/wasm-opt" 2>/dev/null)" != "$(readlink -f "$wasm_opt")" ]]; then
   say "linking wasm-opt 132 where trunk looks for it ($trunk_cache)"

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh --no-browser
-trunk build --release
+./scripts/build-release.sh
 export DIST_DIR="${DIST_DIR:-$PWD/dist}"
 export DATABASE_URL="${DATABASE_URL:-$PWD/data/billing.sqlite}"
 exec cargo run -p billing-server

@@ -21,9 +21,10 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-pub use checkout::config::{Config, ConfigError, RawConfig};
+pub use checkout::config::{Config, ConfigError, Page, RawConfig};
 pub use pages::{
-    CardRegistration, Checkout, ConfigErrorView, RegistrationFail, RegistrationSuccess,
+    all_pages, registration_page, return_pages, CardRegistration, Checkout, ConfigErrorView,
+    RegistrationFail, RegistrationSuccess,
 };
 
 /// The id of the JSON data block a page puts its configuration in:
@@ -66,47 +67,58 @@ impl CheckoutHandle {
     }
 }
 
-/// Mounts the checkout page for the current address into `target`. A bad configuration renders
-/// one clear error naming the field; nothing is loaded or sent then.
-pub fn mount(target: web_sys::HtmlElement, config: Result<Config, ConfigError>) -> CheckoutHandle {
-    let mounted: Box<dyn Any> = match config {
-        Ok(config) => Box::new(leptos::mount::mount_to(
-            target,
-            move || view! { <Checkout config /> },
-        )),
-        Err(error) => Box::new(leptos::mount::mount_to(
-            target,
-            move || view! { <ConfigErrorView error /> },
-        )),
-    };
+/// Which pages a build contains: a function from the configuration and the page the address asks
+/// for, to its view, or [`ConfigError::NotInBundle`]. Each shipped bundle passes its own set
+/// (`src/main.rs`, `src/bin/return.rs`), so the linker drops the other pages' code: the
+/// registration page never downloads the success and fail pages.
+pub type Pages = fn(Config, Page) -> Result<AnyView, ConfigError>;
+
+/// Mounts the page for the current address, from `pages`, into `target`. A bad configuration
+/// renders one clear error naming the field; nothing is loaded or sent then.
+pub fn mount(
+    target: web_sys::HtmlElement,
+    config: Result<Config, ConfigError>,
+    pages: Pages,
+) -> CheckoutHandle {
+    let mounted = leptos::mount::mount_to(target, move || {
+        let page = config.and_then(|config| {
+            let page = config.page_for(&browser::address().path);
+            pages(config, page)
+        });
+        page.unwrap_or_else(|error| view! { <ConfigErrorView error /> }.into_any())
+    });
     CheckoutHandle {
-        mounted: Some(mounted),
+        mounted: Some(Box::new(mounted)),
     }
 }
 
-/// JS: `mountCheckout(element, config)` — for storefronts not written in Rust.
-#[wasm_bindgen(js_name = mountCheckout)]
-pub fn mount_checkout(target: JsValue, config: JsValue) -> Result<CheckoutHandle, JsError> {
-    let target = target
-        .dyn_into::<web_sys::HtmlElement>()
-        .map_err(|_| JsError::new("mountCheckout: the first argument must be an HTML element"))?;
-    Ok(mount(target, config_from_js(config)))
+/// `mount(element, config)` for storefront scripts: checks the arguments, then [`mount`]s.
+pub fn mount_from_js(
+    target: JsValue,
+    config: JsValue,
+    pages: Pages,
+) -> Result<CheckoutHandle, JsError> {
+    let target = target.dyn_into::<web_sys::HtmlElement>().map_err(|_| {
+        JsError::new("TossBillingCheckout.mount: the first argument must be an HTML element")
+    })?;
+    Ok(mount(target, config_from_js(config), pages))
 }
 
 /// Installs `window.TossBillingCheckout = { mount(element, config) }` for storefront scripts (the
 /// returned handle has `unmount()`), then fires `toss-billing-checkout:ready` on `window`, so a page
 /// script can wait for it without polling.
-pub fn expose_js_api() {
+pub fn expose_js_api(pages: Pages) {
     let Some(window) = web_sys::window() else {
         return;
     };
     let api = js_sys::Object::new();
-    let mount =
-        Closure::<dyn Fn(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(|target, config| {
-            mount_checkout(target, config)
+    let mount = Closure::<dyn Fn(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
+        move |target, config| {
+            mount_from_js(target, config, pages)
                 .map(JsValue::from)
                 .map_err(JsValue::from)
-        });
+        },
+    );
     let _ = js_sys::Reflect::set(&api, &JsValue::from_str("mount"), mount.as_ref());
     mount.forget(); // lives as long as the page
     let _ = js_sys::Reflect::set(&window, &JsValue::from_str("TossBillingCheckout"), &api);
@@ -117,7 +129,7 @@ pub fn expose_js_api() {
 
 /// Mounts into every element marked `data-toss-billing-checkout`, with the page's JSON
 /// configuration. What the demo and a plain-HTML storefront use: no script of their own needed.
-pub fn mount_marked_elements() -> Vec<CheckoutHandle> {
+pub fn mount_marked_elements(pages: Pages) -> Vec<CheckoutHandle> {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return vec![];
     };
@@ -126,6 +138,13 @@ pub fn mount_marked_elements() -> Vec<CheckoutHandle> {
     };
     (0..targets.length())
         .filter_map(|i| targets.item(i)?.dyn_into::<web_sys::HtmlElement>().ok())
-        .map(|target| mount(target, config_from_page()))
+        .map(|target| mount(target, config_from_page(), pages))
         .collect()
+}
+
+/// What a bundle's `main` does: mount the marked elements (for the page's lifetime) and offer
+/// `window.TossBillingCheckout`.
+pub fn start(pages: Pages) {
+    std::mem::forget(mount_marked_elements(pages));
+    expose_js_api(pages);
 }

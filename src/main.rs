@@ -1,8 +1,8 @@
-//! The demo and plain-HTML entry point: mount into every `[data-toss-billing-checkout]` element,
-//! and offer `window.TossBillingCheckout.mount` to page scripts.
+//! The registration bundle (what the registration page downloads): mounts every
+//! `[data-toss-billing-checkout]` element and offers `window.TossBillingCheckout.mount`, with the
+//! registration page only. The success and fail pages are the return bundle (`src/bin/return.rs`);
+//! the loader picks one by address.
 
 fn main() {
-    // The handles live as long as the page.
-    std::mem::forget(toss_billing_checkout::mount_marked_elements());
-    toss_billing_checkout::expose_js_api();
+    toss_billing_checkout::start(toss_billing_checkout::registration_page);
 }

@@ -12,7 +12,9 @@ use toss_billing_checkout::checkout::request::{
 };
 use toss_billing_checkout::checkout::urls::WindowTarget;
 use toss_billing_checkout::sdk::{self, ScriptSource, SdkError, TossPayments};
-use toss_billing_checkout::{config_from_js, mount, CheckoutHandle};
+use toss_billing_checkout::{
+    all_pages, config_from_js, mount, registration_page, return_pages, CheckoutHandle, Pages,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -211,11 +213,17 @@ impl Drop for Page {
 
 /// Opens the checkout at `path` with `config`, as a storefront page would.
 async fn open(path: &str, config: &Value) -> Page {
+    open_bundle(path, config, all_pages).await
+}
+
+/// Opens the checkout at `path` with only the pages of one bundle (`registration_page`,
+/// `return_pages`), as the shipped bundles do.
+async fn open_bundle(path: &str, config: &Value, pages: Pages) -> Page {
     arrive_at(path);
     let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
     document().body().unwrap().append_child(&root).unwrap();
     let config = js_sys::JSON::parse(&config.to_string()).unwrap();
-    let handle = mount(root.clone(), config_from_js(config));
+    let handle = mount(root.clone(), config_from_js(config), pages);
     leptos::task::tick().await;
     Page { root, handle }
 }
@@ -893,6 +901,54 @@ async fn a_registered_card_is_handed_off_once_and_the_key_leaves_the_address_bar
     page.until_sees("카드가 등록되었어요").await;
     sleep(100).await;
     assert_eq!(posts_received(&id).await, 1, "nothing is posted twice");
+}
+
+#[wasm_bindgen_test]
+async fn each_bundle_shows_its_own_pages_and_refuses_the_others_plainly() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("bundles");
+    let config = base_config(&id);
+    let redirect = register_card(&config).await;
+
+    // The registration bundle on the success address: a plain integration error; the key is not
+    // read, not scrubbed by the wrong code, and nothing is posted.
+    let wrong = open_bundle(&path_and_query(&redirect), &config, registration_page).await;
+    wrong.see("this address is the success or fail page");
+    wrong.dont_see("카드가 등록되었어요");
+    assert!(
+        current_query().contains("authKey="),
+        "the wrong bundle reads nothing"
+    );
+    drop(wrong);
+    assert_eq!(
+        posts_received(&id).await,
+        0,
+        "the wrong bundle posts nothing"
+    );
+
+    // The return bundle on the same address does the hand-off, once.
+    let success = open_bundle(&path_and_query(&redirect), &config, return_pages).await;
+    success.until_sees("카드가 등록되었어요").await;
+    assert!(
+        !current_query().contains("authKey="),
+        "the key leaves the address bar"
+    );
+    drop(success);
+    assert_eq!(posts_received(&id).await, 1, "exactly one hand-off");
+
+    // The return bundle on the registration address: the same plain error, no SDK window.
+    let wrong = open_bundle("/", &config, return_pages).await;
+    wrong.see("this address is the registration page");
+    assert!(
+        wrong.find("button.tbc-button").is_none(),
+        "no register button"
+    );
+    drop(wrong);
+
+    // And the registration bundle on its own address: the button.
+    let register = open_bundle("/", &config, registration_page).await;
+    register.until_ready().await;
 }
 
 #[wasm_bindgen_test]

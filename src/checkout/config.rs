@@ -105,6 +105,10 @@ pub enum ConfigError {
         /// What is wrong, without repeating the value.
         problem: String,
     },
+    /// The page loaded a bundle that lacks the page its address asks for (e.g. the registration
+    /// bundle at the success address); the text says which and what to load instead.
+    #[error("{0}")]
+    NotInBundle(&'static str),
 }
 
 fn invalid(field: &'static str, problem: impl ToString) -> ConfigError {

@@ -28,9 +28,10 @@ pub fn artifacts_dir() -> PathBuf {
         .unwrap_or_else(|| target_dir().join("e2e-artifacts"))
 }
 
-/// The release build of the frontend, exactly what ships: `trunk build --release` (index.html's
-/// `data-wasm-opt="0"` and the post-build hook included), into `<target>/e2e-dist`. Built once per
-/// test run; `E2E_DIST=/path` uses a build made beforehand instead.
+/// The release build of the frontend, exactly what ships: `scripts/build-release.sh` (both
+/// bundles, the pinned compiler, wasm-opt, minified glue and the loader that picks a bundle by
+/// address), into `<target>/e2e-dist`. Built once per test run; `E2E_DIST=/path` uses a build made
+/// beforehand instead.
 pub fn release_dist() -> &'static Path {
     static DIST: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let built = DIST.get_or_init(|| {
@@ -48,20 +49,19 @@ pub fn release_dist() -> &'static Path {
         }
         let dist = target_dir().join("e2e-dist");
         super::notice(&format!(
-            "building the release frontend (trunk build --release) into {}",
+            "building the release frontend (scripts/build-release.sh) into {}",
             dist.display()
         ));
         let started = Instant::now();
-        let output = Command::new("trunk")
-            .args(["build", "--release", "--dist"])
+        let output = Command::new(workspace_root().join("scripts/build-release.sh"))
             .arg(&dist)
             .current_dir(workspace_root())
             .env("CARGO_TARGET_DIR", target_dir())
             .output()
-            .map_err(|e| format!("cannot run trunk (scripts/bootstrap.sh installs it): {e}"))?;
+            .map_err(|e| format!("cannot run scripts/build-release.sh: {e}"))?;
         if !output.status.success() {
             return Err(format!(
-                "trunk build --release failed ({}):\n{}\n{}",
+                "scripts/build-release.sh failed ({}):\n{}\n{}",
                 output.status,
                 String::from_utf8_lossy(&output.stdout),
                 String::from_utf8_lossy(&output.stderr)

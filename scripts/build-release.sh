@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The release frontend, exactly what ships (serve.sh, the e2e tests and the benchmark all use it):
+#   scripts/build-release.sh [DIST]        (default: dist/)
+# 1. trunk builds two bundles with the pinned compiler of scripts/release-env.sh: return.html → the
+#    return bundle (success and fail pages), index.html → the registration bundle, CSS and files;
+# 2. scripts/assemble-dist.py copies the return bundle in and writes the loader that picks a bundle
+#    by address, so the page has no inline script (CSP-friendly).
+# Plain `trunk serve` still works for quick UI work on the registration page (stable, no loader).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/release-env.sh
+source scripts/release-env.sh
+
+dist=$(realpath -m "${1:-dist}")
+# Its own target folder: other flags and another compiler than the tests' builds, which would
+# otherwise rebuild each other's dependencies every time.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/shipping"
+export RUSTUP_TOOLCHAIN=$RELEASE_TOOLCHAIN
+export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
+export RUSTFLAGS=$RELEASE_RUSTFLAGS
+
+return_dist=$CARGO_TARGET_DIR/return-dist
+trunk build --release=true --dist "$return_dist" return.html
+trunk build --release=true --dist "$dist" index.html
+python3 scripts/assemble-dist.py "$dist" "$return_dist"
