@@ -7,6 +7,9 @@ DIST is trunk's build of index.html (the registration bundle, CSS, sandbox, exam
 its build of return.html (the return bundle: success and fail pages). This script
 
 - copies the return bundle into DIST;
+- shrinks each bundle's JS/wasm boundary (shrink_boundary): drops the JS stream classes that
+  leptos's server-function client exports but a checkout never calls, and gives the ~150 imports
+  and exports one- or two-letter names in both the wasm and its glue (binaryen's wasm-opt);
 - minifies both bundles' JS glue with terser (trunk's own minifier cannot parse wasm-bindgen's
   glue), and records fresh integrity hashes;
 - replaces trunk's inline loader and its preloads in index.html with boot-<hash>.js
@@ -27,6 +30,15 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TERSER = os.path.join(ROOT, ".tools/terser/node_modules/terser/bin/terser")
+WASM_OPT = os.path.join(ROOT, ".tools/binaryen/node_modules/binaryen/bin/wasm-opt")
+# What rustc emits for wasm32 by default (index.html passes the same to trunk's wasm-opt run).
+WASM_FEATURES = ["--enable-bulk-memory", "--enable-nontrapping-float-to-int",
+                 "--enable-reference-types"]
+# wasm-streams' exported classes (leptos -> server_fn -> wasm-streams): JS stream adapters for
+# server functions, which a checkout never calls. Exports are kept alive by wasm-bindgen whatever
+# the app uses, so they are removed here, with the code only they reached.
+UNUSED_EXPORTS = "*intounderlying*"
+UNUSED_CLASS = "IntoUnderlying"
 
 
 def fail(message):
@@ -58,6 +70,115 @@ def minify(path):
         fail("terser failed on %s (scripts/bootstrap.sh installs it):\n%s" % (path, result.stderr))
 
 
+def top_level_statements(js):
+    """Splits wasm-bindgen's glue into top-level statements: each starts on a line that is not
+    indented and does not close a bracket (the generator's layout, pinned with its version)."""
+    chunks = []
+    for line in js.splitlines(keepends=True):
+        if chunks and (line[:1] in (" ", "\t", "\n", "}", ")", "]") or not line.strip()):
+            chunks[-1] += line
+        else:
+            chunks.append(line)
+    return chunks
+
+
+def wasm_imports(path):
+    """(module, name) of every import of a wasm binary (its import section, read directly)."""
+    with open(path, "rb") as f:
+        data = f.read()
+
+    def leb(pos):
+        result = shift = 0
+        while True:
+            byte = data[pos]
+            pos += 1
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return result, pos
+
+    def name(pos):
+        length, pos = leb(pos)
+        return data[pos:pos + length].decode(), pos + length
+
+    pos = 8
+    while pos < len(data):
+        section, pos = data[pos], pos + 1
+        size, pos = leb(pos)
+        if section != 2:
+            pos += size
+            continue
+        count, pos = leb(pos)
+        found = []
+        for _ in range(count):
+            module, pos = name(pos)
+            field, pos = name(pos)
+            kind, pos = data[pos], pos + 1
+            if kind != 0:
+                fail("%s: import %s.%s is not a function; the glue rewrite expects functions only"
+                     % (path, module, field))
+            _, pos = leb(pos)  # type index
+            found.append((module, field))
+        return found
+    return []
+
+
+def shrink_boundary(js_path, wasm_path):
+    """Removes the unused stream exports, then minifies import/export names in the wasm and
+    rewrites the glue to match. Every name is checked: a mismatch fails the build, never the page."""
+    result = subprocess.run(
+        ["node", WASM_OPT, wasm_path, *WASM_FEATURES,
+         "--remove-exports", "--pass-arg=remove-exports@" + UNUSED_EXPORTS, "-Os",
+         "--minify-imports-and-exports-and-modules", "-o", wasm_path],
+        capture_output=True, text=True)
+    if result.returncode != 0:
+        fail("wasm-opt failed on %s:\n%s" % (wasm_path, result.stderr))
+    mapping = json.loads(result.stdout[result.stdout.index("{"):])
+    modules = {module for module, _, _ in mapping["imports"]}
+    renamed_imports = {old: new for _, old, new in mapping["imports"]}
+    renamed_exports = dict(mapping["exports"])
+    actual = wasm_imports(wasm_path)
+    new_modules = {module for module, _ in actual}
+    if len(modules) != 1 or len(new_modules) != 1 or \
+            sorted(field for _, field in actual) != sorted(renamed_imports.values()):
+        fail("%s: unexpected import layout after minifying (modules %s -> %s)"
+             % (wasm_path, modules, new_modules))
+    (old_module,), (new_module,) = modules, new_modules
+
+    js = "".join(chunk for chunk in top_level_statements(read(js_path))
+                 if UNUSED_CLASS not in chunk)
+    if UNUSED_CLASS.lower() in js.lower():
+        fail("%s: %s is still referenced after removing its classes" % (js_path, UNUSED_CLASS))
+
+    def rename_import(entry):
+        key = entry.group(1)
+        if key not in renamed_imports:
+            return ""  # no longer imported: its code went with the removed exports
+        return entry.group(0).replace(key, renamed_imports[key], 1)
+
+    # An entry runs to the first line back at its own indentation that closes it (`},` or, for
+    # imports wrapped in handleError, `}, arguments); },`).
+    entry = re.compile(r"^        (\w+): function\(.*?^        }[^\n]*\n", re.M | re.S)
+    keys = len(re.findall(r"^        (?!__proto__)\w+: ", js, re.M))
+    js, entries = entry.subn(rename_import, js)
+    if entries != keys or entries < len(renamed_imports):
+        fail("%s: matched %d of the glue's %d import entries, for %d imports"
+             % (js_path, entries, keys, len(renamed_imports)))
+    module_key = '"%s": import0' % old_module
+    if js.count(module_key) != 1:
+        fail("%s: the imports object for %s not found" % (js_path, old_module))
+    js = js.replace(module_key, "%s: import0" % json.dumps(new_module))
+
+    def rename_export(use):
+        name = use.group(1)
+        if name not in renamed_exports:
+            fail("%s: the glue uses wasm.%s, which the wasm no longer exports" % (js_path, name))
+        return "wasm." + renamed_exports[name]
+
+    js = re.sub(r"\bwasm\.(\w+)", rename_export, js)
+    write(js_path, js)
+
+
 LOADER = re.compile(r'\s*<script type="module"(?: nonce="[^"]*")?>.*?</script>', re.S)
 MODULE = re.compile(r'<link rel="modulepreload" href="/([^"]+\.js)"[^>]*>')
 WASM = re.compile(r'<link rel="preload" href="/([^"]+_bg\.wasm)"[^>]*as="fetch"[^>]*>')
@@ -86,6 +207,7 @@ def main():
 
     bundles = {}
     for name, (js_file, wasm_file) in {"registration": (js, wasm), "return": (return_js, return_wasm)}.items():
+        shrink_boundary(os.path.join(dist, js_file), os.path.join(dist, wasm_file))
         minify(os.path.join(dist, js_file))
         bundles[name] = {
             "js": js_file,

@@ -724,6 +724,7 @@ fn each_bad_field_is_named_and_no_secret_is_repeated() {
             ConfigError::Invalid { field, .. } => field.to_owned(),
             ConfigError::Missing(field) => field.to_owned(),
             ConfigError::Unreadable(text) => text,
+            ConfigError::NotInBundle(text) => panic!("validation never says {text}"),
         }
     };
     assert_eq!(field_of(json!({"clientKey": SECRET})), "clientKey");
