@@ -152,13 +152,6 @@ async fn read_json<T>(response: Response, from: fn(&Fields) -> Option<T>) -> Opt
     from(&Fields::of(value)?)
 }
 
-/// The browser's `JSON.stringify` of a serde value (again: no JSON writer in the wasm).
-fn to_json_text<T: serde::Serialize>(value: &T) -> Option<String> {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    let js = value.serialize(&serializer).ok()?;
-    js_sys::JSON::stringify(&js).ok().map(String::from)
-}
-
 async fn error_from(response: Response) -> BackendError {
     let status = response.status();
     let body = read_json(response, js_data::error_body).await.filter(|b| {
@@ -191,17 +184,9 @@ async fn post_issue_once(
         .auth_key
         .as_ref()
         .ok_or(BackendError::NothingToSend)?;
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct IssueRequest<'a> {
-        auth_key: &'a str,
-        customer_key: &'a str,
-    }
-    let body = to_json_text(&IssueRequest {
-        auth_key: auth_key.expose(),
-        customer_key: record.customer_key.as_str(),
-    })
-    .ok_or(BackendError::BadResponse)?;
+    // The browser's JSON.stringify writes it: no JSON writer in the wasm.
+    let body = js_data::issue_request_json(auth_key, &record.customer_key)
+        .ok_or(BackendError::BadResponse)?;
     let builder = with_config(Request::post(&config.backend_url), config)
         .header("Idempotency-Key", &record.idempotency_key);
     let builder = builder.header("Content-Type", "application/json");

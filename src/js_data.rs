@@ -1,9 +1,11 @@
-//! Reading plain JS data (parsed JSON, configuration objects) into our types by hand.
+//! Reading plain JS data (parsed JSON, configuration objects) into our types, and writing our
+//! types as plain JS objects, by hand.
 //!
-//! Why not `serde_wasm_bindgen::from_value`: its generic deserializer and serde's error messages
+//! Why not serde-wasm-bindgen: its generic deserializer and serializer and serde's error messages
 //! (which format floats) cost tens of KB of wasm on a page that must load fast; these few readers
-//! cost a fraction of that. The JSON shapes are the serde ones (`checkout::*` derives), which the
-//! native tests pin down.
+//! and writers cost a fraction of that. The shapes are the serde ones (`checkout::*` derives): the
+//! native tests pin the field names, and a browser test compares every writer's JSON with
+//! serde-wasm-bindgen's.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +16,7 @@ use crate::checkout::config::RawConfig;
 use crate::checkout::handoff::{CardSummary, ErrorBody, HandoffRecord, HandoffStatus};
 use crate::checkout::keys::CustomerKey;
 use crate::checkout::redirect::{AuthKey, PendingRegistration};
-use crate::checkout::request::CardOwnerType;
+use crate::checkout::request::{CardOwnerType, WireRequest};
 use crate::checkout::urls::WindowTarget;
 
 /// The fields of a plain JS object.
@@ -227,4 +229,119 @@ pub fn handoff_record(f: &Fields) -> Option<HandoffRecord> {
         idempotency_key: f.string("idempotencyKey").ok()??,
         status,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing.
+
+/// A plain JS object under construction; fields appear in the order they are set (as serde
+/// writes a struct's).
+pub struct ObjectWriter(Object);
+
+impl Default for ObjectWriter {
+    fn default() -> Self {
+        Self(Object::new())
+    }
+}
+
+impl ObjectWriter {
+    /// Sets `name` to `value`.
+    pub fn set(self, name: &str, value: impl Into<JsValue>) -> Self {
+        let _ = Reflect::set(&self.0, &JsValue::from_str(name), &value.into());
+        self
+    }
+
+    /// Sets `name` only when there is a value: absent optionals are left out, never `null`.
+    pub fn set_some(self, name: &str, value: Option<impl Into<JsValue>>) -> Self {
+        match value {
+            Some(value) => self.set(name, value),
+            None => self,
+        }
+    }
+
+    /// The object.
+    pub fn into_js(self) -> JsValue {
+        self.0.into()
+    }
+
+    /// The object as JSON text (the browser's `JSON.stringify`).
+    pub fn into_json(self) -> Option<String> {
+        js_sys::JSON::stringify(&self.0).ok().map(String::from)
+    }
+}
+
+/// The `requestBillingAuth` parameters.
+pub fn wire_request(w: &WireRequest<'_>) -> JsValue {
+    let card_types = w.selectable_card_types.map(|types| {
+        types
+            .iter()
+            .map(|t| JsValue::from_str(t.as_str()))
+            .collect::<Array>()
+    });
+    ObjectWriter::default()
+        .set("method", w.method)
+        .set("successUrl", w.success_url)
+        .set("failUrl", w.fail_url)
+        .set_some("customerName", w.customer_name)
+        .set_some("customerEmail", w.customer_email)
+        .set_some("windowTarget", w.window_target.map(WindowTarget::as_str))
+        .set_some("selectableCardTypes", card_types)
+        .set_some("flowMode", w.flow_mode)
+        .set_some("easyPay", w.easy_pay.map(|e| e.as_str()))
+        .set_some("cardCompany", w.card_company)
+        .into_js()
+}
+
+/// A `PendingRegistration`, as stored.
+pub fn pending_registration_json(p: &PendingRegistration) -> Option<String> {
+    ObjectWriter::default()
+        .set("customerKey", p.customer_key.as_str())
+        .set("state", p.state.as_str())
+        .into_json()
+}
+
+fn card_summary_js(card: &CardSummary) -> JsValue {
+    ObjectWriter::default()
+        .set("company", card.company.as_str())
+        .set("number", card.number.as_str())
+        .set_some("cardType", card.card_type.as_deref())
+        .set_some("ownerType", card.owner_type.as_deref())
+        .into_js()
+}
+
+fn error_body_js(error: &ErrorBody) -> JsValue {
+    ObjectWriter::default()
+        .set("code", error.code.as_str())
+        .set("message", error.message.as_str())
+        .into_js()
+}
+
+/// A `HandoffRecord`, as stored (the status tag flattened into it, as serde writes it).
+pub fn handoff_record_json(r: &HandoffRecord) -> Option<String> {
+    let record = ObjectWriter::default()
+        .set("state", r.state.as_str())
+        .set("customerKey", r.customer_key.as_str())
+        .set_some("authKey", r.auth_key.as_ref().map(AuthKey::expose))
+        .set("idempotencyKey", r.idempotency_key.as_str());
+    match &r.status {
+        HandoffStatus::Sending => record.set("status", "sending"),
+        HandoffStatus::Registered { card } => record
+            .set("status", "registered")
+            .set("card", card_summary_js(card)),
+        HandoffStatus::Refused { error } => record
+            .set("status", "refused")
+            .set("error", error_body_js(error)),
+        HandoffStatus::Unconfirmed { error } => record
+            .set("status", "unconfirmed")
+            .set("error", error_body_js(error)),
+    }
+    .into_json()
+}
+
+/// The hand-off body: `{"authKey": …, "customerKey": …}` (docs/handoff-contract.md).
+pub fn issue_request_json(auth_key: &AuthKey, customer_key: &CustomerKey) -> Option<String> {
+    ObjectWriter::default()
+        .set("authKey", auth_key.expose())
+        .set("customerKey", customer_key.as_str())
+        .into_json()
 }

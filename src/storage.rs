@@ -1,9 +1,6 @@
 //! This tab's memory across the redirect to Toss and back: sessionStorage, JSON. Per tab on
 //! purpose: a registration started in one tab is finished in that tab only.
 
-use serde::Serialize;
-use wasm_bindgen::JsValue;
-
 use crate::checkout::handoff::HandoffRecord;
 use crate::checkout::redirect::PendingRegistration;
 use crate::js_data::{self, Fields};
@@ -28,14 +25,8 @@ fn read<T>(key: &str, from: fn(&Fields) -> Option<T>) -> Option<T> {
     from(&Fields::parse(&text)?)
 }
 
-fn write<T: Serialize>(key: &str, value: &T) -> Result<(), StorageUnavailable> {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    let js: JsValue = value
-        .serialize(&serializer)
-        .map_err(|_| StorageUnavailable)?;
-    let text: String = js_sys::JSON::stringify(&js)
-        .map_err(|_| StorageUnavailable)?
-        .into();
+fn write(key: &str, text: Option<String>) -> Result<(), StorageUnavailable> {
+    let text = text.ok_or(StorageUnavailable)?;
     session()?
         .set_item(key, &text)
         .map_err(|_| StorageUnavailable)
@@ -54,7 +45,7 @@ pub fn load_pending() -> Option<PendingRegistration> {
 
 /// Remembers the registration before the card window opens.
 pub fn save_pending(pending: &PendingRegistration) -> Result<(), StorageUnavailable> {
-    write(PENDING, pending)
+    write(PENDING, js_data::pending_registration_json(pending))
 }
 
 /// Forgets the started registration (used once, or ended by a failure on the fail page).
@@ -78,5 +69,5 @@ pub fn load_handoff() -> Option<HandoffRecord> {
 
 /// Stores the hand-off (before posting, and after every outcome).
 pub fn save_handoff(record: &HandoffRecord) -> Result<(), StorageUnavailable> {
-    write(HANDOFF, record)
+    write(HANDOFF, js_data::handoff_record_json(record))
 }

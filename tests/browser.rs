@@ -407,6 +407,105 @@ fn last_call_keys() -> Vec<String> {
     serde_json::from_value(last["keys"].clone()).unwrap()
 }
 
+/// serde-wasm-bindgen's JSON of `value`: the reference the hand-written writers must equal.
+fn serde_json_text<T: serde::Serialize>(value: &T) -> String {
+    let js = value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap();
+    js_sys::JSON::stringify(&js).unwrap().into()
+}
+
+#[wasm_bindgen_test]
+fn the_hand_written_writers_write_what_serde_writes() {
+    use toss_billing_checkout::checkout::handoff::{
+        CardSummary, ErrorBody, HandoffRecord, HandoffStatus,
+    };
+    use toss_billing_checkout::checkout::redirect::{AuthKey, PendingRegistration};
+    use toss_billing_checkout::js_data;
+
+    for request in [
+        request(minimal_params()),
+        request(CardBillingParams {
+            customer_name: Some("김토스 \"quoted\"".into()),
+            customer_email: Some("customer@example.com".into()),
+            window_target: Some(WindowTarget::SelfWindow),
+            card_types: vec![CardOwnerType::Corporate, CardOwnerType::Personal],
+            flow: Flow::Direct {
+                easy_pay: Some(EasyPay::Naverpay),
+                card_company: Some("HYUNDAI".into()),
+            },
+            ..minimal_params()
+        }),
+    ] {
+        let ours: String = js_sys::JSON::stringify(&js_data::wire_request(&request.wire()))
+            .unwrap()
+            .into();
+        assert_eq!(ours, serde_json_text(&request.wire()));
+    }
+
+    let pending = PendingRegistration {
+        customer_key: customer(),
+        state: "s-1".into(),
+    };
+    assert_eq!(
+        js_data::pending_registration_json(&pending).unwrap(),
+        serde_json_text(&pending)
+    );
+
+    let auth_key = AuthKey::parse("bln_0123456789abcdef").unwrap();
+    let error = ErrorBody {
+        code: "TOSS_TIMEOUT".into(),
+        message: "느림\n".into(),
+    };
+    for (auth_key, status) in [
+        (Some(auth_key.clone()), HandoffStatus::Sending),
+        (
+            None,
+            HandoffStatus::Registered {
+                card: CardSummary {
+                    company: "현대".into(),
+                    number: "433012******123*".into(),
+                    card_type: Some("신용".into()),
+                    owner_type: None,
+                },
+            },
+        ),
+        (
+            None,
+            HandoffStatus::Refused {
+                error: error.clone(),
+            },
+        ),
+        (Some(auth_key.clone()), HandoffStatus::Unconfirmed { error }),
+    ] {
+        let record = HandoffRecord {
+            state: "s-1".into(),
+            customer_key: customer(),
+            auth_key,
+            idempotency_key: "ak-00".into(),
+            status,
+        };
+        assert_eq!(
+            js_data::handoff_record_json(&record).unwrap(),
+            serde_json_text(&record)
+        );
+    }
+
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct IssueRequest<'a> {
+        auth_key: &'a str,
+        customer_key: &'a str,
+    }
+    assert_eq!(
+        js_data::issue_request_json(&auth_key, &customer()).unwrap(),
+        serde_json_text(&IssueRequest {
+            auth_key: auth_key.expose(),
+            customer_key: customer().as_str(),
+        })
+    );
+}
+
 #[wasm_bindgen_test]
 async fn only_documented_keys_cross_to_js_and_absent_optionals_are_omitted() {
     sandbox_loaded().await;

@@ -799,3 +799,17 @@ fn the_js_reader_knows_exactly_the_serde_field_names() {
     ours.sort_unstable();
     assert_eq!(serde_names, ours, "{error}");
 }
+
+#[test]
+fn the_hand_written_wire_names_are_serdes() {
+    // js_data writes these names by hand; serde's derive is the definition of the shape.
+    for t in [CardOwnerType::Personal, CardOwnerType::Corporate] {
+        assert_eq!(serde_json::to_value(t).unwrap(), json!(t.as_str()));
+    }
+    for e in [EasyPay::Tosspay, EasyPay::Naverpay] {
+        assert_eq!(serde_json::to_value(e).unwrap(), json!(e.as_str()));
+    }
+    for w in [WindowTarget::Iframe, WindowTarget::SelfWindow] {
+        assert_eq!(serde_json::to_value(w).unwrap(), json!(w.as_str()));
+    }
+}

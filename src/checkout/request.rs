@@ -15,6 +15,16 @@ pub enum CardOwnerType {
     Corporate,
 }
 
+impl CardOwnerType {
+    /// The wire name (`PERSONAL`, `CORPORATE`), as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Personal => "PERSONAL",
+            Self::Corporate => "CORPORATE",
+        }
+    }
+}
+
 /// Easy-pay apps that `DIRECT` flow can open straight away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -23,6 +33,16 @@ pub enum EasyPay {
     Tosspay,
     /// 네이버페이.
     Naverpay,
+}
+
+impl EasyPay {
+    /// The wire name (`TOSSPAY`, `NAVERPAY`), as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tosspay => "TOSSPAY",
+            Self::Naverpay => "NAVERPAY",
+        }
+    }
 }
 
 /// `flowMode`. `easyPay` and `cardCompany` exist only with `DIRECT`, so they live in that variant.
@@ -163,25 +183,27 @@ impl CardBillingRequest {
     }
 }
 
-/// Exactly the documented fields; `None` fields are left out of the object entirely.
+/// Exactly the documented fields; `None` fields are left out of the object entirely. The serde
+/// derive is the shape's definition (tests compare it); the page builds the JS object by hand
+/// (`js_data::wire_request`), which costs far less wasm than a generic serializer.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WireRequest<'a> {
-    method: &'static str,
-    success_url: &'a str,
-    fail_url: &'a str,
+    pub method: &'static str,
+    pub success_url: &'a str,
+    pub fail_url: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    customer_name: Option<&'a str>,
+    pub customer_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    customer_email: Option<&'a str>,
+    pub customer_email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    window_target: Option<WindowTarget>,
+    pub window_target: Option<WindowTarget>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    selectable_card_types: Option<&'a [CardOwnerType]>,
+    pub selectable_card_types: Option<&'a [CardOwnerType]>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    flow_mode: Option<&'static str>,
+    pub flow_mode: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    easy_pay: Option<EasyPay>,
+    pub easy_pay: Option<EasyPay>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    card_company: Option<&'a str>,
+    pub card_company: Option<&'a str>,
 }

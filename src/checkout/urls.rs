@@ -140,6 +140,16 @@ pub enum WindowTarget {
     SelfWindow,
 }
 
+impl WindowTarget {
+    /// The wire name (`iframe`, `self`), as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Iframe => "iframe",
+            Self::SelfWindow => "self",
+        }
+    }
+}
+
 /// The window target to request: whatever is configured on desktop, never `iframe` on mobile (Toss
 /// refuses it there), and `self` when nothing is configured on mobile.
 pub fn choose_window_target(

@@ -11,7 +11,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Object, Promise, Reflect};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -280,13 +279,7 @@ impl Payment {
     /// `payment.requestBillingAuth({method: "CARD", …})`. On success the SDK navigates away, so
     /// `Ok` only means "the window took over"; what matters is the `Err`.
     pub async fn request_billing_auth(&self, request: &CardBillingRequest) -> Result<(), SdkError> {
-        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-        let params = request
-            .wire()
-            .serialize(&serializer)
-            .map_err(|e| SdkError::Unexpected {
-                description: e.to_string(),
-            })?;
+        let params = crate::js_data::wire_request(&request.wire());
         let returned = self
             .0
             .js_request_billing_auth(&params)
