@@ -275,8 +275,17 @@ async function oneRun(browser, site, which, throttle) {
     await page.goto(url, { waitUntil: "commit", timeout: 30_000 });
     if (which === "register") {
       await page.waitForFunction(() => window.__billingCalls && window.__billingCalls.length > 0, null, { timeout: 30_000, polling: 20 });
-      const out = await page.evaluate(() => ({ t: window.__billingCalls[0].t, n: window.__billingCalls.length, params: window.__billingCalls[0].params, bench: window.__bench }));
-      return { t: out.t, bench: out.bench, params: out.params, errors, log: site.log };
+      const out = await page.evaluate(() => ({
+        t: window.__billingCalls[0].t, n: window.__billingCalls.length, params: window.__billingCalls[0].params, bench: window.__bench,
+        // Where the time went: when each file was asked for and when it had arrived, and the
+        // document's own milestones.
+        timeline: [
+          ...performance.getEntriesByType("navigation").map((e) => ({ what: "document", start: e.startTime, end: e.responseEnd, dcl: e.domContentLoadedEventEnd })),
+          ...performance.getEntriesByType("resource").map((e) => ({ what: new URL(e.name).pathname, start: e.startTime, end: e.responseEnd })),
+          ...performance.getEntriesByType("mark").map((e) => ({ what: `mark: ${e.name}`, start: e.startTime, end: e.startTime })),
+        ],
+      }));
+      return { t: out.t, bench: out.bench, params: out.params, timeline: out.timeline, errors, log: site.log };
     }
     const issue = site.issuePath;
     const handle = await page.waitForFunction((p) => {
@@ -348,7 +357,7 @@ async function main() {
 
   const browserLaunch = () => chromium.launch({ executablePath: args.chromium, headless: true, args: LAUNCH_ARGS });
   const results = {};
-  for (const site of sites) results[site.name] = { register: { 1: [], [args.throttle]: [] }, success: { 1: [], [args.throttle]: [] }, clicks: { 1: [], [args.throttle]: [] } };
+  for (const site of sites) results[site.name] = { register: { 1: [], [args.throttle]: [] }, success: { 1: [], [args.throttle]: [] }, clicks: { 1: [], [args.throttle]: [] }, timelines: { 1: [], [args.throttle]: [] } };
   const filesBySite = {};
   const successFilesBySite = {};
   const problems = [];
@@ -376,7 +385,10 @@ async function main() {
               if (which === "success" && !r.log.some((l) => l.method === "POST")) problems.push(`${site.name} success: no POST reached the server`);
               if (round === 0) continue;
               results[site.name][which][throttle].push(r.t);
-              if (which === "register") results[site.name].clicks[throttle].push(r.bench);
+              if (which === "register") {
+                results[site.name].clicks[throttle].push(r.bench);
+                results[site.name].timelines[throttle].push({ timeline: r.timeline, bench: r.bench, t: r.t });
+              }
             }
           }
         }
@@ -446,6 +458,38 @@ async function main() {
       const labels = {};
       for (const th of ths) for (const b of results[s.name].clicks[th]) for (const [k, v] of Object.entries((b && b.disabledLabels) || {})) labels[k] = (labels[k] || 0) + v;
       if (Object.keys(labels).length) lines.push(`- ${s.name}: what a click on the disabled button saw: ${Object.entries(labels).map(([k, v]) => `"${k}" ×${v}`).join(", ")}`);
+    }
+  }
+  if (args.only !== "sizes") {
+    const ths = Object.keys(results[sites[0].name].register).map(Number).sort((a, b) => a - b);
+    lines.push("\n## Where the time goes on the registration page (medians, ms since navigation start)\n");
+    lines.push("When each file was requested and when it had arrived (Resource Timing), then the button's milestones.\n");
+    for (const s of sites) {
+      for (const th of ths) {
+        const runs = results[s.name].timelines[th];
+        if (!runs.length) continue;
+        const rows = new Map();
+        for (const run of runs) {
+          for (const e of run.timeline) {
+            const name = e.what.replace(/-[0-9a-f]{8,}(?=[._])/g, "-…");
+            if (!rows.has(name)) rows.set(name, { start: [], end: [], dcl: [] });
+            const row = rows.get(name);
+            row.start.push(e.start); row.end.push(e.end);
+            if (e.dcl !== undefined) row.dcl.push(e.dcl);
+          }
+        }
+        const ms = (xs) => (xs.length ? median(xs).toFixed(0) : "");
+        const out = [...rows].sort((a, b) => median(a[1].start) - median(b[1].start))
+          .map(([name, r]) => [name, ms(r.start), ms(r.end)]);
+        const doc = rows.get("document");
+        if (doc && doc.dcl.length) out.push(["DOMContentLoaded", "", ms(doc.dcl)]);
+        const seen = runs.map((r) => r.bench && r.bench.firstSeen).filter((x) => x !== null && x !== undefined);
+        const enabled = runs.map((r) => r.bench && r.bench.firstEnabled).filter((x) => x !== null && x !== undefined);
+        out.push(["button first shown", "", ms(seen)], ["button first enabled", "", ms(enabled)], ["click first works", "", ms(runs.map((r) => r.t))]);
+        lines.push(`### ${s.name} @${th}x CPU\n`);
+        lines.push(table(["file or milestone", "requested", "arrived / happened"], out, ["l", "r", "r"]));
+        lines.push("");
+      }
     }
   }
   if (problems.length) {

@@ -28,12 +28,34 @@ function bundleForThisAddress(config) {
   return returns.some((path) => bare(path) === here) ? "return" : "registration";
 }
 
+// The registration page needs the Toss SDK before its button works. When the page preloads the
+// configured SDK script (<link rel="preload" as="script">: the page's own choice to fetch it),
+// run it now, while the wasm downloads and compiles, instead of after. The component's loader
+// (src/sdk/mod.rs) then uses this tag, told by data-toss-billing-sdk how it went, and replaces
+// it if it failed. Without the preload nothing is fetched before the configuration is checked.
+function startSdkEarly(config) {
+  // The default is the component's (TOSS_SDK_URL in src/checkout/config.rs).
+  const url = new URL(config.sdkUrl ?? "https://js.tosspayments.com/v2/standard", location.href).href;
+  const preloads = document.querySelectorAll('link[rel="preload"][as="script"]');
+  if (window.TossPayments || ![...preloads].some((link) => link.href === url)) return;
+  if ([...document.scripts].some((script) => script.src === url)) return;
+  const script = Object.assign(document.createElement("script"), { src: url, async: true });
+  const state = (value) => script.setAttribute("data-toss-billing-sdk", value);
+  state("loading");
+  if (typeof config.sdkNonce === "string") script.nonce = config.sdkNonce;
+  script.addEventListener("load", () => state("loaded"));
+  script.addEventListener("error", () => state("failed"));
+  document.head.append(script);
+}
+
 const config = configuration();
-const bundle = BUNDLES[bundleForThisAddress(config)];
+const which = bundleForThisAddress(config);
+const bundle = BUNDLES[which];
 const at = (file) => new URL(file, import.meta.url).href;
 try {
   // Both downloads start now, in parallel, with the integrity checks trunk's preloads had.
   const wasm = fetch(at(bundle.wasm), { integrity: bundle.wasmIntegrity });
+  if (which === "registration") startSdkEarly(config);
   document.head.append(
     Object.assign(document.createElement("link"), {
       rel: "modulepreload",

@@ -7,8 +7,6 @@
 //! native tests pin the field names, and a browser test compares every writer's JSON with
 //! serde-wasm-bindgen's.
 
-use std::collections::BTreeMap;
-
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -80,19 +78,19 @@ impl Fields {
         }
     }
 
-    /// An optional `{ "name": "value", … }` of strings.
-    pub fn string_map(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, String> {
+    /// An optional `{ "name": "value", … }` of strings, as pairs in the object's key order.
+    pub fn string_pairs(&self, name: &str) -> Result<Option<Vec<(String, String)>>, String> {
         let Some(map) = self.object(name)? else {
             return Ok(None);
         };
-        let mut out = BTreeMap::new();
+        let mut out = vec![];
         for key in map.keys() {
             let value = map
                 .string(&key)
                 .ok()
                 .flatten()
                 .ok_or_else(|| format!("`{name}.{key}` must be a string"))?;
-            out.insert(key, value);
+            out.push((key, value));
         }
         Ok(Some(out))
     }
@@ -157,7 +155,7 @@ pub fn raw_config(value: JsValue) -> Result<RawConfig, String> {
         register_path: f.string("registerPath")?,
         success_path: f.string("successPath")?,
         fail_path: f.string("failPath")?,
-        callback_query: f.string_map("callbackQuery")?,
+        callback_query: f.string_pairs("callbackQuery")?,
         customer_name: f.string("customerName")?,
         customer_email: f.string("customerEmail")?,
         locale: f.string("locale")?,
@@ -166,7 +164,7 @@ pub fn raw_config(value: JsValue) -> Result<RawConfig, String> {
         sdk_timeout_ms: f.whole_number("sdkTimeoutMs")?,
         window_target,
         selectable_card_types: card_types,
-        backend_headers: f.string_map("backendHeaders")?,
+        backend_headers: f.string_pairs("backendHeaders")?,
         credentials: f.string("credentials")?,
         backend_timeout_ms: f.whole_number("backendTimeoutMs")?,
         backend_max_attempts: f.whole_number("backendMaxAttempts")?,

@@ -813,3 +813,32 @@ fn the_hand_written_wire_names_are_serdes() {
         assert_eq!(serde_json::to_value(w).unwrap(), json!(w.as_str()));
     }
 }
+
+#[test]
+fn name_value_settings_keep_the_pages_order_and_the_last_of_a_repeated_name() {
+    // What the browser's JSON.parse + Object.keys give the wasm reader, serde gives natively.
+    let raw: RawConfig = serde_json::from_str(
+        r#"{"clientKey": "test_ck_abc", "customerKey": "customer-0001",
+            "callbackQuery": {"plan": "pro", "coupon": "A", "plan": "max"},
+            "backendHeaders": {"X-Shop": "1", "X-CSRF-Token": "t"}}"#,
+    )
+    .unwrap();
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    };
+    let config = raw.validate().unwrap();
+    assert_eq!(
+        config.callback_query,
+        pairs(&[("plan", "max"), ("coupon", "A")])
+    );
+    assert_eq!(
+        config.backend_headers,
+        pairs(&[("X-Shop", "1"), ("X-CSRF-Token", "t")])
+    );
+    assert!(serde_json::from_str::<RawConfig>(r#"{"backendHeaders": {"X": 1}}"#).is_err());
+    assert!(serde_json::from_str::<RawConfig>(r#"{"callbackQuery": ["plan"]}"#).is_err());
+    let none: RawConfig = serde_json::from_str(r#"{"callbackQuery": null}"#).unwrap();
+    assert_eq!(none.callback_query, None);
+}

@@ -1,9 +1,10 @@
 //! Runtime configuration: what a storefront sets per page, no rebuild. Every field is documented in
 //! the README; [`RawConfig`] is what the page gives, [`Config`] what survived validation.
 
-use std::collections::BTreeMap;
+use std::fmt;
 
-use serde::Deserialize;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use super::copy::Locale;
 use super::handoff::RetryPolicy;
@@ -34,8 +35,9 @@ pub struct RawConfig {
     pub success_path: Option<String>,
     /// Default `/billing/fail`.
     pub fail_path: Option<String>,
-    /// The integrator's own query on the success/fail URLs.
-    pub callback_query: Option<BTreeMap<String, String>>,
+    /// The integrator's own query on the success/fail URLs, in the page's order.
+    #[serde(default, deserialize_with = "pairs_in_order")]
+    pub callback_query: Option<Vec<(String, String)>>,
     /// Optional, ≤ 100 characters.
     pub customer_name: Option<String>,
     /// Optional, ≤ 100 characters.
@@ -52,14 +54,48 @@ pub struct RawConfig {
     pub window_target: Option<WindowTarget>,
     /// `PERSONAL`/`CORPORATE`; the first is preselected.
     pub selectable_card_types: Option<Vec<CardOwnerType>>,
-    /// Extra headers for the backend calls (e.g. a CSRF token).
-    pub backend_headers: Option<BTreeMap<String, String>>,
+    /// Extra headers for the backend calls (e.g. a CSRF token), in the page's order.
+    #[serde(default, deserialize_with = "pairs_in_order")]
+    pub backend_headers: Option<Vec<(String, String)>>,
     /// `same-origin` (default), `include` or `omit`.
     pub credentials: Option<String>,
     /// Per attempt. Default 10000.
     pub backend_timeout_ms: Option<u32>,
     /// Default 3.
     pub backend_max_attempts: Option<u32>,
+}
+
+/// A JSON object of strings as `(name, value)` pairs in the document's order, the order the
+/// browser's `Object.keys` gives the wasm reader (`js_data`) too. A repeated name keeps its first
+/// place and its last value, as `JSON.parse` does. (Pairs rather than a map: a map type's code
+/// is kilobytes of wasm for a handful of entries.)
+fn pairs_in_order<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<(String, String)>>, D::Error> {
+    struct InOrder(Vec<(String, String)>);
+    impl<'de> Deserialize<'de> for InOrder {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Pairs;
+            impl<'de> Visitor<'de> for Pairs {
+                type Value = InOrder;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("an object of strings")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<InOrder, A::Error> {
+                    let mut pairs: Vec<(String, String)> = vec![];
+                    while let Some((name, value)) = map.next_entry::<String, String>()? {
+                        match pairs.iter_mut().find(|(seen, _)| *seen == name) {
+                            Some(pair) => pair.1 = value,
+                            None => pairs.push((name, value)),
+                        }
+                    }
+                    Ok(InOrder(pairs))
+                }
+            }
+            deserializer.deserialize_map(Pairs)
+        }
+    }
+    Ok(Option::<InOrder>::deserialize(deserializer)?.map(|pairs| pairs.0))
 }
 
 impl RawConfig {
@@ -303,11 +339,7 @@ impl RawConfig {
                 "registerPath, successPath and failPath must all differ",
             ));
         }
-        let callback_query: Vec<(String, String)> = self
-            .callback_query
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+        let callback_query = self.callback_query.unwrap_or_default();
         check_extra_query(&callback_query).map_err(|e: UrlError| invalid("callbackQuery", e))?;
         let text =
             |field: &'static str, value: Option<String>| -> Result<Option<String>, ConfigError> {

@@ -9,10 +9,10 @@ use crate::checkout::handoff::CardSummary;
 /// line say the same in words).
 #[component]
 pub fn Spinner(
-    /// Whether it shows.
-    visible: Signal<bool>,
+    /// Whether it shows (a plain closure: a `Signal` would add a memo's code to the wasm).
+    visible: impl Fn() -> bool + Send + Sync + 'static,
 ) -> impl IntoView {
-    view! { <span class="tbc-spinner" aria-hidden="true" hidden=move || !visible.get()></span> }
+    view! { <span class="tbc-spinner" aria-hidden="true" hidden=move || !visible()></span> }
 }
 
 /// An error panel that takes keyboard focus when it appears, so the reason is read out at once.

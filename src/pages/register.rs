@@ -275,10 +275,10 @@ pub fn CardRegistration(
                 }
                 node_ref=button
                 disabled=move || state.get() != RegisterState::Ready
-                aria-busy=move || busy().to_string()
+                aria-busy=move || if busy() { "true" } else { "false" }
                 on:click=open
             >
-                <Spinner visible=Signal::derive(busy) />
+                <Spinner visible=busy />
                 <span>{label}</span>
             </button>
             <p class="tbc-status" role="status" aria-live="polite">{move || status().map(|t| t.get(locale))}</p>

@@ -132,7 +132,7 @@ pub fn RegistrationSuccess(
                 match shown.get() {
                 View::Checking { attempt } => view! {
                     <h2 id="tbc-success-title" class="tbc-title" aria-busy="true">
-                        <Spinner visible=Signal::derive(|| true) />
+                        <Spinner visible=|| true />
                         {Text::SuccessChecking.get(locale)}
                     </h2>
                     <p class="tbc-status" role="status" aria-live="polite">

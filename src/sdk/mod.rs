@@ -20,8 +20,11 @@ pub use error::SdkError;
 use crate::checkout::keys::{ClientKey, CustomerKey};
 use crate::checkout::request::CardBillingRequest;
 
-/// The marker attribute on script tags this loader created.
+/// The marker attribute on script tags this loader (or the boot script) created.
 const SCRIPT_MARKER: &str = "data-toss-billing-sdk";
+/// The marker's value on a tag the boot script started early and that has not settled yet
+/// (scripts/boot.js sets `loaded` or `failed` when it does).
+const STARTED_EARLY: &str = "loading";
 
 #[wasm_bindgen]
 extern "C" {
@@ -158,16 +161,19 @@ fn find_script(document: &web_sys::Document, url: &str) -> Option<web_sys::HtmlS
         .find(|script| script.src() == absolute)
 }
 
-/// A tag of ours that is not in flight (in-flight loads are found in `LOADS` first) is stale: it
-/// finished without leaving the global, so it is removed and replaced rather than waited on. A tag the
-/// page wrote itself may still be loading: that one is listened to.
+/// A tag the boot script started while the wasm was loading, and that is still on its way, is
+/// listened to. Any other tag of ours that is not in flight (in-flight loads are found in `LOADS`
+/// first) is stale: it finished without leaving the global, so it is removed and replaced rather
+/// than waited on. A tag the page wrote itself may still be loading: that one is listened to.
 fn reusable_script(document: &web_sys::Document, url: &str) -> Option<web_sys::HtmlScriptElement> {
     let script = find_script(document, url)?;
-    if script.has_attribute(SCRIPT_MARKER) {
-        script.remove();
-        return None;
+    match script.get_attribute(SCRIPT_MARKER).as_deref() {
+        None | Some(STARTED_EARLY) => Some(script),
+        Some(_) => {
+            script.remove();
+            None
+        }
     }
-    Some(script)
 }
 
 fn add_script(

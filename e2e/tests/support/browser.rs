@@ -143,9 +143,13 @@ impl Driver {
                 })
             }
         };
-        let Value::Object(capabilities) = capabilities else {
+        let Value::Object(mut capabilities) = capabilities else {
             unreachable!("capabilities are an object")
         };
+        // Navigation returns at DOMContentLoaded, not at `load`: a customer sees and uses the page
+        // before `load`, which waits for the SDK script the page starts early (scripts/boot.js).
+        // Every step waits for what it looks for anyway.
+        capabilities.insert("pageLoadStrategy".to_owned(), json!("eager"));
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{}", self.port))
