@@ -144,6 +144,13 @@ function makeSite(kind, name, dir, stub) {
     site.buttonSelector = "section.tbc-register button.tbc-button";
     site.spa = true;
     site.notes.push(...rewritten.notes);
+    // The build's second document (the same page preloading the return bundle), served on the
+    // success path as billing-server does.
+    const returnHtml = files.get("/return.html");
+    if (returnHtml) {
+      files.set("/return.html", Buffer.from(rewriteOurIndex(returnHtml.toString("utf8")).html));
+      site.routes.set(rewritten.successPath.split("?")[0], "/return.html");
+    }
   } else {
     site.issuePath = "/issue-billing-key";
     site.successUrl = `/success?customerKey=${CUSTOMER_KEY}&authKey=${AUTH_KEY}`;

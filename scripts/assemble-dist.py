@@ -15,6 +15,8 @@ its build of return.html (the return bundle: success and fail pages). This scrip
 - replaces trunk's inline loader and its preloads in index.html with boot-<hash>.js
   (scripts/boot.js), which picks the bundle for the address: the page has no inline script, so
   a strict Content-Security-Policy needs no exception;
+- writes the page twice: index.html preloads the registration bundle, return.html (for the success
+  and fail paths; billing-server serves it there) the return bundle;
 - writes toss-billing-checkout-loader.js, the stable entry for any storefront page: it adds the
   stylesheet, then boots the same way;
 - minifies the stylesheets (comments and layout whitespace) and updates their integrity hashes;
@@ -263,7 +265,17 @@ def main():
     html = html.replace("</head>", '<script type="module" src="/%s"></script></head>' % boot_name, 1)
     if "<script type=\"module\">" in html or re.search(r"<script(?![^>]*(\bsrc=|type=\"application/json\"))", html):
         fail("index.html still has an inline script")
-    write(index_path, html)
+    # Two documents, identical but for what they preload: index.html the registration bundle,
+    # return.html the return bundle (the server gives it on the success and fail paths). The
+    # bundle then downloads while the page is still parsing, one round trip earlier than the boot
+    # script could ask for it; boot's fetch and import reuse these (same URL, mode and integrity).
+    for name, document in (("registration", "index.html"), ("return", "return.html")):
+        bundle = bundles[name]
+        preloads = (
+            '<link rel="modulepreload" href="/%s" integrity="%s">'
+            '<link rel="preload" href="/%s" as="fetch" type="application/wasm" crossorigin integrity="%s">'
+            % (bundle["js"], bundle["jsIntegrity"], bundle["wasm"], bundle["wasmIntegrity"]))
+        write(os.path.join(dist, document), html.replace("<script type=\"module\" src=", preloads + "<script type=\"module\" src=", 1))
 
 
 main()

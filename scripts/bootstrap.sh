@@ -52,7 +52,7 @@ fi
 # wasm-opt for release builds: binaryen 132 from npm (a correct one; Debian's 108 silently breaks
 # the release page), in .tools/binaryen (git-ignored). Trunk.toml asks for `version_132`, so trunk
 # refuses any other wasm-opt on PATH and looks in its own cache folder instead, where a link to this
-# one is placed: `trunk build --release` then never uses Debian's and never tries to download.
+# one is placed: release builds (scripts/build-release.sh) then never use Debian's and never try to download.
 binaryen_version=132.0.0
 wasm_opt=$PWD/.tools/binaryen/node_modules/binaryen/bin/wasm-opt
 if ! node "$wasm_opt" --version 2>/dev/null | grep -q 'version 132 '; then

@@ -1,4 +1,4 @@
-//! End-to-end: the release frontend (`trunk build --release`, the build that ships), served by the
+//! End-to-end: the release frontend (`scripts/build-release.sh`, the build that ships), served by the
 //! reference backend with its Toss simulator, driven in headless Chromium (and Firefox when
 //! geckodriver is installed). Each story checks what the customer sees and what the backend and
 //! its database recorded. Helpers are in `support/`; screenshots of every page state go to

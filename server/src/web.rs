@@ -157,8 +157,32 @@ fn not_found() -> Response {
         .into_response()
 }
 
-/// Serves a file of the frontend, or `index.html` for routes (paths whose last segment has no
-/// extension, e.g. `/billing/success`).
+/// The page's own success and fail paths (its `toss-billing-config` block, else the component's
+/// defaults), without query or trailing slashes.
+fn return_paths(index_html: &str) -> [String; 2] {
+    let config = index_html
+        .split_once(r#"id="toss-billing-config">"#)
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .and_then(|(block, _)| serde_json::from_str::<serde_json::Value>(block).ok())
+        .unwrap_or_default();
+    let path = |name: &str, default: &str| {
+        bare_path(config.get(name).and_then(|v| v.as_str()).unwrap_or(default)).to_owned()
+    };
+    [
+        path("successPath", "/billing/success"),
+        path("failPath", "/billing/fail"),
+    ]
+}
+
+fn bare_path(path: &str) -> &str {
+    path.split('?').next().unwrap_or(path).trim_end_matches('/')
+}
+
+/// Serves a file of the frontend, or a document for routes (paths whose last segment has no
+/// extension, e.g. `/billing/success`): `return.html` (the build's page that preloads the return
+/// bundle) on the success and fail paths, `index.html` (which preloads the registration bundle)
+/// everywhere else. Either document works on any address, since its loader picks the bundle by
+/// address; the choice only spares a page the other bundle's download.
 pub async fn serve_static(dist: &Path, method: &Method, uri_path: &str) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
@@ -186,7 +210,17 @@ pub async fn serve_static(dist: &Path, method: &Method, uri_path: &str) -> Respo
         }
     }
     let index = dist.join("index.html");
-    match tokio::fs::read(&index).await {
+    let mut document = tokio::fs::read(&index).await;
+    if let Ok(index_html) = &document {
+        if return_paths(&String::from_utf8_lossy(index_html))
+            .contains(&bare_path(uri_path).to_owned())
+        {
+            if let Ok(bytes) = tokio::fs::read(dist.join("return.html")).await {
+                document = Ok(bytes);
+            }
+        }
+    }
+    match document {
         Ok(bytes) => {
             let hashes = inline_script_hashes(&String::from_utf8_lossy(&bytes));
             let mut resp = file_response(method, "text/html; charset=utf-8", bytes);

@@ -1039,3 +1039,71 @@ async fn simulator_validates_like_the_documented_api() {
         (400, Some("INVALID_BILL_KEY_REQUEST"))
     );
 }
+
+/// The build has two documents: `index.html` preloads the registration bundle, `return.html` the
+/// return bundle. The success and fail paths the page's configuration names get `return.html`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn success_and_fail_paths_get_the_return_document() {
+    let page = |preload: &str, config: &str| {
+        format!(
+            "<!doctype html><html><head><script type=\"application/json\" id=\"toss-billing-config\">{config}</script>\
+             <link rel=\"modulepreload\" href=\"/{preload}.js\"></head><body></body></html>"
+        )
+    };
+    let document_at = |env: &Env, path: &'static str| {
+        let (http, url) = (env.http.clone(), format!("{}{}", env.base, path));
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            let text = r.text().await.unwrap();
+            if text.contains("/return.js") {
+                "return"
+            } else {
+                "index"
+            }
+        }
+    };
+
+    // Default paths.
+    let env = setup().await;
+    let dist = env.dir.join("dist");
+    std::fs::write(
+        dist.join("index.html"),
+        page("registration", "{\"clientKey\": \"test_ck_x\"}"),
+    )
+    .unwrap();
+    std::fs::write(
+        dist.join("return.html"),
+        page("return", "{\"clientKey\": \"test_ck_x\"}"),
+    )
+    .unwrap();
+    assert_eq!(document_at(&env, "/").await, "index");
+    assert_eq!(document_at(&env, "/shop/plans").await, "index");
+    assert_eq!(
+        document_at(&env, "/billing/success?authKey=a&customerKey=c").await,
+        "return"
+    );
+    assert_eq!(document_at(&env, "/billing/success/").await, "return");
+    assert_eq!(document_at(&env, "/billing/fail?code=X").await, "return");
+    assert_eq!(document_at(&env, "/billing/failures").await, "index");
+
+    // Configured paths (with their own query); the defaults are then ordinary routes.
+    std::fs::write(
+        dist.join("index.html"),
+        page(
+            "registration",
+            "{\"successPath\": \"/done?plan=pro\", \"failPath\": \"/oops\"}",
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        document_at(&env, "/done?plan=pro&authKey=a").await,
+        "return"
+    );
+    assert_eq!(document_at(&env, "/oops").await, "return");
+    assert_eq!(document_at(&env, "/billing/success").await, "index");
+
+    // No return.html (a build without it): index.html everywhere.
+    std::fs::remove_file(dist.join("return.html")).unwrap();
+    assert_eq!(document_at(&env, "/oops").await, "index");
+}

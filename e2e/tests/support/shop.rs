@@ -251,7 +251,7 @@ pub struct Shop {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-/// Rewrites the JSON configuration block of `index.html`, merging `overrides` into it.
+/// Rewrites the JSON configuration block of a document of the build, merging `overrides` into it.
 fn configure_page(index: &Path, overrides: &Value) -> Step {
     let html = std::fs::read_to_string(index)?;
     let open = r#"<script type="application/json" id="toss-billing-config">"#;
@@ -290,6 +290,12 @@ impl Shop {
         let dist = dir.join("dist");
         copy_dir(release_dist(), &dist)?;
         configure_page(&dist.join("index.html"), &setup.page_config)?;
+        // return.html (the same page preloading the return bundle, which the server gives on the
+        // success and fail paths) carries the configuration too.
+        let return_page = dist.join("return.html");
+        if return_page.is_file() {
+            configure_page(&return_page, &setup.page_config)?;
+        }
 
         // The front door's port is the page's origin, so the backend must accept it as its own.
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
