@@ -450,6 +450,31 @@ story!(
 );
 
 // ------------------------------------------------------------------------------------------------
+// Embedding
+
+story!(
+    /// A plain storefront page (examples/embed.html) with only the stable loader script: the
+    /// checkout mounts from the page's own script when the customer asks, with its stylesheet,
+    /// and opens the card window; the success page then completes the registration.
+    a_plain_storefront_page_mounts_the_checkout_from_its_own_script,
+    Visit::default(),
+    |c| {
+        c.open("/examples/embed.html").await?;
+        c.click("Subscribe").await?;
+        c.see("Register a payment card").await?;
+        let styled = c
+            .run("return getComputedStyle(document.querySelector('.tbc')).borderRadius;", vec![])
+            .await?;
+        ensure!(styled != json!("0px"), "the loader added the checkout's stylesheet");
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.register_card().await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await
+    }
+);
+
+// ------------------------------------------------------------------------------------------------
 // Faults
 
 story!(
