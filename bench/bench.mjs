@@ -34,7 +34,7 @@ const STATE = "0123456789abcdef0123456789abcdef";
 // Arguments
 // ---------------------------------------------------------------------------------------------
 function parseArgs(argv) {
-  const args = { pages: [], runs: 15, throttle: 4, chromium: "/usr/bin/chromium", json: null, stub: null, only: null };
+  const args = { pages: [], runs: 15, throttle: 4, latency: 0, chromium: "/usr/bin/chromium", json: null, stub: null, only: null };
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i];
     const value = () => {
@@ -52,6 +52,7 @@ function parseArgs(argv) {
       }
       case "--runs": args.runs = Number(value()); break;
       case "--throttle": args.throttle = Number(value()); break;
+      case "--latency": args.latency = Number(value()); break; // ms added to every request (CDP)
       case "--chromium": args.chromium = value(); break;
       case "--json": args.json = value(); break;
       case "--stub": args.stub = path.resolve(value()); break;
@@ -262,7 +263,7 @@ const LAUNCH_ARGS = [
   "--disable-features=Translate,MediaRouter,OptimizationHints",
 ];
 
-async function oneRun(browser, site, which, throttle) {
+async function oneRun(browser, site, which, throttle, latency) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   try {
     const page = await context.newPage();
@@ -270,6 +271,10 @@ async function oneRun(browser, site, which, throttle) {
     await cdp.send("Network.enable");
     await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
     if (throttle > 1) await cdp.send("Emulation.setCPUThrottlingRate", { rate: throttle });
+    if (latency > 0) {
+      // A mobile network's round trip (bandwidth unlimited): serial requests cost one each.
+      await cdp.send("Network.emulateNetworkConditions", { offline: false, latency, downloadThroughput: -1, uploadThroughput: -1 });
+    }
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e.message || e)));
     await page.addInitScript(initScript, {
@@ -380,7 +385,7 @@ async function main() {
             for (const which of ["register", "success"]) {
               let r;
               try {
-                r = await oneRun(browser, site, which, throttle);
+                r = await oneRun(browser, site, which, throttle, args.latency);
               } catch (e) {
                 problems.push(`${site.name} ${which} x${throttle} round ${round}: ${String(e.message || e).split("\n")[0]}`);
                 continue;
@@ -430,7 +435,7 @@ async function main() {
   if (args.only !== "sizes") {
     const ths = Object.keys(results[sites[0].name].register).map(Number).sort((a, b) => a - b);
     const stat = (xs) => xs.length ? `${median(xs).toFixed(0)} (${quantile(xs, 0.25).toFixed(0)}–${quantile(xs, 0.75).toFixed(0)})` : "n/a";
-    lines.push(`\n## Times, ms since navigation start: median (p25–p75) of ${args.runs} fresh-profile runs per cell\n`);
+    lines.push(`\n## Times, ms since navigation start: median (p25–p75) of ${args.runs} fresh-profile runs per cell${args.latency ? `, ${args.latency} ms added to every request` : ""}\n`);
     const header = ["page"];
     for (const th of ths) header.push(`click first works${th > 1 ? ` @${th}x CPU` : ""}`);
     for (const th of ths) header.push(`success: POST starts${th > 1 ? ` @${th}x CPU` : ""}`);

@@ -14,7 +14,8 @@
 #   RUNS=5 scripts/bench.sh                # quicker, noisier
 #   BENCH_SKIP_BUILD=1 scripts/bench.sh    # reuse the last builds in $BENCH_OUT
 #
-# Settings (environment): RUNS (15), THROTTLE (4), BENCH_OUT (target/bench: builds, copies of the
+# Settings (environment): RUNS (15), THROTTLE (4), LATENCY (0: ms added to every request, e.g. 40
+# for a mobile network's round trip), BENCH_OUT (target/bench: builds, copies of the
 # reference pages, report.md, results.json), SHARED_BENCH (../shared/bench: the reference pages and
 # sdk-stub.js, used where they are; nothing is copied into the repository), CHROMIUM
 # (/usr/bin/chromium), CARGO_TARGET_DIR (target).
@@ -24,6 +25,7 @@ root=$PWD
 
 RUNS=${RUNS:-15}
 THROTTLE=${THROTTLE:-4}
+LATENCY=${LATENCY:-0}
 BENCH_OUT=${BENCH_OUT:-$root/target/bench}
 SHARED_BENCH=${SHARED_BENCH:-$root/../shared/bench}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -89,14 +91,14 @@ report=$BENCH_OUT/report.md
 {
   echo "# Checkout size and speed ($(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+changes'))"
   echo
-  echo "Command: \`RUNS=$RUNS THROTTLE=$THROTTLE scripts/bench.sh\`; $("$CHROMIUM" --version 2>/dev/null | head -1), $(nproc) cores."
+  echo "Command: \`RUNS=$RUNS THROTTLE=$THROTTLE LATENCY=$LATENCY scripts/bench.sh\`; $("$CHROMIUM" --version 2>/dev/null | head -1), $(nproc) cores."
   echo
 } > "$report"
 
 step "browser runs: ours, react, vanilla interleaved ($RUNS rounds x 2 throttles)"
 node bench/bench.mjs \
   --page "ours=$dist" --page "react=$ref/react/dist" --page "vanilla=$ref/vanilla" \
-  --stub "$SHARED_BENCH/sdk-stub.js" --runs "$RUNS" --throttle "$THROTTLE" --chromium "$CHROMIUM" \
+  --stub "$SHARED_BENCH/sdk-stub.js" --runs "$RUNS" --throttle "$THROTTLE" --latency "$LATENCY" --chromium "$CHROMIUM" \
   --json "$BENCH_OUT/results.json" | tee -a "$report"
 status=${PIPESTATUS[0]}
 
