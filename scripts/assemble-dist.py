@@ -275,7 +275,11 @@ def main():
             '<link rel="modulepreload" href="/%s" integrity="%s">'
             '<link rel="preload" href="/%s" as="fetch" type="application/wasm" crossorigin integrity="%s">'
             % (bundle["js"], bundle["jsIntegrity"], bundle["wasm"], bundle["wasmIntegrity"]))
-        write(os.path.join(dist, document), html.replace("<script type=\"module\" src=", preloads + "<script type=\"module\" src=", 1))
+        page = html.replace("<script type=\"module\" src=", preloads + "<script type=\"module\" src=", 1)
+        if name == "return":
+            # The success and fail pages never load the Toss SDK: drop the page's preload of it.
+            page = re.sub(r'\s*<link rel="preload" href="[^"]*" as="script"\s*/?>', "", page)
+        write(os.path.join(dist, document), page)
 
 
 main()
