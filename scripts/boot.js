@@ -34,8 +34,14 @@ function bundleForThisAddress(config) {
 // (src/sdk/mod.rs) then uses this tag, told by data-toss-billing-sdk how it went, and replaces
 // it if it failed. Without the preload nothing is fetched before the configuration is checked.
 function startSdkEarly(config) {
-  // The default is the component's (TOSS_SDK_URL in src/checkout/config.rs).
-  const url = new URL(config.sdkUrl ?? "https://js.tosspayments.com/v2/standard", location.href).href;
+  // The default is the component's (TOSS_SDK_URL in src/checkout/config.rs). An sdkUrl that is no
+  // URL is the component's to report: here it only means nothing starts early.
+  let url;
+  try {
+    url = new URL(config.sdkUrl ?? "https://js.tosspayments.com/v2/standard", location.href).href;
+  } catch {
+    return;
+  }
   const preloads = document.querySelectorAll('link[rel="preload"][as="script"]');
   if (window.TossPayments || ![...preloads].some((link) => link.href === url)) return;
   if ([...document.scripts].some((script) => script.src === url)) return;

@@ -474,6 +474,61 @@ story!(
     }
 );
 
+/// The wasm bundles this document downloaded (resource timing): `checkout`, `return`.
+async fn bundles_downloaded(c: &Customer) -> Step<Vec<String>> {
+    let names = c
+        .run(
+            "return performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname)\
+               .filter((p) => p.endsWith('_bg.wasm'));",
+            vec![],
+        )
+        .await?;
+    let mut bundles: Vec<String> = names
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_str())
+        .map(|p| {
+            if p.contains("toss-billing-return-") {
+                "return"
+            } else {
+                "checkout"
+            }
+            .to_owned()
+        })
+        .collect();
+    bundles.dedup();
+    Ok(bundles)
+}
+
+story!(
+    /// Each page downloads one bundle, chosen by the page's own success and fail paths: the
+    /// registration page the registration bundle, Toss's redirect targets the return bundle; the
+    /// default paths are then ordinary pages of the shop.
+    each_page_downloads_only_its_own_bundle_on_configured_paths,
+    Visit::with_page_config(json!({ "successPath": "/done?plan=pro", "failPath": "/oops" })),
+    |c| {
+        c.open_registration().await?;
+        ensure_eq!(bundles_downloaded(&c).await?, vec!["checkout"], "the registration page's bundles");
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.register_card().await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        ensure!(c.address().await?.contains("/done?plan=pro"), "Toss came back to the configured successPath");
+        ensure_eq!(bundles_downloaded(&c).await?, vec!["return"], "the success page's bundles");
+        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await?;
+
+        c.open("/oops?code=PAY_PROCESS_CANCELED&message=cancelled").await?;
+        c.see("카드 등록을 취소했어요").await?;
+        ensure_eq!(bundles_downloaded(&c).await?, vec!["return"], "the fail page's bundles");
+
+        c.open("/billing/success").await?;
+        c.wait_until_register_button_works().await?;
+        ensure_eq!(bundles_downloaded(&c).await?, vec!["checkout"], "a default path is an ordinary page now");
+        Ok(())
+    }
+);
+
 // ------------------------------------------------------------------------------------------------
 // Faults
 
