@@ -21,7 +21,8 @@ Environment variables:
   PORT                        port to listen on at 127.0.0.1 (default 8080; 0 = any free port)
   DATABASE_URL                SQLite database: a path or sqlite://path (default data/billing.sqlite;
                               created if missing). DATABASE_PATH is accepted as well.
-  DIST_DIR                    built frontend to serve, with index.html fallback (default dist)
+  DIST_DIR                    built frontend to serve (default dist); routes get index.html, or
+                              return.html on the page's success and fail paths
   TOSS_SECRET_KEY             Toss secret key (test_sk_... or live_sk_...); never logged
   TOSS_SECRET_KEY_FILE        file holding the secret key (used when TOSS_SECRET_KEY is unset)
                               Default when neither is set: the public docs test key (demo only).
