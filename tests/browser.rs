@@ -337,53 +337,47 @@ async fn a_404_is_a_load_failure_and_a_retry_succeeds_without_duplicate_tags() {
     assert_eq!(script_tags_with_src(&id), 1);
 }
 
-/// A `<script>` like the ones the boot script starts early (scripts/boot.js), in `state`.
-fn early_sdk_tag(url: &str, state: &str) -> web_sys::HtmlScriptElement {
-    let script: web_sys::HtmlScriptElement = document()
+/// Puts a `<script>` like the ones the boot script starts early (scripts/boot.js), in `state`,
+/// then loads the SDK from the same URL. Returns that tag, the load's result, and how many tags
+/// for the URL the page has afterwards.
+async fn load_after_an_early_tag(
+    label: &str,
+    state: &str,
+) -> (web_sys::HtmlScriptElement, Result<(), SdkError>, u32) {
+    remove_toss_global();
+    let id = test_id(label);
+    let url = format!("{}?{id}", sandbox_url());
+    let early: web_sys::HtmlScriptElement = document()
         .create_element("script")
         .unwrap()
         .unchecked_into();
-    script.set_src(url);
-    script.set_async(true);
-    script
-        .set_attribute("data-toss-billing-sdk", state)
-        .unwrap();
-    document().head().unwrap().append_child(&script).unwrap();
-    script
+    early.set_src(&url);
+    early.set_async(true);
+    early.set_attribute("data-toss-billing-sdk", state).unwrap();
+    document().head().unwrap().append_child(&early).unwrap();
+    let loaded = sdk::load_sdk(&ScriptSource {
+        url,
+        timeout_ms: 10_000,
+        nonce: None,
+    })
+    .await;
+    (early, loaded, script_tags_with_src(&id))
 }
 
 #[wasm_bindgen_test]
 async fn a_tag_the_boot_script_started_is_waited_on_not_duplicated() {
-    remove_toss_global();
-    let id = test_id("early");
-    let url = format!("{}?{id}", sandbox_url());
-    let early = early_sdk_tag(&url, "loading");
-    let loaded = sdk::load_sdk(&ScriptSource {
-        url,
-        timeout_ms: 10_000,
-        nonce: None,
-    })
-    .await;
+    let (early, loaded, tags) = load_after_an_early_tag("early", "loading").await;
     assert_eq!(loaded, Ok(()));
     assert!(early.is_connected(), "the early tag is the one used");
-    assert_eq!(script_tags_with_src(&id), 1, "no second tag");
+    assert_eq!(tags, 1, "no second tag");
 }
 
 #[wasm_bindgen_test]
 async fn a_tag_the_boot_script_started_that_failed_is_replaced() {
-    remove_toss_global();
-    let id = test_id("early-failed");
-    let url = format!("{}?{id}", sandbox_url());
-    let early = early_sdk_tag(&url, "failed");
-    let loaded = sdk::load_sdk(&ScriptSource {
-        url,
-        timeout_ms: 10_000,
-        nonce: None,
-    })
-    .await;
+    let (early, loaded, tags) = load_after_an_early_tag("early-failed", "failed").await;
     assert_eq!(loaded, Ok(()));
     assert!(!early.is_connected(), "the failed tag is gone");
-    assert_eq!(script_tags_with_src(&id), 1, "one fresh tag");
+    assert_eq!(tags, 1, "one fresh tag");
 }
 
 #[wasm_bindgen_test]

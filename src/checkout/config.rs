@@ -72,30 +72,37 @@ pub struct RawConfig {
 fn pairs_in_order<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Vec<(String, String)>>, D::Error> {
-    struct InOrder(Vec<(String, String)>);
-    impl<'de> Deserialize<'de> for InOrder {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct Pairs;
-            impl<'de> Visitor<'de> for Pairs {
-                type Value = InOrder;
-                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                    f.write_str("an object of strings")
-                }
-                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<InOrder, A::Error> {
-                    let mut pairs: Vec<(String, String)> = vec![];
-                    while let Some((name, value)) = map.next_entry::<String, String>()? {
-                        match pairs.iter_mut().find(|(seen, _)| *seen == name) {
-                            Some(pair) => pair.1 = value,
-                            None => pairs.push((name, value)),
-                        }
-                    }
-                    Ok(InOrder(pairs))
-                }
-            }
-            deserializer.deserialize_map(Pairs)
-        }
+    Ok(Option::<PairsInOrder>::deserialize(deserializer)?.map(|pairs| pairs.0))
+}
+
+/// What [`pairs_in_order`] reads, and its own serde visitor.
+struct PairsInOrder(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for PairsInOrder {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(PairsInOrderVisitor)
     }
-    Ok(Option::<InOrder>::deserialize(deserializer)?.map(|pairs| pairs.0))
+}
+
+struct PairsInOrderVisitor;
+
+impl<'de> Visitor<'de> for PairsInOrderVisitor {
+    type Value = PairsInOrder;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of strings")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PairsInOrder, A::Error> {
+        let mut pairs: Vec<(String, String)> = vec![];
+        while let Some((name, value)) = map.next_entry::<String, String>()? {
+            match pairs.iter_mut().find(|(seen, _)| *seen == name) {
+                Some(pair) => pair.1 = value,
+                None => pairs.push((name, value)),
+            }
+        }
+        Ok(PairsInOrder(pairs))
+    }
 }
 
 impl RawConfig {
