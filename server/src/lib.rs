@@ -1,117 +1,326 @@
-//! Reference merchant backend for the TossPayments billing (자동결제) card-registration flow,
-//! with an offline Toss API simulator (`sim`).
+//! billing-server: the reference merchant backend for the TossPayments billing (자동결제) flow.
 //!
-//! See `server/README.md` for the endpoints and environment variables, and
-//! `docs/handoff-contract.md` for the browser ↔ backend contract implemented here.
+//! - [`routes`]: the HTTP API (one module per resource), [`web`]: the frontend and headers,
+//!   [`serve`]: the connection loop (timeouts, limits, graceful shutdown);
+//! - [`exchange`]: the authKey → billing-key exchange, exactly once; [`charge`]: charges, exactly
+//!   once per orderId; [`reconciler`]: finishes what a crash or an unclear answer left;
+//! - [`store`]: SQLite or PostgreSQL; [`session`]: who the customer is; [`crypto`]: keys at rest;
+//! - [`toss`]: the Toss API client and what its codes mean; [`sim`]: the offline Toss simulator;
+//! - [`settings`]: configuration that fails closed; [`clock`]: the one source of time.
+//!
+//! See `server/README.md` for the guarantees, and `docs/handoff-contract.md` for the browser ↔
+//! backend contract.
 
-pub mod app;
-pub mod config;
+pub mod charge;
+pub mod clock;
 pub mod crypto;
-pub mod db;
-pub mod locks;
+pub mod error;
+pub mod exchange;
+pub mod ids;
+pub mod reconciler;
+pub mod routes;
+pub mod serve;
+pub mod session;
+pub mod settings;
 pub mod sim;
+pub mod store;
 pub mod toss;
-pub mod util;
 pub mod web;
 
-use axum::extract::Request;
-use axum::routing::{any, get, post};
-use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-pub use config::Config;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use settings::{Mode, Settings};
+
+use crate::charge::{ChargeSettings, Charges};
+use crate::clock::Clock;
+use crate::crypto::{Keyring, KeyringError};
+use crate::error::error_response;
+use crate::exchange::{ExchangeSettings, Exchanges};
+use crate::routes::AppContext;
+use crate::session::{SessionSettings, Sessions};
+use crate::settings::{KeySource, SettingsError};
+use crate::sim::Simulator;
+use crate::store::{PoolSize, Store, StoreError};
+use crate::toss::TossClient;
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is refused.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The encryption keys are unusable.
+    #[error(transparent)]
+    Keys(#[from] KeyringError),
+    /// The database cannot be opened or migrated.
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    /// The simulator's database cannot be opened.
+    #[error("cannot open the simulator's database: {0}")]
+    Simulator(sqlx::Error),
+    /// The address is taken.
+    #[error("cannot listen on {address}: {reason}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// Why not.
+        reason: std::io::Error,
+    },
+    /// The Toss client cannot be built.
+    #[error("{0}")]
+    Toss(String),
+}
 
 /// A running server.
-pub struct Running {
+pub struct Server {
+    /// Where it listens.
     pub addr: SocketAddr,
-    /// `http://127.0.0.1:PORT`
+    /// `http://ADDR`.
     pub base_url: String,
-    /// The simulator mounted at `/__toss-sim`, if any (tests can queue faults on it).
-    pub simulator: Option<sim::Simulator>,
-    /// The Toss API base URL in use.
+    /// The simulator mounted at `/__toss-sim`, if any.
+    pub simulator: Option<Simulator>,
+    /// The Toss API in use.
     pub toss_api_base: String,
-    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The database (tests read it).
+    pub store: Store,
+    /// The clock (tests move it).
+    pub clock: Clock,
+    /// The name this instance holds leases under.
+    pub instance: String,
+    stop: CancellationToken,
+    done: JoinHandle<()>,
 }
 
-/// Builds the whole application router.
-pub fn router(state: app::Shared, simulator: Option<&sim::Simulator>) -> Router {
-    let dist = state.cfg.dist_dir.clone();
-    let mut r = Router::new()
-        .route("/api/customer", get(app::get_customer))
-        .route("/api/billing/issue", post(app::issue))
-        .route("/api/admin/charges", post(app::create_charge))
-        .route("/api/health", get(app::health))
-        .route("/api/{*rest}", any(app::api_not_found))
-        .with_state(state);
-    if let Some(s) = simulator {
-        r = r.nest("/__toss-sim", s.router());
+impl Server {
+    /// Starts a graceful shutdown: no new connections, requests in flight and running exchanges
+    /// and charges finish (within the drain timeout).
+    pub fn stop(&self) {
+        self.stop.cancel();
     }
-    r.fallback(move |req: Request| {
-        let dist = dist.clone();
-        async move { web::serve_static(&dist, req.method(), req.uri().path()).await }
-    })
-    .layer(axum::middleware::from_fn(web::security_headers))
+
+    /// Waits until the server has stopped.
+    pub async fn stopped(self) {
+        let _ = self.done.await;
+    }
+
+    /// [`Server::stop`], then [`Server::stopped`].
+    pub async fn shutdown(self) {
+        self.stop();
+        self.stopped().await;
+    }
 }
 
-/// Opens the database, resolves the keys, binds `127.0.0.1:{cfg.port}` and serves.
-pub async fn start(cfg: Config) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], cfg.port)))
-        .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", cfg.port))?;
-    let addr = listener.local_addr()?;
-    let base_url = format!("http://{addr}");
-
-    let enc_key = match cfg.encryption_key {
-        Some(k) => k,
-        None => {
-            let path = cfg
-                .database_path
-                .with_file_name("billing-key-encryption.key");
-            let (k, created) = crypto::load_or_create_key_file(&path)
-                .map_err(|e| format!("cannot use the key file {}: {e}", path.display()))?;
-            eprintln!(
-                "[billing-server] NOTICE: billing keys are encrypted with the demo key file {}{}. \
-                 Production must set BILLING_KEY_ENCRYPTION_KEY (base64 of 32 bytes).",
-                path.display(),
-                if created { " (just created)" } else { "" }
-            );
-            k
+fn keyring(settings: &Settings) -> Result<(Keyring, Option<(String, bool)>), KeyringError> {
+    Ok(match &settings.encryption {
+        KeySource::Env(keys) => (Keyring::parse(keys.expose())?, None),
+        KeySource::File(path) => (Keyring::from_file(path)?, None),
+        KeySource::DemoFile(path) => {
+            let (ring, created) = Keyring::demo_file(path)?;
+            (ring, Some((path.display().to_string(), created)))
         }
-    };
-    let db = db::open(&cfg.database_path).await.map_err(|e| {
-        format!(
-            "cannot open the database {}: {e}",
-            cfg.database_path.display()
-        )
-    })?;
+    })
+}
 
-    let simulator = cfg.mount_simulator.then(sim::Simulator::new);
-    let toss_api_base = cfg
+/// The whole request timeout as a layer, answering in the API's JSON shape (tower-http's timeout
+/// answers with an empty body).
+async fn request_timeout(timeout: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error_response(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "REQUEST_TIMEOUT",
+            "요청 처리가 늦어지고 있습니다. 잠시 후 다시 시도해주세요.",
+            Some(1000),
+        ),
+    }
+}
+
+/// Opens the database, resolves the keys, binds and serves; the reconciler starts at once.
+pub async fn start(settings: Settings) -> Result<Server, StartError> {
+    settings.check()?;
+    let (keyring, demo_key) = keyring(&settings)?;
+    if let Some((path, created)) = demo_key {
+        tracing::warn!(
+            file = path,
+            created,
+            "demo mode: billing keys are encrypted with a generated key file next to the database; \
+             production sets BILLING_KEY_ENCRYPTION_KEY (BILLING_MODE=test or live require it)"
+        );
+    }
+    let keyring = Arc::new(keyring);
+    let address = SocketAddr::new(settings.bind, settings.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|reason| StartError::Listen { address, reason })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|reason| StartError::Listen { address, reason })?;
+    let base_url = format!("http://{addr}");
+    let store = Store::open(&settings.database, PoolSize::default()).await?;
+    let instance = settings.instance_name(addr.port());
+    let released = store.release_leases_of(&instance).await?;
+    if released > 0 {
+        tracing::info!(
+            instance,
+            released,
+            "took back the work a previous run of this instance left mid-way"
+        );
+    }
+    let clock = if settings.movable_clock {
+        Clock::movable(settings.clock_offset_ms)
+    } else {
+        Clock::system()
+    };
+    let simulator = if settings.mount_simulator {
+        Some(
+            Simulator::open(&settings.simulator_database, clock.clone())
+                .await
+                .map_err(StartError::Simulator)?,
+        )
+    } else {
+        None
+    };
+    let toss_api_base = settings
         .toss_api_base
         .clone()
         .unwrap_or_else(|| format!("{base_url}/__toss-sim"));
-    let toss = toss::TossClient::new(
+    let toss = TossClient::new(
         &toss_api_base,
-        cfg.secret_key.expose(),
-        cfg.toss_timeout,
-        cfg.toss_max_retries,
-        cfg.toss_backoff,
-    )?;
-    let state = Arc::new(app::AppState {
-        db,
-        cfg,
-        toss,
-        keybox: crypto::KeyBox::new(&enc_key),
-        locks: locks::KeyedLocks::default(),
+        settings.secret_key_in_use(),
+        settings.toss_timeout,
+    )
+    .map_err(StartError::Toss)?;
+    let tasks = TaskTracker::new();
+    let exchanges = Exchanges::new(
+        store.clone(),
+        toss.clone(),
+        keyring.clone(),
+        clock.clone(),
+        ExchangeSettings {
+            owner: instance.clone(),
+            lease: settings.lease,
+            wait: settings.handoff_wait,
+            quick_retries: settings.toss_quick_retries,
+            backoff: settings.toss_backoff,
+        },
+        tasks.clone(),
+    );
+    let charges = Charges::new(
+        store.clone(),
+        toss.clone(),
+        keyring.clone(),
+        clock.clone(),
+        ChargeSettings {
+            owner: instance.clone(),
+            lease: settings.lease,
+            wait: settings.handoff_wait,
+            quick_retries: settings.toss_quick_retries,
+            backoff: settings.toss_backoff,
+        },
+        tasks.clone(),
+    );
+    let sessions = Sessions::new(
+        store.clone(),
+        keyring.clone(),
+        clock.clone(),
+        SessionSettings {
+            identity: settings.identity.clone(),
+            idle: settings.session_idle,
+            max_age: settings.session_max_age,
+            visitor_lifetime: Duration::from_secs(86_400),
+            rotate_after: Duration::from_secs(86_400),
+            always_secure: settings.cookie_secure,
+            trust_proxy_headers: settings.trust_proxy_headers,
+        },
+    );
+    let settings = Arc::new(settings);
+    let ctx = AppContext {
+        settings: settings.clone(),
+        store: store.clone(),
+        sessions: sessions.clone(),
+        exchanges: exchanges.clone(),
+        charges: charges.clone(),
+        clock: clock.clone(),
+    };
+    let (api, limiters) = routes::api_router(ctx);
+    let mut app = api;
+    if let Some(sim) = &simulator {
+        app = app.nest_service("/__toss-sim", sim.router());
+    }
+    let request_timeout_after = settings.limits.request_timeout;
+    let app = app
+        .fallback_service(web::frontend(&settings.dist_dir))
+        .layer(DefaultBodyLimit::max(settings.limits.max_body_bytes))
+        .layer(RequestBodyTimeoutLayer::new(settings.limits.body_timeout))
+        .layer(axum::middleware::from_fn(move |request: Request, next: Next| {
+            request_timeout(request_timeout_after, request, next)
+        }))
+        .layer(axum::middleware::from_fn(web::security_headers))
+        .layer(
+            // The path only: a success page's query carries the one-time authKey.
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                tracing::debug_span!("request", method = %request.method(), path = request.uri().path())
+            }),
+        );
+
+    let stop = CancellationToken::new();
+    let serving = tokio::spawn(serve::serve(
+        listener,
+        app,
+        serve::ConnectionLimits {
+            max_connections: settings.limits.max_connections,
+            header_timeout: settings.limits.header_timeout,
+            drain_timeout: settings.drain_timeout,
+        },
+        stop.clone(),
+    ));
+    let background = reconciler::spawn(
+        reconciler::Work {
+            exchanges,
+            charges,
+            sessions,
+            limiters,
+        },
+        settings.reconcile_interval,
+        stop.clone(),
+    );
+    let drain_timeout = settings.drain_timeout;
+    let closing_store = store.clone();
+    let done = tokio::spawn(async move {
+        let _ = serving.await;
+        let _ = background.await;
+        tasks.close();
+        if tokio::time::timeout(drain_timeout, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = tasks.len(),
+                "exchanges or charges still running after the drain timeout; the reconciler of the next run finishes them"
+            );
+        }
+        closing_store.close().await;
     });
-    let app = router(state, simulator.as_ref());
-    let task = tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(Running {
+    Ok(Server {
         addr,
         base_url,
         simulator,
         toss_api_base,
-        task,
+        store,
+        clock,
+        instance,
+        stop,
+        done,
     })
 }

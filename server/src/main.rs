@@ -1,6 +1,23 @@
-//! `billing-server`: see `--help` and server/README.md.
+//! `billing-server`: the reference backend (`serve`, the default) or the Toss simulator alone
+//! (`simulate`). Settings come from the environment: `billing-server --help`.
 
-use billing_server::config::{Config, ENV_HELP};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use billing_server::clock::Clock;
+use billing_server::settings::ENV_HELP;
+use billing_server::sim::Simulator;
+use billing_server::Settings;
+use tokio_util::sync::CancellationToken;
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
 
 #[tokio::main]
 async fn main() {
@@ -9,44 +26,93 @@ async fn main() {
         print!("{ENV_HELP}");
         return;
     }
-    if let Some(a) = args.first() {
-        eprintln!(
-            "unknown argument {a:?}; configuration comes from environment variables (see --help)"
-        );
-        std::process::exit(2);
+    init_logs();
+    match args.first().map(String::as_str) {
+        None | Some("serve") if args.len() <= 1 => serve().await,
+        Some("simulate") if args.len() == 1 => simulate().await,
+        _ => {
+            eprintln!("billing-server: unknown arguments {args:?}; see billing-server --help");
+            std::process::exit(2);
+        }
     }
-    let cfg = match Config::from_env() {
-        Ok(c) => c,
+}
+
+async fn serve() {
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
         Err(e) => {
-            eprintln!("billing-server: configuration error: {e}");
+            eprintln!("billing-server: refusing to start: {e}");
             std::process::exit(2);
         }
     };
-    eprintln!("[billing-server] {cfg:?}");
-    let running = match billing_server::start(cfg).await {
-        Ok(r) => r,
+    tracing::info!(mode = ?settings.mode, database = %settings.database.redacted(), "starting");
+    let server = match billing_server::start(settings).await {
+        Ok(server) => server,
         Err(e) => {
             eprintln!("billing-server: cannot start: {e}");
             std::process::exit(1);
         }
     };
-    if running.simulator.is_some() {
-        eprintln!(
-            "[billing-server] offline Toss API simulator mounted at {}/__toss-sim",
-            running.base_url
+    if server.simulator.is_some() {
+        tracing::info!(
+            "offline Toss API simulator mounted at {}/__toss-sim",
+            server.base_url
         );
     }
-    eprintln!("[billing-server] Toss API base: {}", running.toss_api_base);
-    println!("billing-server listening on {}", running.base_url);
-    match running.task.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            eprintln!("billing-server: server error: {e}");
-            std::process::exit(1);
-        }
+    tracing::info!(
+        toss = server.toss_api_base,
+        instance = server.instance,
+        "ready"
+    );
+    // The one line tools wait for (scripts, tests): the address, on stdout.
+    println!("billing-server listening on {}", server.base_url);
+    billing_server::serve::shutdown_signal().await;
+    tracing::info!("shutting down: draining requests, exchanges and charges");
+    server.shutdown().await;
+    tracing::info!("stopped");
+}
+
+/// The simulator in its own process: `PORT` (default 8090), `SIMULATOR_DATABASE` (default
+/// data/simulator.sqlite). Its clock is the system's, moved by `CLOCK_OFFSET_MS` if given.
+async fn simulate() {
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8090);
+    let path = std::env::var("SIMULATOR_DATABASE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("data/simulator.sqlite"));
+    let offset = std::env::var("CLOCK_OFFSET_MS")
+        .ok()
+        .and_then(|o| o.parse().ok())
+        .unwrap_or(0);
+    let simulator = match Simulator::open(&path, Clock::movable(offset)).await {
+        Ok(sim) => sim,
         Err(e) => {
-            eprintln!("billing-server: server task failed: {e}");
+            eprintln!(
+                "billing-server simulate: cannot open {}: {e}",
+                path.display()
+            );
             std::process::exit(1);
         }
-    }
+    };
+    let listener =
+        match tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("billing-server simulate: cannot listen on 127.0.0.1:{port}: {e}");
+                std::process::exit(1);
+            }
+        };
+    let addr = listener
+        .local_addr()
+        .expect("a bound listener has an address");
+    println!("toss simulator listening on http://{addr}");
+    let stop = CancellationToken::new();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        billing_server::serve::shutdown_signal().await;
+        stopper.cancel();
+    });
+    simulator.serve(listener, stop).await;
 }

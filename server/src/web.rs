@@ -1,12 +1,18 @@
-//! Serving the built frontend, security headers and the request guards shared by the API.
+//! Serving the built frontend (tower-http's `ServeDir`, precompressed `.br`/`.gz` when present,
+//! immutable caching for hashed assets), the document each route gets, security headers, and the
+//! Origin check of state-changing requests.
+
+use std::path::{Path, PathBuf};
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::Router;
 use sha2::{Digest, Sha256};
-use std::path::{Component, Path, PathBuf};
+use toss_billing_contract::{page_for, Page, DEFAULT_FAIL_PATH, DEFAULT_SUCCESS_PATH};
+use tower_http::services::ServeDir;
 
 /// The Content-Security-Policy, plus hashes of the inline scripts of the page being served.
 pub fn csp(inline_script_hashes: &[String]) -> String {
@@ -25,14 +31,16 @@ pub fn csp(inline_script_hashes: &[String]) -> String {
 }
 
 /// Adds the security headers to every response, and `Cache-Control: no-store` to the API.
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let is_api = req.uri().path().starts_with("/api/");
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    // Never `same-origin`: it breaks Toss's payment window (contract §7).
     h.insert(
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin-allow-popups"),
     );
+    // The success URL carries the one-time authKey.
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert(
         "x-content-type-options",
@@ -46,11 +54,11 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     if is_api {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    resp
+    response
 }
 
-/// Is this request cross-site? `Origin` must be this server's own (per `Host`) or listed;
-/// without `Origin`, a `Sec-Fetch-Site: cross-site` is refused too.
+/// Whether a state-changing request comes from this site: `Origin` must be this server's own
+/// (per `Host`) or listed; without `Origin`, `Sec-Fetch-Site: cross-site`/`same-site` is refused.
 pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     let host = headers
         .get(header::HOST)
@@ -75,185 +83,161 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     }
 }
 
-fn content_type(path: &Path) -> &'static str {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("html") | Some("htm") => "text/html; charset=utf-8",
-        Some("js") | Some("mjs") => "text/javascript; charset=utf-8",
-        Some("wasm") => "application/wasm",
-        Some("css") => "text/css; charset=utf-8",
-        Some("json") | Some("map") => "application/json",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("jpg") | Some("jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("webp") => "image/webp",
-        Some("ico") => "image/x-icon",
-        Some("woff2") => "font/woff2",
-        Some("woff") => "font/woff",
-        Some("txt") => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    }
-}
-
-/// Decodes and sanitizes a URL path into a relative file path; `None` if it tries to escape.
-fn safe_relative(path: &str) -> Option<PathBuf> {
-    let decoded = percent_encoding::percent_decode_str(path)
-        .decode_utf8()
-        .ok()?;
-    if decoded.contains('\0') || decoded.contains('\\') {
-        return None;
-    }
-    let mut out = PathBuf::new();
-    for comp in Path::new(decoded.trim_start_matches('/')).components() {
-        match comp {
-            Component::Normal(c) => {
-                if c.to_str().is_some_and(|s| s.starts_with('.')) {
-                    return None; // no dotfiles
-                }
-                out.push(c)
-            }
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    Some(out)
-}
-
-/// SHA-256 (base64) of every inline `<script>` body in an HTML page.
+/// SHA-256 (base64) of every inline `<script>` body of a page, for its CSP.
 pub fn inline_script_hashes(html: &str) -> Vec<String> {
+    use base64::Engine;
     let mut hashes = Vec::new();
     let lower = html.to_ascii_lowercase();
     let mut pos = 0;
     while let Some(start) = lower[pos..].find("<script") {
         let tag_start = pos + start;
-        let Some(tag_end_rel) = lower[tag_start..].find('>') else {
+        let Some(tag_end) = lower[tag_start..].find('>').map(|i| tag_start + i + 1) else {
             break;
         };
-        let tag_end = tag_start + tag_end_rel + 1;
         let tag = &lower[tag_start..tag_end];
-        let Some(close_rel) = lower[tag_end..].find("</script") else {
+        let Some(close) = lower[tag_end..].find("</script") else {
             break;
         };
-        let body = &html[tag_end..tag_end + close_rel];
-        if !tag.contains(" src=") && !tag.contains(" src =") && !body.is_empty() {
-            hashes.push(crate::util::b64(&Sha256::digest(body.as_bytes())));
+        let body = &html[tag_end..tag_end + close];
+        let is_data = tag.contains("application/json");
+        if !tag.contains(" src=") && !is_data && !body.is_empty() {
+            hashes.push(
+                base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body.as_bytes())),
+            );
         }
-        pos = tag_end + close_rel;
+        pos = tag_end + close;
     }
     hashes
 }
 
-fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "not found",
-    )
-        .into_response()
-}
-
-/// The page's own success and fail paths (its `toss-billing-config` block, else the component's
-/// defaults), without query or trailing slashes.
-fn return_paths(index_html: &str) -> [String; 2] {
-    let config = index_html
-        .split_once(r#"id="toss-billing-config">"#)
-        .and_then(|(_, rest)| rest.split_once("</script>"))
-        .and_then(|(block, _)| serde_json::from_str::<serde_json::Value>(block).ok())
+/// The page's success and fail paths: `successPath`/`failPath` of the configuration block of
+/// `index.html` (`#toss-billing-config`, JSON), else the component's defaults.
+pub fn return_paths(index_html: &str) -> (String, String) {
+    let config = config_block(index_html)
+        .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
         .unwrap_or_default();
     let path = |name: &str, default: &str| {
-        bare_path(config.get(name).and_then(|v| v.as_str()).unwrap_or(default)).to_owned()
+        config
+            .get(name)
+            .and_then(|v| v.as_str())
+            .unwrap_or(default)
+            .to_owned()
     };
-    [
-        path("successPath", "/billing/success"),
-        path("failPath", "/billing/fail"),
-    ]
+    (
+        path("successPath", DEFAULT_SUCCESS_PATH),
+        path("failPath", DEFAULT_FAIL_PATH),
+    )
 }
 
-fn bare_path(path: &str) -> &str {
-    path.split('?').next().unwrap_or(path).trim_end_matches('/')
+/// The text of the `<script … id="toss-billing-config">` element.
+fn config_block(html: &str) -> Option<&str> {
+    let id_at = html.find(r#"id="toss-billing-config""#)?;
+    let open_end = id_at + html[id_at..].find('>')? + 1;
+    let close = open_end + html[open_end..].find("</script>")?;
+    Some(&html[open_end..close])
 }
 
-/// Serves a file of the frontend, or a document for routes (paths whose last segment has no
-/// extension, e.g. `/billing/success`): `return.html` (the build's page that preloads the return
-/// bundle) on the success and fail paths, `index.html` (which preloads the registration bundle)
-/// everywhere else. Either document works on any address, since its loader picks the bundle by
-/// address; the choice only spares a page the other bundle's download.
-pub async fn serve_static(dist: &Path, method: &Method, uri_path: &str) -> Response {
+#[derive(Clone)]
+struct Frontend {
+    dist: PathBuf,
+}
+
+/// The frontend: files from `dist` (precompressed variants preferred), and for routes (paths
+/// whose last segment has no dot) a document: `return.html` on the page's success and fail paths
+/// (it preloads the success/fail bundle), `index.html` everywhere else. Either works on any
+/// address, since the loader picks the bundle by the same rule ([`page_for`]); the choice spares
+/// a page the other bundle's download.
+pub fn frontend(dist: &Path) -> Router {
+    let frontend = Frontend {
+        dist: dist.to_owned(),
+    };
+    let files = ServeDir::new(dist)
+        .precompressed_br()
+        .precompressed_gzip()
+        .append_index_html_on_directories(false)
+        .fallback(axum::routing::any(document).with_state(frontend));
+    Router::new()
+        .fallback_service(files)
+        .layer(axum::middleware::from_fn(cache_headers))
+}
+
+/// Hashed file names (`name-<16+ hex>.ext`, `…_bg.wasm`) never change: cache them for a year.
+/// Everything else is revalidated.
+async fn cache_headers(request: Request, next: Next) -> Response {
+    let hashed = is_hashed_asset(request.uri().path());
+    let mut response = next.run(request).await;
+    if response.status().is_success() && !response.headers().contains_key(header::CACHE_CONTROL) {
+        let value = if hashed {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    response
+}
+
+fn is_hashed_asset(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or("");
+    let stem = name.split('.').next().unwrap_or("").trim_end_matches("_bg");
+    stem.rsplit_once('-')
+        .is_some_and(|(_, hash)| hash.len() >= 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+async fn document(State(frontend): State<Frontend>, request: Request) -> Response {
+    let method = request.method().clone();
     if method != Method::GET && method != Method::HEAD {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
-    let Some(rel) = safe_relative(uri_path) else {
-        return not_found();
-    };
-    let candidate = dist.join(&rel);
-    let is_route = rel
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_none_or(|n| !n.contains('.'));
-    let is_index = rel.as_os_str().is_empty() || rel == Path::new("index.html");
-    if !is_index {
-        if let Ok(meta) = tokio::fs::metadata(&candidate).await {
-            if meta.is_file() {
-                return match tokio::fs::read(&candidate).await {
-                    Ok(bytes) => file_response(method, content_type(&candidate), bytes),
-                    Err(_) => not_found(),
-                };
-            }
-        }
-        if !is_route {
-            return not_found();
-        }
-    }
-    let index = dist.join("index.html");
-    let mut document = tokio::fs::read(&index).await;
-    if let Ok(index_html) = &document {
-        if return_paths(&String::from_utf8_lossy(index_html))
-            .contains(&bare_path(uri_path).to_owned())
-        {
-            if let Ok(bytes) = tokio::fs::read(dist.join("return.html")).await {
-                document = Ok(bytes);
-            }
-        }
-    }
-    match document {
-        Ok(bytes) => {
-            let hashes = inline_script_hashes(&String::from_utf8_lossy(&bytes));
-            let mut resp = file_response(method, "text/html; charset=utf-8", bytes);
-            if let Ok(v) = HeaderValue::from_str(&csp(&hashes)) {
-                resp.headers_mut().insert("content-security-policy", v);
-            }
-            resp
-        }
-        Err(_) => (
+    let path = request.uri().path();
+    let last = path.rsplit('/').next().unwrap_or("");
+    if last.contains('.') && last != "index.html" {
+        return (
             StatusCode::NOT_FOUND,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!(
-                "The frontend is not built: no index.html in {} (set DIST_DIR or build it with trunk).",
-                dist.display()
-            ),
+            "not found",
         )
-            .into_response(),
+            .into_response();
     }
-}
-
-fn file_response(method: &Method, ctype: &'static str, bytes: Vec<u8>) -> Response {
-    let len = bytes.len();
-    let body = if method == Method::HEAD {
+    let index = match tokio::fs::read_to_string(frontend.dist.join("index.html")).await {
+        Ok(html) => html,
+        Err(_) => {
+            return (
+                StatusCode::NOT_FOUND,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!(
+                    "The frontend is not built: no index.html in {} (set DIST_DIR, or run ./scripts/build-release.sh).",
+                    frontend.dist.display()
+                ),
+            )
+                .into_response()
+        }
+    };
+    let (success, fail) = return_paths(&index);
+    let html = match page_for(&success, &fail, path) {
+        Page::Success | Page::Fail => tokio::fs::read_to_string(frontend.dist.join("return.html"))
+            .await
+            .unwrap_or(index),
+        Page::Register => index,
+    };
+    let hashes = inline_script_hashes(&html);
+    let mut response = Response::new(if method == Method::HEAD {
         Body::empty()
     } else {
-        Body::from(bytes)
-    };
-    let mut resp = Response::new(body);
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+        Body::from(html)
+    });
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    resp
+    if let Ok(v) = HeaderValue::from_str(&csp(&hashes)) {
+        h.insert("content-security-policy", v);
+    }
+    response
 }
 
 #[cfg(test)]
@@ -261,19 +245,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths() {
-        assert_eq!(safe_relative("/a/b.js"), Some(PathBuf::from("a/b.js")));
-        assert_eq!(safe_relative("/../etc/passwd"), None);
-        assert_eq!(safe_relative("/%2e%2e/x"), None);
-        assert_eq!(safe_relative("/.git/config"), None);
+    fn hashes_inline_scripts_only() {
+        use base64::Engine;
+        let html = r#"<script src="/a.js"></script><SCRIPT type="module">init()</SCRIPT><script type="application/json" id="x">{}</script>"#;
+        let h = inline_script_hashes(html);
+        assert_eq!(
+            h,
+            vec![base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b"init()"))]
+        );
     }
 
     #[test]
-    fn hashes_inline_scripts_only() {
-        let html = r#"<script src="/a.js"></script><SCRIPT type="module">init()</SCRIPT>"#;
-        let h = inline_script_hashes(html);
-        assert_eq!(h.len(), 1);
-        assert_eq!(h[0], crate::util::b64(&Sha256::digest(b"init()")));
+    fn return_paths_come_from_the_config_block() {
+        let html = r#"<script type="application/json" id="toss-billing-config">{"successPath": "/ok?x=1", "clientKey": "test_ck_x"}</script>"#;
+        assert_eq!(
+            return_paths(html),
+            ("/ok?x=1".to_owned(), DEFAULT_FAIL_PATH.to_owned())
+        );
+        assert_eq!(
+            return_paths("<html></html>"),
+            (
+                DEFAULT_SUCCESS_PATH.to_owned(),
+                DEFAULT_FAIL_PATH.to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn hashed_assets() {
+        assert!(is_hashed_asset(
+            "/toss-billing-checkout-3a6f1b2c4d5e6f70_bg.wasm"
+        ));
+        assert!(is_hashed_asset("/boot-3a6f1b2c4d5e6f70.js"));
+        assert!(!is_hashed_asset("/toss-billing-checkout-loader.js"));
+        assert!(!is_hashed_asset("/sandbox/tosspayments-sandbox.js"));
     }
 
     #[test]

@@ -337,8 +337,16 @@ impl RawConfig {
             self.backend_url.as_deref().unwrap_or("/api/billing/issue"),
         )?;
         let register_path = path_or("registerPath", self.register_path, "/")?;
-        let success_path = path_or("successPath", self.success_path, "/billing/success")?;
-        let fail_path = path_or("failPath", self.fail_path, "/billing/fail")?;
+        let success_path = path_or(
+            "successPath",
+            self.success_path,
+            toss_billing_contract::DEFAULT_SUCCESS_PATH,
+        )?;
+        let fail_path = path_or(
+            "failPath",
+            self.fail_path,
+            toss_billing_contract::DEFAULT_FAIL_PATH,
+        )?;
         if success_path == fail_path || success_path == register_path || fail_path == register_path
         {
             return Err(invalid(
@@ -449,36 +457,13 @@ impl RawConfig {
     }
 }
 
-/// Which page a path shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Page {
-    /// The button that opens the card window.
-    Register,
-    /// Toss redirected here after a registered card.
-    Success,
-    /// Toss redirected here after a failure.
-    Fail,
-}
+pub use toss_billing_contract::Page;
 
 impl Config {
     /// The page for `pathname`: the success and fail paths (without their own query) are matched
     /// exactly, a trailing slash tolerated; everything else is the registration page, so the
     /// component can sit on any storefront URL.
     pub fn page_for(&self, pathname: &str) -> Page {
-        let bare = |path: &str| {
-            path.split('?')
-                .next()
-                .unwrap_or(path)
-                .trim_end_matches('/')
-                .to_owned()
-        };
-        let here = bare(pathname);
-        if here == bare(&self.success_path) {
-            Page::Success
-        } else if here == bare(&self.fail_path) {
-            Page::Fail
-        } else {
-            Page::Register
-        }
+        toss_billing_contract::page_for(&self.success_path, &self.fail_path, pathname)
     }
 }

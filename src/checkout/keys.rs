@@ -40,15 +40,8 @@ pub enum KeyError {
     AnonymousCustomer,
 }
 
-/// The Toss non-member customer marker, also `TossPayments.ANONYMOUS`.
-pub const ANONYMOUS_CUSTOMER_KEY: &str = "@@ANONYMOUS";
-
-/// Whether `value` has the shape of a Toss secret key (API or widget) anywhere in it.
-pub fn looks_like_secret_key(value: &str) -> bool {
-    ["test_sk_", "live_sk_", "test_gsk_", "live_gsk_"]
-        .iter()
-        .any(|prefix| value.contains(prefix))
-}
+use toss_billing_contract::CustomerKeyProblem;
+pub use toss_billing_contract::{looks_like_secret_key, ANONYMOUS_CUSTOMER_KEY};
 
 /// An API individual-integration client key (`test_ck_…` or `live_ck_…`), the only kind billing takes.
 #[derive(Clone, PartialEq, Eq)]
@@ -99,21 +92,23 @@ impl fmt::Debug for ClientKey {
     }
 }
 
-/// Whether `c` may appear in a customerKey.
-pub fn is_customer_key_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=' | '.' | '@')
+pub use toss_billing_contract::is_customer_key_char;
+
+impl From<CustomerKeyProblem> for KeyError {
+    fn from(problem: CustomerKeyProblem) -> Self {
+        match problem {
+            CustomerKeyProblem::Length(count) => Self::CustomerKeyLength(count),
+            CustomerKeyProblem::Characters => Self::CustomerKeyCharacters,
+            CustomerKeyProblem::Anonymous => Self::AnonymousCustomer,
+            CustomerKeyProblem::SecretKey => Self::SecretKeyInBrowser,
+        }
+    }
 }
 
-/// The shape rule alone (2–50 characters of `A-Z a-z 0-9 - _ = . @`), as Toss checks it.
+/// The shape rule alone (2–50 characters of `A-Z a-z 0-9 - _ = . @`), as Toss checks it
+/// (`toss_billing_contract`, the backend's rule too).
 pub fn check_customer_key_shape(raw: &str) -> Result<(), KeyError> {
-    let count = raw.chars().count();
-    if !(2..=50).contains(&count) {
-        return Err(KeyError::CustomerKeyLength(count));
-    }
-    if !raw.chars().all(is_customer_key_char) {
-        return Err(KeyError::CustomerKeyCharacters);
-    }
-    Ok(())
+    toss_billing_contract::check_customer_key_shape(raw).map_err(KeyError::from)
 }
 
 /// A customerKey that can own a billing key: valid shape, not anonymous, not a secret key.
@@ -122,15 +117,9 @@ pub fn check_customer_key_shape(raw: &str) -> Result<(), KeyError> {
 pub struct CustomerKey(String);
 
 impl CustomerKey {
-    /// Validates the Toss rule and refuses `@@ANONYMOUS` (billing needs a stable key).
+    /// Validates the rule of `toss_billing_contract` (the backend checks the same one).
     pub fn parse(raw: &str) -> Result<Self, KeyError> {
-        if raw == ANONYMOUS_CUSTOMER_KEY {
-            return Err(KeyError::AnonymousCustomer);
-        }
-        check_customer_key_shape(raw)?;
-        if looks_like_secret_key(raw) {
-            return Err(KeyError::SecretKeyInBrowser);
-        }
+        toss_billing_contract::check_customer_key(raw)?;
         Ok(Self(raw.to_owned()))
     }
 

@@ -5,8 +5,9 @@ use std::fmt;
 use super::keys::{CustomerKey, KeyError};
 use super::query::{parse_query, QueryError};
 
+use toss_billing_contract::AuthKeyProblem;
 /// The longest authKey Toss issues.
-pub const MAX_AUTH_KEY_LEN: usize = 300;
+pub use toss_billing_contract::MAX_AUTH_KEY_LEN;
 /// How much of a fail `message` is ever shown.
 pub const MAX_FAIL_MESSAGE_CHARS: usize = 200;
 
@@ -17,17 +18,13 @@ pub const MAX_FAIL_MESSAGE_CHARS: usize = 200;
 pub struct AuthKey(String);
 
 impl AuthKey {
-    /// 1–300 visible ASCII characters.
+    /// 1–300 visible ASCII characters (`toss_billing_contract`, the backend's rule too).
     pub fn parse(raw: &str) -> Result<Self, RedirectError> {
-        if raw.is_empty() {
-            return Err(RedirectError::Missing("authKey"));
-        }
-        if raw.len() > MAX_AUTH_KEY_LEN {
-            return Err(RedirectError::AuthKeyTooLong);
-        }
-        if !raw.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(RedirectError::AuthKeyMalformed);
-        }
+        toss_billing_contract::check_auth_key(raw).map_err(|problem| match problem {
+            AuthKeyProblem::Empty => RedirectError::Missing("authKey"),
+            AuthKeyProblem::TooLong => RedirectError::AuthKeyTooLong,
+            AuthKeyProblem::Characters => RedirectError::AuthKeyMalformed,
+        })?;
         Ok(Self(raw.to_owned()))
     }
 

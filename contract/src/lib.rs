@@ -1,0 +1,341 @@
+//! What the checkout component (in the browser) and the merchant backend (`server/`) both check,
+//! written once so the two cannot drift: the Toss key rules (`customerKey`, `authKey`, `orderId`),
+//! which page an address gets, and the wire types of the hand-off (`docs/handoff-contract.md`).
+//!
+//! No I/O and no platform code: the component compiles this to wasm, the server natively.
+
+#![deny(missing_docs)]
+
+use serde::{Deserialize, Serialize};
+
+/// The Toss non-member customer marker (`TossPayments.ANONYMOUS`); billing needs a stable key.
+pub const ANONYMOUS_CUSTOMER_KEY: &str = "@@ANONYMOUS";
+
+/// Toss never issues a longer authKey (contract §5).
+pub const MAX_AUTH_KEY_LEN: usize = 300;
+
+/// Toss's limit on an `Idempotency-Key` (contract §9).
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 300;
+
+/// Why a customerKey cannot own a billing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerKeyProblem {
+    /// Shorter than 2 or longer than 50 characters (the count is given).
+    Length(usize),
+    /// A character outside `A-Z a-z 0-9 - _ = . @`.
+    Characters,
+    /// `@@ANONYMOUS`: Toss's non-member marker cannot hold a billing key.
+    Anonymous,
+    /// It contains a Toss secret key: somebody pasted the wrong thing.
+    SecretKey,
+}
+
+/// Whether `value` has the shape of a Toss secret key (API or payment-widget) anywhere in it.
+pub fn looks_like_secret_key(value: &str) -> bool {
+    ["test_sk_", "live_sk_", "test_gsk_", "live_gsk_"]
+        .iter()
+        .any(|prefix| value.contains(prefix))
+}
+
+/// Whether `c` may appear in a customerKey.
+pub fn is_customer_key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=' | '.' | '@')
+}
+
+/// The shape rule alone (2–50 characters of `A-Z a-z 0-9 - _ = . @`), exactly as Toss checks it.
+pub fn check_customer_key_shape(raw: &str) -> Result<(), CustomerKeyProblem> {
+    let count = raw.chars().count();
+    if !(2..=50).contains(&count) {
+        return Err(CustomerKeyProblem::Length(count));
+    }
+    if !raw.chars().all(is_customer_key_char) {
+        return Err(CustomerKeyProblem::Characters);
+    }
+    Ok(())
+}
+
+/// The rule for a customerKey that can own a billing key: the Toss shape, not anonymous, and not
+/// a secret key pasted by mistake.
+pub fn check_customer_key(raw: &str) -> Result<(), CustomerKeyProblem> {
+    if raw == ANONYMOUS_CUSTOMER_KEY {
+        return Err(CustomerKeyProblem::Anonymous);
+    }
+    check_customer_key_shape(raw)?;
+    if looks_like_secret_key(raw) {
+        return Err(CustomerKeyProblem::SecretKey);
+    }
+    Ok(())
+}
+
+/// Why a string cannot be an authKey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKeyProblem {
+    /// Nothing was given.
+    Empty,
+    /// Longer than Toss ever issues ([`MAX_AUTH_KEY_LEN`]).
+    TooLong,
+    /// A character Toss never uses (only visible ASCII, no spaces).
+    Characters,
+}
+
+/// The authKey rule: 1–300 visible ASCII characters.
+pub fn check_auth_key(raw: &str) -> Result<(), AuthKeyProblem> {
+    if raw.is_empty() {
+        return Err(AuthKeyProblem::Empty);
+    }
+    if raw.len() > MAX_AUTH_KEY_LEN {
+        return Err(AuthKeyProblem::TooLong);
+    }
+    if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AuthKeyProblem::Characters);
+    }
+    Ok(())
+}
+
+/// The orderId rule of `POST /v1/billing/{billingKey}`: 6–64 characters of `A-Z a-z 0-9 - _`.
+pub fn is_valid_order_id(raw: &str) -> bool {
+    (6..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// An `Idempotency-Key` the hand-off accepts: 1–300 visible ASCII characters.
+pub fn is_valid_idempotency_key(raw: &str) -> bool {
+    (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Which page an address shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// The button that opens the card window.
+    Register,
+    /// Toss redirected here after a registered card (`successUrl`).
+    Success,
+    /// Toss redirected here after a failure (`failUrl`).
+    Fail,
+}
+
+/// The default `successPath`.
+pub const DEFAULT_SUCCESS_PATH: &str = "/billing/success";
+/// The default `failPath`.
+pub const DEFAULT_FAIL_PATH: &str = "/billing/fail";
+
+/// A path as the page rule compares it: without its own query and trailing slashes.
+pub fn bare_path(path: &str) -> &str {
+    path.split('?').next().unwrap_or(path).trim_end_matches('/')
+}
+
+/// The one rule for which page `pathname` gets: the configured success and fail paths (without
+/// their own query) match exactly, a trailing slash tolerated; every other address is the
+/// registration page, so the checkout can sit on any storefront URL. The component mounts by it,
+/// the loader picks a bundle by it, and billing-server picks a document by it (the loader's copy
+/// in JavaScript is checked against this one by a test).
+pub fn page_for(success_path: &str, fail_path: &str, pathname: &str) -> Page {
+    let here = bare_path(pathname);
+    if here == bare_path(success_path) {
+        Page::Success
+    } else if here == bare_path(fail_path) {
+        Page::Fail
+    } else {
+        Page::Register
+    }
+}
+
+/// The hand-off request body: `POST {backendUrl}` with `{"authKey", "customerKey"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IssueRequest {
+    /// The one-time key from Toss's success redirect.
+    pub auth_key: String,
+    /// The customer the card belongs to.
+    pub customer_key: String,
+}
+
+/// The registered card as the customer may see it: the number already masked by Toss. Every field
+/// is optional: the billing key is what matters, and a Toss answer missing a display field must
+/// not lose it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardSummary {
+    /// Card company, e.g. `현대`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    /// Masked number, e.g. `433012******123*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// e.g. `신용`, `체크`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_type: Option<String>,
+    /// e.g. `개인`, `법인`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_type: Option<String>,
+}
+
+impl CardSummary {
+    /// Longest display field the page renders (anything longer is dropped, not shown).
+    pub const MAX_FIELD_CHARS: usize = 40;
+
+    /// Keeps only display fields that are plausible to render: non-blank and short.
+    pub fn plausible(self) -> CardSummary {
+        let keep = |s: Option<String>| {
+            s.filter(|s| !s.trim().is_empty() && s.chars().count() <= Self::MAX_FIELD_CHARS)
+        };
+        CardSummary {
+            company: keep(self.company),
+            number: keep(self.number),
+            card_type: keep(self.card_type),
+            owner_type: keep(self.owner_type),
+        }
+    }
+}
+
+/// `200` body of the hand-off: the card was registered (final; every replay gets the same).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueRegistered {
+    /// What to show the customer.
+    pub card: CardSummary,
+}
+
+/// Every error answer (and the `202` "still pending" answer): `{"code", "message"}`, plus
+/// `retryAfterMs` when asking again later is the point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// Machine-readable code to branch on (`A-Z 0-9 _`).
+    pub code: String,
+    /// Human text; the component shows its own copy instead where it has one.
+    #[serde(default)]
+    pub message: String,
+    /// When to ask again, for answers that say "not yet".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u32>,
+}
+
+/// The code of the `202` answer: the exchange is running; ask again with the same body.
+pub const HANDOFF_PENDING: &str = "HANDOFF_PENDING";
+
+/// Whether an error code has the documented shape (1–64 of `A-Z 0-9 _`).
+pub fn is_error_code(code: &str) -> bool {
+    (1..=64).contains(&code.len())
+        && code
+            .bytes()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
+}
+
+/// How the page must treat a hand-off answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerKind {
+    /// `200` with a readable `{card}`: registered. Forget the authKey.
+    Registered,
+    /// A documented 4xx with a `code`: a final no for this authKey. Forget it.
+    Refused,
+    /// Anything else: still pending (`202`), retryable (`408`, `409`, `425`, `429`, `5xx`), or
+    /// unreadable (a proxy's HTML page, a 2xx body that is not the documented one). Keep the
+    /// authKey and ask again: the card may well be registered.
+    Unconfirmed,
+}
+
+/// The one rule for what a hand-off answer means (`docs/handoff-contract.md` §2): `status` is the
+/// HTTP status, `card_readable` whether a 2xx body was the documented `{card}`, `code` the error
+/// body's code if the body was the documented `{code, message}`.
+pub fn classify_answer(status: u16, card_readable: bool, code: Option<&str>) -> AnswerKind {
+    let documented_code = code.is_some_and(is_error_code);
+    match status {
+        200 if card_readable => AnswerKind::Registered,
+        408 | 409 | 425 | 429 => AnswerKind::Unconfirmed,
+        400..=499 if documented_code => AnswerKind::Refused,
+        _ => AnswerKind::Unconfirmed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_keys() {
+        assert_eq!(check_customer_key("ab"), Ok(()));
+        assert_eq!(check_customer_key("a"), Err(CustomerKeyProblem::Length(1)));
+        assert_eq!(
+            check_customer_key(&"a".repeat(51)),
+            Err(CustomerKeyProblem::Length(51))
+        );
+        assert_eq!(
+            check_customer_key("a b"),
+            Err(CustomerKeyProblem::Characters)
+        );
+        assert_eq!(
+            check_customer_key(ANONYMOUS_CUSTOMER_KEY),
+            Err(CustomerKeyProblem::Anonymous)
+        );
+        assert_eq!(
+            check_customer_key("test_sk_abcdef"),
+            Err(CustomerKeyProblem::SecretKey)
+        );
+        assert_eq!(check_customer_key_shape("test_sk_abcdef"), Ok(()));
+    }
+
+    #[test]
+    fn auth_keys_and_order_ids() {
+        assert_eq!(check_auth_key(""), Err(AuthKeyProblem::Empty));
+        assert_eq!(
+            check_auth_key(&"a".repeat(301)),
+            Err(AuthKeyProblem::TooLong)
+        );
+        assert_eq!(check_auth_key("a b"), Err(AuthKeyProblem::Characters));
+        assert_eq!(check_auth_key(&"a".repeat(300)), Ok(()));
+        assert!(is_valid_order_id("order_1"));
+        assert!(!is_valid_order_id("ord"));
+        assert!(!is_valid_order_id("order 1"));
+        assert!(!is_valid_order_id(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn pages() {
+        let p = |path| page_for("/billing/success?x=1", "/billing/fail", path);
+        assert_eq!(p("/billing/success"), Page::Success);
+        assert_eq!(p("/billing/success/"), Page::Success);
+        assert_eq!(p("/billing/fail"), Page::Fail);
+        assert_eq!(p("/billing/fail/extra"), Page::Register);
+        assert_eq!(p("/"), Page::Register);
+    }
+
+    #[test]
+    fn answers() {
+        use AnswerKind::*;
+        assert_eq!(classify_answer(200, true, None), Registered);
+        assert_eq!(classify_answer(200, false, None), Unconfirmed);
+        assert_eq!(
+            classify_answer(202, false, Some(HANDOFF_PENDING)),
+            Unconfirmed
+        );
+        assert_eq!(
+            classify_answer(403, false, Some("INVALID_STOPPED_CARD")),
+            Refused
+        );
+        assert_eq!(classify_answer(403, false, None), Unconfirmed);
+        assert_eq!(classify_answer(400, false, Some("<html>")), Unconfirmed);
+        for status in [408, 409, 425, 429, 500, 502, 503, 504] {
+            assert_eq!(
+                classify_answer(status, false, Some("X")),
+                Unconfirmed,
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn card_fields_are_optional_on_the_wire() {
+        let card = CardSummary {
+            company: Some("현대".into()),
+            ..CardSummary::default()
+        };
+        let plausible = CardSummary {
+            number: Some(" ".into()),
+            ..card.clone()
+        }
+        .plausible();
+        assert_eq!(plausible, card);
+    }
+}

@@ -1,0 +1,177 @@
+//! The operator's charges: `POST /api/admin/charges` charges a customer's card once per orderId,
+//! `GET /api/admin/charges/{orderId}` reads one without charging (`crate::charge` does the work).
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use toss_billing_contract::{check_customer_key, is_valid_idempotency_key, is_valid_order_id};
+
+use super::{check_operator, AppContext};
+use crate::charge::{ChargeError, ChargeRequest};
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::ids;
+use crate::store::charges::{ChargeRow, ChargeStatus};
+
+pub fn router() -> Router<AppContext> {
+    Router::new()
+        .route("/api/admin/charges", post(create))
+        .route("/api/admin/charges/{order_id}", get(read))
+}
+
+/// The body of `POST /api/admin/charges`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateCharge {
+    /// Required, unless an `Idempotency-Key` header names the charge instead.
+    order_id: Option<String>,
+    customer_key: String,
+    amount: i64,
+    order_name: String,
+}
+
+/// The orderId of a charge named only by its `Idempotency-Key`: derived, so a retry with the same
+/// key is the same charge.
+fn order_id_for_key(key: &str) -> String {
+    format!("idem-{}", &ids::sha256_hex(key.as_bytes())[..40])
+}
+
+async fn create(
+    State(ctx): State<AppContext>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateCharge>,
+) -> ApiResult<Response> {
+    check_operator(&ctx, &headers)?;
+    let order_id = match (body.order_id, headers.get("idempotency-key")) {
+        (Some(order_id), _) if is_valid_order_id(&order_id) => order_id,
+        (Some(_), _) => {
+            return Err(ApiError::InvalidRequest(
+                "orderId must be 6-64 characters of A-Z a-z 0-9 - _".into(),
+            ))
+        }
+        (None, Some(key)) => match key.to_str() {
+            Ok(key) if is_valid_idempotency_key(key) => order_id_for_key(key),
+            _ => return Err(ApiError::InvalidRequest("Idempotency-Key must be 1-300 visible ASCII characters".into())),
+        },
+        (None, None) => {
+            return Err(ApiError::InvalidRequest(
+                "orderId (or an Idempotency-Key header) is required: a retry without one would charge twice"
+                    .into(),
+            ))
+        }
+    };
+    check_customer_key(&body.customer_key).map_err(|_| {
+        ApiError::InvalidRequest(
+            "customerKey must be 2-50 characters of A-Z a-z 0-9 - _ = . @".into(),
+        )
+    })?;
+    if !(1..=1_000_000_000).contains(&body.amount) {
+        return Err(ApiError::InvalidRequest(
+            "amount must be an integer from 1 to 1000000000".into(),
+        ));
+    }
+    if body.order_name.trim().is_empty() || body.order_name.chars().count() > 100 {
+        return Err(ApiError::InvalidRequest(
+            "orderName must be 1-100 characters".into(),
+        ));
+    }
+    let request = ChargeRequest {
+        order_id,
+        customer_key: body.customer_key,
+        amount: body.amount,
+        order_name: body.order_name,
+        billing_key_id: None,
+    };
+    let row = ctx.charges.submit(&request).await.map_err(|e| match e {
+        ChargeError::NoBillingKey => ApiError::NoBillingKey,
+        ChargeError::OrderIdConflict => ApiError::OrderIdConflict,
+        ChargeError::Store(e) => ApiError::Unavailable(e),
+    })?;
+    charge_answer(&ctx, &row).await
+}
+
+async fn read(
+    State(ctx): State<AppContext>,
+    headers: HeaderMap,
+    Path(order_id): Path<String>,
+) -> ApiResult<Response> {
+    check_operator(&ctx, &headers)?;
+    let row = ctx
+        .charges
+        .get(&order_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    charge_answer(&ctx, &row).await
+}
+
+/// A charge as JSON: `200` approved, `422` declined, `202` still being sent or confirmed (ask
+/// again with `GET`). Never the billing key.
+async fn charge_answer(ctx: &AppContext, row: &ChargeRow) -> ApiResult<Response> {
+    let card = ctx.store.billing_key(row.billing_key_id).await?;
+    let calls: Vec<Value> = ctx
+        .store
+        .charge_calls(&row.order_id)
+        .await?
+        .into_iter()
+        .map(|(kind, http_status, outcome, code)| {
+            json!({ "kind": format!("{kind:?}").to_uppercase(), "httpStatus": http_status, "outcome": outcome, "code": code })
+        })
+        .collect();
+    let mut out = json!({
+        "orderId": row.order_id,
+        "status": row.status,
+        "customerKey": row.customer_key,
+        "amount": row.amount,
+        "orderName": row.order_name,
+        "calls": calls,
+        "createdAt": crate::clock::iso_kst(row.created_at),
+        "updatedAt": crate::clock::iso_kst(row.updated_at),
+    });
+    let object = out.as_object_mut().expect("an object");
+    if let Some(card) = card {
+        object.insert(
+            "card".into(),
+            json!({ "company": card.card_company, "number": card.card_number }),
+        );
+    }
+    for (name, value) in [
+        ("paymentKey", &row.payment_key),
+        ("approvedAt", &row.approved_at),
+        ("code", &row.result_code),
+        ("message", &row.result_message),
+    ] {
+        if let Some(value) = value {
+            object.insert(name.into(), value.clone().into());
+        }
+    }
+    let status = match row.status {
+        ChargeStatus::Done => StatusCode::OK,
+        ChargeStatus::Failed => StatusCode::UNPROCESSABLE_ENTITY,
+        ChargeStatus::Pending | ChargeStatus::Unknown => StatusCode::ACCEPTED,
+    };
+    let mut response = (status, Json(out)).into_response();
+    if status == StatusCode::ACCEPTED {
+        if let Ok(location) = format!("/api/admin/charges/{}", row.order_id).parse() {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("2"),
+        );
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn idempotency_keys_name_one_order_id() {
+        let a = super::order_id_for_key("retry-me-1");
+        assert_eq!(a, super::order_id_for_key("retry-me-1"));
+        assert_ne!(a, super::order_id_for_key("retry-me-2"));
+        assert!(toss_billing_contract::is_valid_order_id(&a));
+    }
+}

@@ -1,0 +1,150 @@
+//! The API, one module per resource, merged in [`api_router`]: `customer` (who is calling),
+//! `handoff` (the authKey exchange), `charges` (operator charges), `system` (health, the demo
+//! clock). Every answer is JSON; every error is `{"code", "message"}` (`crate::error`).
+
+mod charges;
+mod customer;
+mod handoff;
+mod system;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, Method, Response};
+use axum::middleware::Next;
+use axum::routing::any;
+use axum::Router;
+use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
+use tower_governor::key_extractor::{KeyExtractor, PeerIpKeyExtractor, SmartIpKeyExtractor};
+use tower_governor::{GovernorError, GovernorLayer};
+
+use governor::clock::QuantaInstant;
+use governor::middleware::NoOpMiddleware;
+
+/// A rate limiter's configuration; its state is swept of old clients periodically (`lib.rs`).
+pub type Limiter = Arc<GovernorConfig<ClientIp, NoOpMiddleware<QuantaInstant>>>;
+
+use crate::charge::Charges;
+use crate::clock::Clock;
+use crate::error::{ApiError, ApiResult};
+use crate::exchange::Exchanges;
+use crate::session::Sessions;
+use crate::settings::Settings;
+use crate::store::Store;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppContext {
+    /// The settings.
+    pub settings: Arc<Settings>,
+    /// The database.
+    pub store: Store,
+    /// Who is calling.
+    pub sessions: Sessions,
+    /// The authKey exchange.
+    pub exchanges: Exchanges,
+    /// Charges.
+    pub charges: Charges,
+    /// The clock.
+    pub clock: Clock,
+}
+
+/// The rate limiter's key: the client's IP, from the connection, or from `X-Forwarded-For` &c.
+/// when `TRUST_PROXY_HEADERS=1` (only behind a proxy that sets them).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp {
+    trust_proxy: bool,
+}
+
+impl KeyExtractor for ClientIp {
+    type Key = IpAddr;
+
+    fn extract<T>(&self, request: &axum::http::Request<T>) -> Result<IpAddr, GovernorError> {
+        if self.trust_proxy {
+            SmartIpKeyExtractor.extract(request)
+        } else {
+            PeerIpKeyExtractor.extract(request)
+        }
+    }
+}
+
+/// A rate limit per client IP, answering `429 {"code": "TOO_MANY_REQUESTS"}`.
+pub(crate) fn rate_limit(
+    per_minute: u32,
+    burst: u32,
+    trust_proxy: bool,
+    limiters: &mut Vec<Limiter>,
+) -> GovernorLayer<ClientIp, NoOpMiddleware<QuantaInstant>, axum::body::Body> {
+    let config = Arc::new(
+        GovernorConfigBuilder::default()
+            .period(Duration::from_nanos(
+                60_000_000_000 / u64::from(per_minute.max(1)),
+            ))
+            .burst_size(burst.max(1))
+            .key_extractor(ClientIp { trust_proxy })
+            .finish()
+            .expect("a positive period and burst"),
+    );
+    limiters.push(config.clone());
+    GovernorLayer::new(config).error_handler(|error| {
+        let retry_after_ms = match error {
+            GovernorError::TooManyRequests { wait_time, .. } => (wait_time.max(1) * 1000) as u32,
+            _ => 1000,
+        };
+        axum::response::IntoResponse::into_response(ApiError::TooManyRequests { retry_after_ms })
+    })
+}
+
+/// Refuses cross-site state-changing requests (`web::origin_allowed`).
+async fn same_site(
+    State(ctx): State<AppContext>,
+    request: Request,
+    next: Next,
+) -> Response<axum::body::Body> {
+    if request.method() != Method::GET
+        && request.method() != Method::HEAD
+        && !crate::web::origin_allowed(request.headers(), &ctx.settings.allowed_origins)
+    {
+        return axum::response::IntoResponse::into_response(ApiError::ForbiddenOrigin);
+    }
+    next.run(request).await
+}
+
+/// The operator's bearer token, compared in constant time; the API does not exist without one.
+pub(crate) fn check_operator(ctx: &AppContext, headers: &axum::http::HeaderMap) -> ApiResult<()> {
+    use subtle::ConstantTimeEq;
+    let Some(token) = &ctx.settings.operator_token else {
+        return Err(ApiError::NotFound);
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .trim();
+    let expected = token.expose();
+    if given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// The whole API, and the rate limiters (to sweep their memory of old clients).
+pub fn api_router(ctx: AppContext) -> (Router, Vec<Limiter>) {
+    let mut limiters = Vec::new();
+    let router = Router::new()
+        .merge(customer::router(&ctx, &mut limiters))
+        .merge(handoff::router(&ctx, &mut limiters))
+        .merge(charges::router())
+        .merge(system::router(&ctx))
+        .route(
+            "/api/{*rest}",
+            any(|| async { axum::response::IntoResponse::into_response(ApiError::NotFound) }),
+        )
+        .layer(axum::middleware::from_fn_with_state(ctx.clone(), same_site))
+        .with_state(ctx);
+    (router, limiters)
+}

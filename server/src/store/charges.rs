@@ -1,0 +1,307 @@
+//! Charges of stored billing keys (`charges`), one orderId and one Idempotency-Key each for ever,
+//! and every call made to Toss for them (`charge_calls`).
+
+use sqlx::FromRow;
+
+use super::{on_pool, Backend, Store, StoreResult};
+
+/// Where a charge stands (`charge_status` on PostgreSQL, checked TEXT on SQLite).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "charge_status", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChargeStatus {
+    /// Recorded, not yet sent (or being sent for the first time).
+    Pending,
+    /// Sent, outcome unclear (timeout, 5xx, connection lost, `DUPLICATED_ORDER_ID`): reconciled
+    /// with Toss's order lookup before anything new is sent.
+    Unknown,
+    /// Approved by Toss.
+    Done,
+    /// Refused by Toss; nothing was charged.
+    Failed,
+}
+
+impl ChargeStatus {
+    /// Whether nothing will change any more.
+    pub fn is_final(self) -> bool {
+        matches!(self, ChargeStatus::Done | ChargeStatus::Failed)
+    }
+}
+
+/// Which Toss API a charge call used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "charge_call_kind", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChargeCallKind {
+    /// `POST /v1/billing/{billingKey}`.
+    Charge,
+    /// `GET /v1/payments/orders/{orderId}`.
+    Lookup,
+}
+
+/// A charge as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct ChargeRow {
+    /// Unique per charge, for ever.
+    pub order_id: String,
+    /// Sent with every call for this charge.
+    pub idempotency_key: String,
+    /// The customer charged.
+    pub customer_key: String,
+    /// The billing key charged.
+    pub billing_key_id: i64,
+    /// KRW.
+    pub amount: i64,
+    /// What the customer sees.
+    pub order_name: String,
+    /// Where it stands.
+    pub status: ChargeStatus,
+    /// Calls that may have reached Toss.
+    pub sends: i64,
+    /// Until when a runner holds it (ms).
+    pub lease_until: Option<i64>,
+    /// Not looked at again before (ms).
+    pub next_attempt_at: i64,
+    /// Toss's payment key, once approved.
+    pub payment_key: Option<String>,
+    /// Toss's approval time, once approved.
+    pub approved_at: Option<String>,
+    /// Toss's code of a refusal, or why the outcome is unknown.
+    pub result_code: Option<String>,
+    /// Its message.
+    pub result_message: Option<String>,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Last changed (ms).
+    pub updated_at: i64,
+}
+
+/// A new charge.
+pub struct NewCharge<'a> {
+    /// Unique, 6–64 of `A-Z a-z 0-9 - _`.
+    pub order_id: &'a str,
+    /// Unique.
+    pub idempotency_key: &'a str,
+    /// Customer.
+    pub customer_key: &'a str,
+    /// Billing key row.
+    pub billing_key_id: i64,
+    /// KRW.
+    pub amount: i64,
+    /// ≤ 100 characters.
+    pub order_name: &'a str,
+    /// Now (ms).
+    pub now: i64,
+}
+
+/// A final or intermediate outcome to store.
+pub struct ChargeOutcome<'a> {
+    /// New status.
+    pub status: ChargeStatus,
+    /// Payment key.
+    pub payment_key: Option<&'a str>,
+    /// Approval time.
+    pub approved_at: Option<&'a str>,
+    /// Code.
+    pub code: Option<&'a str>,
+    /// Message.
+    pub message: Option<&'a str>,
+    /// When to look again, if not final (ms).
+    pub next_attempt_at: i64,
+}
+
+const COLUMNS: &str = "order_id, idempotency_key, customer_key, billing_key_id, amount, order_name, \
+                       status, sends, lease_until, next_attempt_at, payment_key, approved_at, result_code, result_message, \
+                       created_at, updated_at";
+
+impl Store {
+    /// Records a new charge unless the orderId exists; either way returns the row (the caller
+    /// compares it with what was asked).
+    pub async fn insert_charge(&self, new: NewCharge<'_>) -> StoreResult<ChargeRow> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO charges (order_id, idempotency_key, customer_key, billing_key_id, amount, \
+             order_name, status, next_attempt_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $7, $7) \
+             ON CONFLICT (order_id) DO NOTHING",
+        )
+        .bind(new.order_id)
+        .bind(new.idempotency_key)
+        .bind(new.customer_key)
+        .bind(new.billing_key_id)
+        .bind(new.amount)
+        .bind(new.order_name)
+        .bind(new.now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(self
+            .charge(new.order_id)
+            .await?
+            .expect("the charge was just inserted or already there"))
+    }
+
+    /// The charge with this orderId.
+    pub async fn charge(&self, order_id: &str) -> StoreResult<Option<ChargeRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM charges WHERE order_id = $1");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ChargeRow>(&sql)
+            .bind(order_id)
+            .fetch_optional(pool)
+            .await)?)
+    }
+
+    /// Takes the lease of one charge that is not final and not leased. `None`: another runner has
+    /// it, or it is final.
+    pub async fn claim_charge(
+        &self,
+        order_id: &str,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<Option<ChargeRow>> {
+        let sql = format!(
+            "UPDATE charges SET lease_owner = $1, lease_until = $2, updated_at = $3 \
+             WHERE order_id = $4 AND status IN ('PENDING', 'UNKNOWN') AND next_attempt_at <= $3 \
+             AND (lease_until IS NULL OR lease_until < $3) RETURNING {COLUMNS}"
+        );
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ChargeRow>(&sql)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(order_id)
+            .fetch_optional(pool)
+            .await)?)
+    }
+
+    /// Takes the leases of up to `limit` charges that are not final and due (the reconciler).
+    pub async fn claim_due_charges(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ChargeRow>> {
+        let skip_locked = match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE charges SET lease_owner = $1, lease_until = $2, updated_at = $3 \
+             WHERE order_id IN (SELECT order_id FROM charges \
+               WHERE status IN ('PENDING', 'UNKNOWN') AND next_attempt_at <= $3 \
+               AND (lease_until IS NULL OR lease_until < $3) \
+               ORDER BY next_attempt_at LIMIT $4 {skip_locked}) \
+             AND status IN ('PENDING', 'UNKNOWN') AND (lease_until IS NULL OR lease_until < $3) \
+             RETURNING {COLUMNS}"
+        );
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ChargeRow>(&sql)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?)
+    }
+
+    /// Written before each call that may reach Toss: from now on the outcome is unknown until
+    /// Toss says otherwise (a crash after this line leaves the charge for the reconciler's lookup).
+    pub async fn mark_charge_sending(
+        &self,
+        order_id: &str,
+        owner: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = on_pool!(self, pool => sqlx::query(
+            "UPDATE charges SET sends = sends + 1, status = 'UNKNOWN', updated_at = $1 \
+             WHERE order_id = $2 AND lease_owner = $3 AND status IN ('PENDING', 'UNKNOWN')",
+        )
+        .bind(now)
+        .bind(order_id)
+        .bind(owner)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Stores what a call taught us and releases the lease. A final outcome is stored once.
+    pub async fn settle_charge(
+        &self,
+        order_id: &str,
+        owner: &str,
+        outcome: ChargeOutcome<'_>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = on_pool!(self, pool => sqlx::query(
+            "UPDATE charges SET status = $1, payment_key = COALESCE($2, payment_key), \
+             approved_at = COALESCE($3, approved_at), result_code = $4, result_message = $5, \
+             next_attempt_at = $6, lease_owner = NULL, lease_until = NULL, updated_at = $7 \
+             WHERE order_id = $8 AND lease_owner = $9 AND status IN ('PENDING', 'UNKNOWN')",
+        )
+        .bind(outcome.status)
+        .bind(outcome.payment_key)
+        .bind(outcome.approved_at)
+        .bind(outcome.code)
+        .bind(outcome.message)
+        .bind(outcome.next_attempt_at)
+        .bind(now)
+        .bind(order_id)
+        .bind(owner)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Records one call made to Toss for a charge.
+    pub async fn record_charge_call(
+        &self,
+        order_id: &str,
+        kind: ChargeCallKind,
+        http_status: Option<u16>,
+        outcome: &str,
+        code: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO charge_calls (order_id, kind, http_status, outcome, code, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(order_id)
+        .bind(kind)
+        .bind(http_status.map(i64::from))
+        .bind(outcome)
+        .bind(code)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The calls made for a charge, oldest first: (kind, HTTP status, outcome, code).
+    pub async fn charge_calls(
+        &self,
+        order_id: &str,
+    ) -> StoreResult<Vec<(ChargeCallKind, Option<i64>, String, Option<String>)>> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT kind, http_status, outcome, code FROM charge_calls WHERE order_id = $1 ORDER BY id",
+        )
+        .bind(order_id)
+        .fetch_all(pool)
+        .await)?)
+    }
+}
+
+impl Store {
+    /// Releases every lease held by `owner`: a restarted instance (same `INSTANCE_ID`) takes back
+    /// the work its previous run left mid-way at once, instead of waiting for the leases to lapse.
+    pub async fn release_leases_of(&self, owner: &str) -> StoreResult<u64> {
+        let mut released = 0;
+        for table in ["exchanges", "charges"] {
+            let sql = format!(
+                "UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1"
+            );
+            released += on_pool!(self, pool => sqlx::query(&sql).bind(owner).execute(pool).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(released)
+    }
+}

@@ -1,0 +1,269 @@
+//! The database: SQLite by default, PostgreSQL when `DATABASE_URL=postgres://…`, one schema in a
+//! migrations folder per database (`server/migrations/{sqlite,postgres}`), the same SQL for both
+//! wherever the two agree (`$1` placeholders, `ON CONFLICT`, `RETURNING`).
+//!
+//! Every query is written once and run on whichever pool is open ([`on_pool!`]); where the two
+//! databases need different SQL (claiming work with `FOR UPDATE SKIP LOCKED`), the module says so.
+//! Times are integer milliseconds since the Unix epoch on both.
+
+pub mod billing_keys;
+pub mod charges;
+pub mod customers;
+pub mod exchanges;
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+/// Runs `$body` with `$pool` bound to the open pool, whichever database it is: the query is
+/// written once and compiled for both.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Which database the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One file, one machine (the default).
+    Sqlite,
+    /// One server, any number of billing-server instances.
+    Postgres,
+}
+
+/// Where the database is, as `DATABASE_URL` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite file (`path`, `sqlite://path`).
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (`postgres://…`, `postgresql://…`).
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses `DATABASE_URL`. An in-memory SQLite database is refused: billing keys must survive
+    /// a restart.
+    pub fn parse(raw: &str) -> Result<DatabaseUrl, String> {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(raw.to_owned()));
+        }
+        let path = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+            .unwrap_or(raw);
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() || path == ":memory:" || path.contains("mode=memory") {
+            return Err(
+                "DATABASE_URL must name a SQLite file or a postgres:// URL (billing keys must \
+                 survive restarts)"
+                    .into(),
+            );
+        }
+        if raw.contains("://") && !raw.starts_with("sqlite:") {
+            return Err(
+                "DATABASE_URL must be a SQLite file path, sqlite://… or postgres://…".into(),
+            );
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    /// The URL without a password, for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => match url.split_once('@') {
+                Some((credentials, rest)) => {
+                    let scheme_end = credentials.find("://").map_or(0, |i| i + 3);
+                    let user = credentials[scheme_end..]
+                        .split(':')
+                        .next()
+                        .unwrap_or_default();
+                    format!("{}{user}:…@{rest}", &credentials[..scheme_end])
+                }
+                None => url.clone(),
+            },
+        }
+    }
+}
+
+/// An open pool of either database.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    /// SQLite.
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+/// The database and everything stored in it. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) pool: Pool,
+}
+
+/// A storage failure. Handlers log it and answer a retryable `503`; it never reaches a client.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed the query.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The database folder could not be created.
+    #[error("cannot create the database folder: {0}")]
+    Folder(std::io::Error),
+}
+
+impl StoreError {
+    /// A unique-constraint violation: somebody else inserted the same row first.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+}
+
+/// `Result` of the storage layer.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+macro_rules! migrations {
+    ($($version:literal $name:literal $file:literal),* $(,)?) => {
+        &[$(($version, $name, include_str!(concat!("../../migrations/", $file)))),*]
+    };
+}
+
+/// Embedded at compile time (no `sqlx::migrate!` macro, no migrations folder at run time).
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations![
+    1 "init" "sqlite/0001_init.sql",
+    2 "exactly once" "sqlite/0002_exactly_once.sql",
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations![
+    1 "init" "postgres/0001_init.sql",
+];
+
+fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    let migrations: Vec<Migration> = list
+        .iter()
+        .map(|(version, name, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(*name),
+                MigrationType::Simple,
+                Cow::Borrowed(*sql),
+                false,
+            )
+        })
+        .collect();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// How big a pool to open.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSize {
+    /// Connections at most.
+    pub max_connections: u32,
+}
+
+impl Default for PoolSize {
+    fn default() -> Self {
+        PoolSize {
+            max_connections: 16,
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating a SQLite file and its folder if missing) and migrates the database. Several
+    /// instances may start at once on one PostgreSQL: sqlx takes an advisory lock while migrating.
+    pub async fn open(url: &DatabaseUrl, size: PoolSize) -> StoreResult<Store> {
+        let pool = match url {
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(StoreError::Folder)?;
+                }
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // WAL + NORMAL: a commit survives a process crash (SIGKILL); only a power cut
+                    // can lose the last transactions. FULL would also survive that, at a cost.
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(size.max_connections.min(8))
+                    .connect_with(options)
+                    .await?;
+                migrator(SQLITE_MIGRATIONS).run(&pool).await?;
+                Pool::Sqlite(pool)
+            }
+            DatabaseUrl::Postgres(url) => {
+                let options = PgConnectOptions::from_str(url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(size.max_connections)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(options)
+                    .await?;
+                migrator(POSTGRES_MIGRATIONS).run(&pool).await?;
+                Pool::Postgres(pool)
+            }
+        };
+        Ok(Store { pool })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Whether the database answers (for `/api/health`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Closes every connection (graceful shutdown).
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://x/y.db?mode=rwc").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("x/y.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("data/billing.sqlite").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("data/billing.sqlite"))
+        );
+        assert!(DatabaseUrl::parse(":memory:").is_err());
+        assert!(DatabaseUrl::parse("sqlite::memory:").is_err());
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+        let pg = DatabaseUrl::parse("postgres://shop:hunter2@db:5432/shop").unwrap();
+        assert_eq!(pg.redacted(), "postgres://shop:…@db:5432/shop");
+        assert!(!pg.redacted().contains("hunter2"));
+    }
+}

@@ -1,0 +1,191 @@
+//! Production fails closed: every refusal at start-up, tested on the real binary.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+
+use crate::support::{Db, TempDir, ENCRYPTION_KEY};
+use crate::{stories, SQLITE};
+
+stories! {
+    SQLITE => each_unsafe_production_setting_stops_the_server_at_start_up,
+    SQLITE => a_key_file_others_can_read_is_refused,
+    SQLITE => live_mode_with_everything_explicit_starts,
+}
+
+const LIVE_KEY: &str = "live_sk_notARealKeyJustTheShape00";
+const TEST_KEY: &str = "test_sk_notARealKeyJustTheShape00";
+
+/// Runs the binary with `env` (and a private database); returns (exit code, stderr).
+async fn run(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let dir = TempDir::new();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_billing-server"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", "0")
+        .env("DATABASE_URL", dir.path().join("db.sqlite"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let child = command.spawn().unwrap();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("a refused start exits at once")
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+async fn each_unsafe_production_setting_stops_the_server_at_start_up(_: Db) {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("BILLING_MODE", "live")], "needs TOSS_SECRET_KEY"),
+        (&[("BILLING_MODE", "test")], "needs TOSS_SECRET_KEY"),
+        (
+            &[
+                ("BILLING_MODE", "live"),
+                ("TOSS_SECRET_KEY", TEST_KEY),
+                ("BILLING_KEY_ENCRYPTION_KEY", ENCRYPTION_KEY),
+            ],
+            "is a test key",
+        ),
+        (
+            &[("TOSS_SECRET_KEY", LIVE_KEY)],
+            "a live key needs BILLING_MODE=live",
+        ),
+        (
+            &[
+                ("BILLING_MODE", "test"),
+                ("TOSS_SECRET_KEY", LIVE_KEY),
+                ("BILLING_KEY_ENCRYPTION_KEY", ENCRYPTION_KEY),
+            ],
+            "a live key needs BILLING_MODE=live",
+        ),
+        (
+            &[
+                ("BILLING_MODE", "live"),
+                ("TOSS_SECRET_KEY", LIVE_KEY),
+                ("BILLING_KEY_ENCRYPTION_KEY", ENCRYPTION_KEY),
+                ("TOSS_SIMULATOR", "on"),
+            ],
+            "the simulator (TOSS_SIMULATOR) cannot run next to a live key",
+        ),
+        (
+            &[
+                ("BILLING_MODE", "live"),
+                ("TOSS_SECRET_KEY", LIVE_KEY),
+                ("BILLING_KEY_ENCRYPTION_KEY", ENCRYPTION_KEY),
+                ("CLOCK_OFFSET_MS", "1000"),
+            ],
+            "a movable clock",
+        ),
+        (
+            &[
+                ("BILLING_MODE", "live"),
+                ("TOSS_SECRET_KEY", LIVE_KEY),
+                ("BILLING_KEY_ENCRYPTION_KEY", ENCRYPTION_KEY),
+                ("OPERATOR_TOKEN", "demo-operator-token-not-a-secret"),
+            ],
+            "the demo's token is public",
+        ),
+        (
+            &[("BILLING_MODE", "test"), ("TOSS_SECRET_KEY", TEST_KEY)],
+            "needs BILLING_KEY_ENCRYPTION_KEY",
+        ),
+        (
+            &[("BILLING_MODE", "live"), ("TOSS_SECRET_KEY", LIVE_KEY)],
+            "needs BILLING_KEY_ENCRYPTION_KEY",
+        ),
+        (
+            &[("TOSS_API_BASE", "https://api.tosspayments.com")],
+            "demo mode talks only to a simulator",
+        ),
+        (
+            &[("TOSS_SECRET_KEY", "test_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq")],
+            "looks like a client key",
+        ),
+        (
+            &[("BILLING_KEY_ENCRYPTION_KEY", "k1:c2hvcnQ=")],
+            "not the base64 of exactly 32 bytes",
+        ),
+        (
+            &[("BILLING_MODE", "production")],
+            "must be demo, test or live",
+        ),
+        (&[("DATABASE_URL", ":memory:")], "must name a SQLite file"),
+    ];
+    for (env, expected) in cases {
+        let (code, stderr) = run(env).await;
+        assert!(
+            matches!(code, Some(1) | Some(2)),
+            "{env:?} started ({code:?}): {stderr}"
+        );
+        assert!(
+            stderr.contains(expected),
+            "{env:?}: expected {expected:?} in:\n{stderr}"
+        );
+        for (_, value) in env.iter() {
+            if value.contains("_sk_") || value.contains("_ck_") || value.starts_with("k1:") {
+                assert!(
+                    !stderr.contains(value),
+                    "the refusal echoes a secret: {stderr}"
+                );
+            }
+        }
+    }
+}
+
+async fn a_key_file_others_can_read_is_refused(_: Db) {
+    let dir = TempDir::new();
+    let file = dir.path().join("keys");
+    std::fs::write(&file, format!("{ENCRYPTION_KEY}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let path = file.display().to_string();
+    let base = [
+        ("BILLING_MODE", "test"),
+        ("TOSS_SECRET_KEY", TEST_KEY),
+        ("BILLING_KEY_ENCRYPTION_KEY_FILE", path.as_str()),
+        ("TOSS_API_BASE", "http://127.0.0.1:9"),
+    ];
+    let (code, stderr) = run(&base).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("readable by other users"), "{stderr}");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, stderr) = run_briefly(&base).await;
+    assert_eq!(code, None, "a private key file starts: {stderr}");
+}
+
+/// Starts the binary, and if it is still running after it printed its address, stops it.
+async fn run_briefly(env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let dir = TempDir::new();
+    let mut owned: Vec<(&str, String)> = env.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    owned.push((
+        "DATABASE_URL",
+        dir.path().join("db.sqlite").display().to_string(),
+    ));
+    let mut proc = crate::support::Proc::spawn("billing-server", &[], &owned).await;
+    let status = proc.terminate().await;
+    assert!(status.success(), "SIGTERM stops it cleanly: {status:?}");
+    (None, proc.output())
+}
+
+async fn live_mode_with_everything_explicit_starts(_: Db) {
+    let (code, output) = run_briefly(&[
+        ("BILLING_MODE", "live"),
+        ("TOSS_SECRET_KEY", LIVE_KEY),
+        ("BILLING_KEY_ENCRYPTION_KEY", ENCRYPTION_KEY),
+        ("TOSS_API_BASE", "http://127.0.0.1:9"),
+        ("OPERATOR_TOKEN", "an-operator-token-of-our-own-1234"),
+    ])
+    .await;
+    assert_eq!(code, None);
+    assert!(!output.contains(LIVE_KEY), "the key is never logged");
+    assert!(
+        !output.contains("an-operator-token-of-our-own"),
+        "the token is never logged"
+    );
+}
