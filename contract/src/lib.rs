@@ -249,6 +249,37 @@ pub fn classify_answer(status: u16, card_readable: bool, code: Option<&str>) -> 
     }
 }
 
+/// How often a plan charges, as the plan summary states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PlanCycle {
+    /// Every month, on the first charge's day (clamped to the month's length).
+    Monthly,
+    /// Every year, on the first charge's date.
+    Yearly,
+    /// Every `n` days.
+    EveryDays(u32),
+}
+
+/// What the customer signs up for, shown next to the register button: the component's
+/// `plan` configuration, and what billing-server's `GET /api/plan` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanSummary {
+    /// e.g. `프리미엄 플랜`.
+    pub name: String,
+    /// KRW per period (an integer: the won has no minor unit).
+    pub amount: u64,
+    /// The cycle.
+    pub cycle: PlanCycle,
+    /// The first charge's date, `YYYY-MM-DD` (KST), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_charge_date: Option<String>,
+    /// How to cancel, in the merchant's words (the component has a default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_note: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,6 +354,30 @@ mod tests {
                 "{status}"
             );
         }
+    }
+
+    #[test]
+    fn plan_summaries_on_the_wire() {
+        let plan = PlanSummary {
+            name: "프리미엄 플랜".into(),
+            amount: 9900,
+            cycle: PlanCycle::EveryDays(14),
+            first_charge_date: Some("2026-12-01".into()),
+            cancel_note: None,
+        };
+        let json = serde_json::to_string(&plan).unwrap();
+        assert_eq!(
+            json,
+            r#"{"name":"프리미엄 플랜","amount":9900,"cycle":{"everyDays":14},"firstChargeDate":"2026-12-01"}"#
+        );
+        assert_eq!(serde_json::from_str::<PlanSummary>(&json).unwrap(), plan);
+        let monthly: PlanSummary =
+            serde_json::from_str(r#"{"name":"x","amount":1,"cycle":"monthly"}"#).unwrap();
+        assert_eq!(monthly.cycle, PlanCycle::Monthly);
+        assert!(serde_json::from_str::<PlanSummary>(
+            r#"{"name":"x","amount":1,"cycle":"monthly","x":1}"#
+        )
+        .is_err());
     }
 
     #[test]

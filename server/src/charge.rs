@@ -38,6 +38,8 @@ pub struct ChargeRequest {
     pub order_name: String,
     /// Charge this billing key rather than the customer's latest.
     pub billing_key_id: Option<i64>,
+    /// A subscription's attempt: (subscription id, period number, attempt number).
+    pub subscription: Option<(i64, i64, i64)>,
 }
 
 /// Why a charge was not recorded.
@@ -176,6 +178,7 @@ impl Charges {
                 billing_key_id: billing_key.id,
                 amount: request.amount,
                 order_name: &request.order_name,
+                subscription: request.subscription,
                 now: self.0.clock.now_ms(),
             })
             .await?;

@@ -95,6 +95,7 @@ struct Inner {
     settings: ExchangeSettings,
     tasks: TaskTracker,
     waiters: Waiters,
+    registered: Arc<Notify>,
 }
 
 /// The exchange service. Cheap to clone.
@@ -167,6 +168,7 @@ impl Exchanges {
         clock: Clock,
         settings: ExchangeSettings,
         tasks: TaskTracker,
+        registered: Arc<Notify>,
     ) -> Exchanges {
         Exchanges(Arc::new(Inner {
             store,
@@ -176,6 +178,7 @@ impl Exchanges {
             settings,
             tasks,
             waiters: Waiters::default(),
+            registered,
         }))
     }
 
@@ -496,6 +499,8 @@ impl Exchanges {
                         attempts = claimed.attempts,
                         "billing key stored"
                     );
+                    // Subscriptions pick the new card up at once (and, after a crash, on the next pass).
+                    self.0.registered.notify_one();
                     return Ok(());
                 }
                 Err(e) => {

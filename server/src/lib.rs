@@ -11,19 +11,23 @@
 //! See `server/README.md` for the guarantees, and `docs/handoff-contract.md` for the browser ↔
 //! backend contract.
 
+pub mod billing;
 pub mod charge;
 pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod exchange;
 pub mod ids;
+pub mod notices;
 pub mod reconciler;
 pub mod routes;
+pub mod scheduler;
 pub mod serve;
 pub mod session;
 pub mod settings;
 pub mod sim;
 pub mod store;
+pub mod subscription;
 pub mod toss;
 pub mod web;
 
@@ -42,16 +46,20 @@ use tower_http::trace::TraceLayer;
 
 pub use settings::{Mode, Settings};
 
+use crate::billing::dunning::RetryPolicy;
 use crate::charge::{ChargeSettings, Charges};
 use crate::clock::Clock;
 use crate::crypto::{Keyring, KeyringError};
 use crate::error::error_response;
 use crate::exchange::{ExchangeSettings, Exchanges};
+use crate::notices::Webhook;
 use crate::routes::AppContext;
 use crate::session::{SessionSettings, Sessions};
 use crate::settings::{KeySource, SettingsError};
 use crate::sim::Simulator;
+use crate::store::subscriptions::{PlanCycle, PlanRow};
 use crate::store::{PoolSize, Store, StoreError};
+use crate::subscription::{SubscriptionSettings, Subscriptions};
 use crate::toss::TossClient;
 
 /// Why the server did not start.
@@ -202,6 +210,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     )
     .map_err(StartError::Toss)?;
     let tasks = TaskTracker::new();
+    let registered = Arc::new(tokio::sync::Notify::new());
     let exchanges = Exchanges::new(
         store.clone(),
         toss.clone(),
@@ -215,6 +224,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
             backoff: settings.toss_backoff,
         },
         tasks.clone(),
+        registered.clone(),
     );
     let charges = Charges::new(
         store.clone(),
@@ -244,6 +254,42 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
             trust_proxy_headers: settings.trust_proxy_headers,
         },
     );
+    if settings.mode == Mode::Demo {
+        store
+            .insert_plan_if_absent(
+                &PlanRow {
+                    id: settings::DEMO_PLAN_ID.to_owned(),
+                    name: "프리미엄 플랜".to_owned(),
+                    amount: 9_900,
+                    cycle: PlanCycle::Monthly,
+                    interval_days: None,
+                },
+                clock.now_ms(),
+            )
+            .await?;
+    }
+    let subscriptions = Subscriptions::new(
+        store.clone(),
+        charges.clone(),
+        clock.clone(),
+        SubscriptionSettings {
+            owner: instance.clone(),
+            lease: settings.lease,
+            plan_on_registration: settings.subscribe_plan.clone(),
+            policy: RetryPolicy {
+                retry_days: settings.retry_days.clone(),
+                final_state: settings.dunning_final_state,
+            },
+            concurrency: settings.scheduler_concurrency,
+            batch: (settings.scheduler_concurrency * 2) as i64,
+            recheck: Duration::from_secs(2),
+        },
+    );
+    let webhook = settings
+        .webhook_url
+        .clone()
+        .zip(settings.webhook_secret.clone())
+        .map(|(url, secret)| Webhook { url, secret });
     let settings = Arc::new(settings);
     let ctx = AppContext {
         settings: settings.clone(),
@@ -251,6 +297,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         sessions: sessions.clone(),
         exchanges: exchanges.clone(),
         charges: charges.clone(),
+        subscriptions: subscriptions.clone(),
         clock: clock.clone(),
     };
     let (api, limiters) = routes::api_router(ctx);
@@ -295,11 +342,24 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         settings.reconcile_interval,
         stop.clone(),
     );
+    let recurring = scheduler::spawn(
+        scheduler::Work {
+            subscriptions,
+            store: store.clone(),
+            clock: clock.clone(),
+            webhook,
+            registered,
+            charge_due: settings.scheduler,
+        },
+        settings.scheduler_interval,
+        stop.clone(),
+    );
     let drain_timeout = settings.drain_timeout;
     let closing_store = store.clone();
     let done = tokio::spawn(async move {
         let _ = serving.await;
         let _ = background.await;
+        let _ = recurring.await;
         tasks.close();
         if tokio::time::timeout(drain_timeout, tasks.wait())
             .await

@@ -17,6 +17,9 @@ pub const DOCS_TEST_SECRET_KEY: &str = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R";
 /// The operator token of the offline demo (its operator page and clock): demo mode only.
 pub const DEMO_OPERATOR_TOKEN: &str = "demo-operator-token-not-a-secret";
 
+/// The demo's plan (created at start-up in demo mode; registrations subscribe to it).
+pub const DEMO_PLAN_ID: &str = "premium-monthly";
+
 /// The real Toss API.
 pub const TOSS_API: &str = "https://api.tosspayments.com";
 
@@ -162,7 +165,23 @@ pub struct Settings {
     pub drain_timeout: Duration,
     /// Request limits.
     pub limits: Limits,
-    /// Whether `POST /__clock` may move time (demo and test mode only).
+    /// Whether this instance charges due subscriptions.
+    pub scheduler: bool,
+    /// How often the scheduler looks for due subscriptions.
+    pub scheduler_interval: Duration,
+    /// Subscriptions one instance charges at once.
+    pub scheduler_concurrency: usize,
+    /// Soft-decline retries, in days after the period's first failure.
+    pub retry_days: Vec<u32>,
+    /// Where a subscription ends when they run out.
+    pub dunning_final_state: crate::billing::dunning::FinalState,
+    /// The plan a registration subscribes to (demo: `premium-monthly`).
+    pub subscribe_plan: Option<String>,
+    /// Where subscription events are posted (`None`: the log).
+    pub webhook_url: Option<String>,
+    /// Their signing secret.
+    pub webhook_secret: Option<Secret>,
+    /// Whether the operator's clock API (`/api/admin/clock`) may move time (demo and test mode only).
     pub movable_clock: bool,
     /// Start the clock this far ahead (tests; demo and test mode only).
     pub clock_offset_ms: i64,
@@ -245,7 +264,14 @@ Configuration comes from environment variables (server/README.md explains each):
                               slow clients are cut off (defaults 10000, 10000, 30000)
   HANDOFF_RATE_PER_MINUTE, HANDOFF_BURST, SESSION_RATE_PER_MINUTE, SESSION_BURST
                               per client IP (defaults 30, 10, 30, 20)
-  CLOCK_OFFSET_MS             demo/test: start the clock this far ahead (POST /__clock moves it)
+  SCHEDULER                   on|off: this instance charges due subscriptions (default on)
+  SCHEDULER_INTERVAL_MS       how often it looks (default 1000); SCHEDULER_CONCURRENCY (default 32)
+  RETRY_DAYS                  soft-decline retries, days after the first failure (default 1,3,5,7)
+  DUNNING_FINAL_STATE         canceled (default) | unpaid, when the retries run out
+  SUBSCRIBE_PLAN              plan id a card registration subscribes to (demo: premium-monthly;
+                              none = registrations only store the card)
+  WEBHOOK_URL, WEBHOOK_SECRET where subscription events are posted, signed (HMAC-SHA256)
+  CLOCK_OFFSET_MS             demo/test: start the clock this far ahead (POST /api/admin/clock moves it)
   RUST_LOG                    log filter (default info)
 ";
 
@@ -289,6 +315,14 @@ impl Settings {
                 session_per_minute: 30,
                 session_burst: 20,
             },
+            scheduler: true,
+            scheduler_interval: Duration::from_secs(1),
+            scheduler_concurrency: 32,
+            retry_days: vec![1, 3, 5, 7],
+            dunning_final_state: crate::billing::dunning::FinalState::Canceled,
+            subscribe_plan: Some(DEMO_PLAN_ID.to_owned()),
+            webhook_url: None,
+            webhook_secret: None,
             movable_clock: true,
             clock_offset_ms: 0,
         }
@@ -345,8 +379,10 @@ impl Settings {
             Some(_) => return Err(invalid("BILLING_MODE", "must be demo, test or live")),
         };
         if s.mode != Mode::Demo {
-            // Outside the demo the operator API exists only with a token of the operator's own.
+            // Outside the demo the operator API exists only with a token of the operator's own,
+            // and registrations subscribe only to a plan the operator named.
             s.operator_token = None;
+            s.subscribe_plan = None;
         }
         if let Some(port) = number("PORT", 0..=65_535)? {
             s.port = port as u16;
@@ -499,6 +535,47 @@ impl Settings {
             if let Some(n) = number(name, 1..=1_000_000)? {
                 *slot = n as u32;
             }
+        }
+        if let Some(on) = flag("SCHEDULER")? {
+            s.scheduler = on;
+        }
+        if let Some(t) = millis("SCHEDULER_INTERVAL_MS", 50..=3_600_000)? {
+            s.scheduler_interval = t;
+        }
+        if let Some(n) = number("SCHEDULER_CONCURRENCY", 1..=1024)? {
+            s.scheduler_concurrency = n as usize;
+        }
+        if let Some(days) = get("RETRY_DAYS") {
+            s.retry_days = crate::billing::dunning::RetryPolicy::parse_days(&days)
+                .map_err(|p| invalid("RETRY_DAYS", p))?;
+        }
+        if let Some(state) = get("DUNNING_FINAL_STATE") {
+            s.dunning_final_state = match state.as_str() {
+                "canceled" => crate::billing::dunning::FinalState::Canceled,
+                "unpaid" => crate::billing::dunning::FinalState::Unpaid,
+                _ => return Err(invalid("DUNNING_FINAL_STATE", "must be canceled or unpaid")),
+            };
+        }
+        if let Some(plan) = get("SUBSCRIBE_PLAN") {
+            s.subscribe_plan = (plan != "none").then_some(plan);
+        }
+        if let Some(url) = get("WEBHOOK_URL") {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(invalid("WEBHOOK_URL", "must be an http(s) URL"));
+            }
+            s.webhook_url = Some(url);
+        }
+        if let Some(secret) = get("WEBHOOK_SECRET") {
+            if secret.len() < 24 {
+                return Err(invalid("WEBHOOK_SECRET", "must be at least 24 characters"));
+            }
+            s.webhook_secret = Some(Secret::new(secret));
+        }
+        if s.webhook_url.is_some() != s.webhook_secret.is_some() {
+            return Err(invalid(
+                "WEBHOOK_SECRET",
+                "WEBHOOK_URL and WEBHOOK_SECRET go together: events are always signed",
+            ));
         }
         if let Some(ms) = number("CLOCK_OFFSET_MS", 0..=50 * 365 * 86_400_000)? {
             s.clock_offset_ms = ms as i64;

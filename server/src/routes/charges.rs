@@ -84,6 +84,7 @@ async fn create(
         amount: body.amount,
         order_name: body.order_name,
         billing_key_id: None,
+        subscription: None,
     };
     let row = ctx.charges.submit(&request).await.map_err(|e| match e {
         ChargeError::NoBillingKey => ApiError::NoBillingKey,

@@ -5,6 +5,7 @@
 mod charges;
 mod customer;
 mod handoff;
+mod subscriptions;
 mod system;
 
 use std::net::IpAddr;
@@ -47,6 +48,8 @@ pub struct AppContext {
     pub exchanges: Exchanges,
     /// Charges.
     pub charges: Charges,
+    /// Subscriptions.
+    pub subscriptions: crate::subscription::Subscriptions,
     /// The clock.
     pub clock: Clock,
 }
@@ -139,6 +142,7 @@ pub fn api_router(ctx: AppContext) -> (Router, Vec<Limiter>) {
         .merge(customer::router(&ctx, &mut limiters))
         .merge(handoff::router(&ctx, &mut limiters))
         .merge(charges::router())
+        .merge(subscriptions::router())
         .merge(system::router(&ctx))
         .route(
             "/api/{*rest}",

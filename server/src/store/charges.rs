@@ -89,6 +89,8 @@ pub struct NewCharge<'a> {
     pub amount: i64,
     /// ≤ 100 characters.
     pub order_name: &'a str,
+    /// For a subscription: (subscription id, period number, attempt number), unique.
+    pub subscription: Option<(i64, i64, i64)>,
     /// Now (ms).
     pub now: i64,
 }
@@ -119,8 +121,9 @@ impl Store {
     pub async fn insert_charge(&self, new: NewCharge<'_>) -> StoreResult<ChargeRow> {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO charges (order_id, idempotency_key, customer_key, billing_key_id, amount, \
-             order_name, status, next_attempt_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $7, $7) \
+             order_name, status, next_attempt_at, created_at, updated_at, subscription_id, \
+             period_no, attempt_no) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $7, $7, $8, $9, $10) \
              ON CONFLICT (order_id) DO NOTHING",
         )
         .bind(new.order_id)
@@ -130,6 +133,9 @@ impl Store {
         .bind(new.amount)
         .bind(new.order_name)
         .bind(new.now)
+        .bind(new.subscription.map(|s| s.0))
+        .bind(new.subscription.map(|s| s.1))
+        .bind(new.subscription.map(|s| s.2))
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;

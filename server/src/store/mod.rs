@@ -10,6 +10,7 @@ pub mod billing_keys;
 pub mod charges;
 pub mod customers;
 pub mod exchanges;
+pub mod subscriptions;
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -147,9 +148,11 @@ macro_rules! migrations {
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations![
     1 "init" "sqlite/0001_init.sql",
     2 "exactly once" "sqlite/0002_exactly_once.sql",
+    3 "subscriptions" "sqlite/0003_subscriptions.sql",
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations![
     1 "init" "postgres/0001_init.sql",
+    2 "subscriptions" "postgres/0002_subscriptions.sql",
 ];
 
 fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {

@@ -13,6 +13,7 @@ mod limits;
 mod sessions;
 mod settings;
 mod simulator;
+mod subscriptions;
 mod support;
 mod web;
 
@@ -64,6 +65,7 @@ fn main() {
         web::all(),
         crash::all(),
         instances::all(),
+        subscriptions::all(),
     ]
     .into_iter()
     .flatten();

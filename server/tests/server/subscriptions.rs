@@ -1,0 +1,538 @@
+//! Subscriptions, told as a year of a customer's life: register, move the clock a month, see the
+//! charge; declines and their retries; a new card; cancellation; two instances sharing 1,000 due
+//! subscriptions while one of them is killed.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use time::macros::datetime;
+
+use crate::support::{
+    database, eventually, good_card, server_env, sim_calls, sim_rule, Customer, Db, Env, Proc,
+    Remote, TempDir, OPERATOR,
+};
+use crate::{stories, BOTH};
+use billing_server::clock::{iso_kst, to_ms};
+use billing_server::sim::sandbox_auth_key;
+
+stories! {
+    BOTH => a_year_of_a_monthly_subscription_on_the_31st_follows_the_calendar_and_the_price,
+    BOTH => a_soft_decline_is_recovered_on_the_second_retry,
+    BOTH => a_hard_decline_is_never_retried_and_ends_the_subscription,
+    BOTH => exhausted_retries_end_in_the_configured_state,
+    BOTH => a_new_card_while_past_due_is_charged_at_once,
+    BOTH => canceled_at_period_end_means_no_further_charge,
+    &[Db::Postgres] => two_instances_charge_a_thousand_due_subscriptions_once_each_even_when_one_is_killed,
+}
+
+const DAY: i64 = 86_400_000;
+
+/// The subscription as the operator sees it (the customer's own session would have ended over
+/// the months these stories span).
+async fn subscribed(env: &Env, id: i64) -> Value {
+    operator_view(env, id).await["subscription"].clone()
+}
+
+async fn operator_view(env: &Env, id: i64) -> Value {
+    let r = env
+        .http
+        .get(env.url(&format!("/api/admin/subscriptions/{id}")))
+        .header("authorization", format!("Bearer {OPERATOR}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+/// Waits until the subscription has `n` attempts whose status is final.
+async fn attempts_settled(env: &Env, id: i64, n: usize) -> Vec<Value> {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        let view = operator_view(env, id).await;
+        let attempts = view["attempts"].as_array().cloned().unwrap_or_default();
+        if attempts.len() >= n
+            && attempts
+                .iter()
+                .all(|a| a["status"] == "DONE" || a["status"] == "FAILED")
+        {
+            // …and the subscription has acted on the last one.
+            let sub = &view["subscription"];
+            if sub["nextChargeAt"].is_null()
+                || sub["nextChargeAt"].as_str() > Some(iso_kst(env.clock.now_ms()).as_str())
+            {
+                return attempts;
+            }
+        }
+        last = view;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("subscription {id} did not reach {n} settled attempts: {last:#}");
+}
+
+fn fast(s: &mut billing_server::Settings) {
+    s.scheduler_interval = Duration::from_millis(50);
+}
+
+async fn register(env: &Env, c: &Customer, auth_key: &str) -> i64 {
+    let (status, body) = env.hand_off_until_final(c, auth_key).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut id = None;
+    for _ in 0..100 {
+        let r = env
+            .http
+            .get(env.url("/api/subscription"))
+            .header("cookie", &c.cookie)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::OK {
+            id = r.json::<Value>().await.unwrap()["id"].as_i64();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    id.expect("registration created a subscription")
+}
+
+async fn a_year_of_a_monthly_subscription_on_the_31st_follows_the_calendar_and_the_price(db: Db) {
+    let env = Env::start_with(db, fast).await;
+    env.clock
+        .set(to_ms(datetime!(2027-01-31 10:00 +9)))
+        .unwrap();
+    let plan: Value = env
+        .http
+        .get(env.url("/api/plan"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        plan,
+        json!({"name": "프리미엄 플랜", "amount": 9900, "cycle": "monthly", "firstChargeDate": "2027-01-31"})
+    );
+    let c = env.visitor().await;
+    let id = register(&env, &c, &good_card(&c.key)).await;
+    let mut attempts = attempts_settled(&env, id, 1).await;
+    for month in 2..=12 {
+        if month == 7 {
+            // A mid-year price change: from the next period on.
+            let r = env
+                .http
+                .patch(env.url("/api/admin/plans/premium-monthly"))
+                .header("authorization", format!("Bearer {OPERATOR}"))
+                .json(&json!({"amount": 12900}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+        let next = subscribed(&env, id).await["nextChargeAt"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let at = time::OffsetDateTime::parse(&next, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+        env.clock.set(to_ms(at)).unwrap();
+        attempts = attempts_settled(&env, id, month).await;
+    }
+    let dates: Vec<&str> = attempts
+        .iter()
+        .map(|a| &a["createdAt"].as_str().unwrap()[..10])
+        .collect();
+    assert_eq!(
+        dates,
+        [
+            "2027-01-31",
+            "2027-02-28",
+            "2027-03-31",
+            "2027-04-30",
+            "2027-05-31",
+            "2027-06-30",
+            "2027-07-31",
+            "2027-08-31",
+            "2027-09-30",
+            "2027-10-31",
+            "2027-11-30",
+            "2027-12-31"
+        ]
+    );
+    let amounts: Vec<i64> = attempts
+        .iter()
+        .map(|a| a["amount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        amounts,
+        [9900, 9900, 9900, 9900, 9900, 9900, 12900, 12900, 12900, 12900, 12900, 12900]
+    );
+    let mut orders: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["orderId"].as_str().unwrap())
+        .collect();
+    orders.dedup();
+    assert_eq!(orders.len(), 12, "one orderId per charge");
+    assert!(attempts.iter().all(|a| a["status"] == "DONE"));
+    assert_eq!(
+        env.sim.count("charge", "processed").await,
+        12,
+        "twelve charges at Toss, none twice"
+    );
+    let view = operator_view(&env, id).await;
+    let kinds: Vec<&str> = view["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "invoice.paid").count(), 12);
+    assert!(
+        kinds.contains(&"subscription.created") && kinds.contains(&"subscription.amount_changed")
+    );
+    assert_eq!(
+        view["subscription"]["nextChargeAt"],
+        "2028-01-31T10:00:00+09:00"
+    );
+}
+
+async fn a_soft_decline_is_recovered_on_the_second_retry(db: Db) {
+    let env = Env::start_with(db, fast).await;
+    env.clock
+        .set(to_ms(datetime!(2027-03-10 09:00 +9)))
+        .unwrap();
+    let c = env.visitor().await;
+    // The 3rd monthly charge and its first retry are declined (limit); the second retry passes.
+    env.sim.rule(json!({"api": "charge", "customerKey": c.key, "skip": 2, "times": 2, "code": "REJECT_CARD_PAYMENT"}));
+    let id = register(&env, &c, &good_card(&c.key)).await;
+    attempts_settled(&env, id, 1).await;
+    env.clock
+        .set(to_ms(datetime!(2027-04-10 09:00 +9)))
+        .unwrap();
+    attempts_settled(&env, id, 2).await;
+    env.clock
+        .set(to_ms(datetime!(2027-05-10 09:00 +9)))
+        .unwrap();
+    attempts_settled(&env, id, 3).await;
+    let sub = subscribed(&env, id).await;
+    assert_eq!(
+        (sub["status"].as_str(), sub["nextChargeAt"].as_str()),
+        (Some("PAST_DUE"), Some("2027-05-11T09:00:00+09:00"))
+    );
+    env.clock.advance(DAY).unwrap();
+    attempts_settled(&env, id, 4).await;
+    let sub = subscribed(&env, id).await;
+    assert_eq!(
+        (sub["status"].as_str(), sub["nextChargeAt"].as_str()),
+        (Some("PAST_DUE"), Some("2027-05-13T09:00:00+09:00"))
+    );
+    env.clock.advance(2 * DAY).unwrap();
+    let attempts = attempts_settled(&env, id, 5).await;
+    let statuses: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["DONE", "DONE", "FAILED", "FAILED", "DONE"]);
+    assert_eq!(attempts[2]["code"], "REJECT_CARD_PAYMENT");
+    assert!(attempts[2..].iter().all(|a| a["period"] == 2));
+    let sub = subscribed(&env, id).await;
+    assert_eq!(sub["status"], "ACTIVE");
+    assert_eq!(
+        sub["nextChargeAt"], "2027-06-10T09:00:00+09:00",
+        "the next period keeps the anchor"
+    );
+    let kinds: Vec<String> = operator_view(&env, id).await["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "invoice.payment_failed")
+            .count(),
+        2
+    );
+    assert!(
+        kinds.contains(&"subscription.past_due".to_owned())
+            && kinds.contains(&"subscription.recovered".to_owned())
+    );
+}
+
+async fn a_hard_decline_is_never_retried_and_ends_the_subscription(db: Db) {
+    let env = Env::start_with(db, fast).await;
+    env.clock
+        .set(to_ms(datetime!(2027-03-10 09:00 +9)))
+        .unwrap();
+    let c = env.visitor().await;
+    env.sim.rule(
+        json!({"api": "charge", "customerKey": c.key, "skip": 1, "code": "INVALID_STOPPED_CARD"}),
+    );
+    let id = register(&env, &c, &good_card(&c.key)).await;
+    attempts_settled(&env, id, 1).await;
+    env.clock
+        .set(to_ms(datetime!(2027-04-10 09:00 +9)))
+        .unwrap();
+    attempts_settled(&env, id, 2).await;
+    let sub = subscribed(&env, id).await;
+    assert_eq!(
+        (sub["status"].as_str(), sub["nextChargeAt"].as_str()),
+        (Some("PAST_DUE"), Some("2027-04-17T09:00:00+09:00")),
+        "waits for a new card, never retries"
+    );
+    for _ in 0..6 {
+        env.clock.advance(DAY).unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        operator_view(&env, id).await["attempts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "no retry of a stopped card"
+    );
+    env.clock.advance(DAY).unwrap();
+    eventually("the subscription ends", 10, || async {
+        subscribed(&env, id).await["status"] == "CANCELED"
+    })
+    .await;
+    assert_eq!(env.sim.count("charge", "scripted").await, 1);
+}
+
+async fn exhausted_retries_end_in_the_configured_state(db: Db) {
+    let env = Env::start_with(db, |s| {
+        fast(s);
+        s.dunning_final_state = billing_server::billing::dunning::FinalState::Unpaid;
+    })
+    .await;
+    env.clock
+        .set(to_ms(datetime!(2027-03-10 09:00 +9)))
+        .unwrap();
+    let c = env.visitor().await;
+    let broke = sandbox_auth_key(&c.key, "433012", "5001", "1299", "PERSONAL");
+    let id = register(&env, &c, &broke).await;
+    attempts_settled(&env, id, 1).await;
+    for (n, day) in [(2, 11), (3, 13), (4, 15), (5, 17)] {
+        let at = to_ms(datetime!(2027-03-01 09:00 +9)) + (day - 1) * DAY;
+        env.clock.set(at).unwrap();
+        attempts_settled(&env, id, n).await;
+    }
+    let sub = subscribed(&env, id).await;
+    assert_eq!(
+        (sub["status"].as_str(), &sub["nextChargeAt"]),
+        (Some("UNPAID"), &Value::Null)
+    );
+    env.clock.advance(40 * DAY).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        operator_view(&env, id).await["attempts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5,
+        "1 + 4 retries, then nothing"
+    );
+}
+
+async fn a_new_card_while_past_due_is_charged_at_once(db: Db) {
+    let env = Env::start_with(db, fast).await;
+    env.clock
+        .set(to_ms(datetime!(2027-03-10 09:00 +9)))
+        .unwrap();
+    let c = env.visitor().await;
+    let broke = sandbox_auth_key(&c.key, "433012", "5001", "1299", "PERSONAL");
+    let id = register(&env, &c, &broke).await;
+    attempts_settled(&env, id, 1).await;
+    assert_eq!(subscribed(&env, id).await["status"], "PAST_DUE");
+    // The customer registers another card; the clock does not move.
+    let (status, _) = env
+        .hand_off_until_final(
+            &c,
+            &sandbox_auth_key(&c.key, "451842", "1234", "1299", "PERSONAL"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let attempts = attempts_settled(&env, id, 2).await;
+    assert_eq!(attempts[1]["status"], "DONE");
+    let sub = subscribed(&env, id).await;
+    assert_eq!(
+        (sub["status"].as_str(), sub["card"]["company"].as_str()),
+        (Some("ACTIVE"), Some("신한"))
+    );
+    assert_eq!(sub["nextChargeAt"], "2027-04-10T09:00:00+09:00");
+    let kinds: Vec<String> = operator_view(&env, id).await["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        kinds.contains(&"subscription.card_changed".to_owned()),
+        "{kinds:?}"
+    );
+}
+
+async fn canceled_at_period_end_means_no_further_charge(db: Db) {
+    let env = Env::start_with(db, fast).await;
+    env.clock
+        .set(to_ms(datetime!(2027-03-10 09:00 +9)))
+        .unwrap();
+    let c = env.visitor().await;
+    let id = register(&env, &c, &good_card(&c.key)).await;
+    attempts_settled(&env, id, 1).await;
+    let r = env
+        .http
+        .post(env.url("/api/subscription/cancel"))
+        .header("cookie", &c.cookie)
+        .json(&json!({"when": "period_end"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let sub: Value = r.json().await.unwrap();
+    assert_eq!(
+        (sub["status"].as_str(), sub["cancelAtPeriodEnd"].as_bool()),
+        (Some("ACTIVE"), Some(true)),
+        "the paid month is kept"
+    );
+    env.clock
+        .set(to_ms(datetime!(2027-04-10 09:00 +9)))
+        .unwrap();
+    eventually("canceled at the period's end", 10, || async {
+        subscribed(&env, id).await["status"] == "CANCELED"
+    })
+    .await;
+    env.clock.advance(90 * DAY).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        env.sim.count("charge", "processed").await,
+        1,
+        "no further charge"
+    );
+    // Cancel now, by the operator, on another customer.
+    let d = env.visitor().await;
+    let other = register(&env, &d, &good_card(&d.key)).await;
+    attempts_settled(&env, other, 1).await;
+    let r = env
+        .http
+        .post(env.url(&format!("/api/admin/subscriptions/{other}/cancel")))
+        .header("authorization", format!("Bearer {OPERATOR}"))
+        .json(&json!({"when": "now"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "CANCELED");
+    let r = env
+        .http
+        .post(env.url("/api/subscription/cancel"))
+        .header("cookie", &d.cookie)
+        .json(&json!({"when": "now"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT, "already ended");
+}
+
+async fn two_instances_charge_a_thousand_due_subscriptions_once_each_even_when_one_is_killed(
+    db: Db,
+) {
+    const N: usize = 1000;
+    let dir = TempDir::new();
+    let database = database(db, dir.path()).await;
+    let sim = Proc::spawn(
+        "simulator",
+        &["simulate"],
+        &[
+            (
+                "SIMULATOR_DATABASE",
+                dir.path().join("sim.sqlite").display().to_string(),
+            ),
+            ("PORT", "0".into()),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    // 1,000 customers register a card on an instance that does not charge: 1,000 due subscriptions.
+    let mut env = server_env(&database, &dir.path().join("seed"), &sim.url, "seed");
+    env.push(("SCHEDULER", "off".into()));
+    let seeder = Proc::spawn("seeder", &[], &env).await;
+    let remote = Remote::new(&seeder.url);
+    futures::stream::iter(0..N)
+        .for_each_concurrent(16, |_| {
+            let remote = &remote;
+            async move {
+                let c = remote.visitor().await;
+                let (status, body) = remote.hand_off_until_final(&c, &good_card(&c.key)).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+            }
+        })
+        .await;
+    eventually("1,000 subscriptions", 60, || async {
+        crate::support::count(
+            &database,
+            "SELECT COUNT(*) FROM subscriptions WHERE status = 'ACTIVE'",
+        )
+        .await
+            == N as i64
+    })
+    .await;
+    drop(seeder);
+    // Toss answers each charge after 100 ms, as a real API would.
+    sim_rule(&http, &sim.url, json!({"api": "charge", "delayMs": 100})).await;
+    let mut a_env = server_env(&database, &dir.path().join("a"), &sim.url, "shop-a");
+    a_env.push(("SCHEDULER_CONCURRENCY", "16".into()));
+    let mut b_env = server_env(&database, &dir.path().join("b"), &sim.url, "shop-b");
+    b_env.push(("SCHEDULER_CONCURRENCY", "16".into()));
+    let mut a = Proc::spawn("shop-a", &[], &a_env).await;
+    let _b = Proc::spawn("shop-b", &[], &b_env).await;
+    let done = || {
+        crate::support::count(
+            &database,
+            "SELECT COUNT(*) FROM charges WHERE status = 'DONE'",
+        )
+    };
+    eventually("a third of the charges", 60, || async {
+        done().await >= (N / 3) as i64
+    })
+    .await;
+    // A dies mid-run, holding leases on subscriptions and charges.
+    a.kill().await;
+    eventually("every subscription charged", 120, || async {
+        done().await == N as i64
+    })
+    .await;
+    let paid = crate::support::count(
+        &database,
+        "SELECT COUNT(*) FROM subscriptions WHERE period_no = 1",
+    )
+    .await;
+    assert_eq!(paid, N as i64, "every period 0 paid, no period skipped");
+    let calls = sim_calls(&http, &sim.url, "charge").await;
+    let processed: Vec<&str> = calls
+        .iter()
+        .filter(|c| c.outcome == "processed")
+        .filter_map(|c| c.order_id.as_deref())
+        .collect();
+    let mut distinct = processed.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(
+        (processed.len(), distinct.len()),
+        (N, N),
+        "exactly 1,000 charges at Toss, none twice"
+    );
+    let stats: Value = http
+        .get(format!("{}/__control/stats", sim.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["paymentsDone"], N as i64);
+}
+
+use futures::StreamExt;
