@@ -5,6 +5,7 @@
 mod charges;
 mod customer;
 mod handoff;
+mod operator_page;
 mod subscriptions;
 mod system;
 
@@ -143,6 +144,7 @@ pub fn api_router(ctx: AppContext) -> (Router, Vec<Limiter>) {
         .merge(handoff::router(&ctx, &mut limiters))
         .merge(charges::router())
         .merge(subscriptions::router())
+        .merge(operator_page::router(&ctx))
         .merge(system::router(&ctx))
         .route(
             "/api/{*rest}",

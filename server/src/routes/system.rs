@@ -28,8 +28,13 @@ async fn health(State(ctx): State<AppContext>) -> Response {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
+    let mode = match ctx.settings.mode {
+        crate::Mode::Demo => "demo",
+        crate::Mode::Test => "test",
+        crate::Mode::Live => "live",
+    };
     match ctx.store.ping().await {
-        Ok(()) => Json(json!({ "ok": true, "database": database })).into_response(),
+        Ok(()) => Json(json!({ "ok": true, "database": database, "mode": mode })).into_response(),
         Err(e) => ApiError::Unavailable(e).into_response(),
     }
 }

@@ -23,6 +23,7 @@ stories! {
     BOTH => exhausted_retries_end_in_the_configured_state,
     BOTH => a_new_card_while_past_due_is_charged_at_once,
     BOTH => canceled_at_period_end_means_no_further_charge,
+    BOTH => events_reach_the_merchants_webhook_signed_and_retried,
     &[Db::Postgres] => two_instances_charge_a_thousand_due_subscriptions_once_each_even_when_one_is_killed,
 }
 
@@ -536,3 +537,97 @@ async fn two_instances_charge_a_thousand_due_subscriptions_once_each_even_when_o
 }
 
 use futures::StreamExt;
+
+/// A merchant's webhook endpoint: records what it receives; fails the first `fail_first` posts.
+struct Receiver {
+    url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+}
+
+async fn receiver(fail_first: usize) -> Receiver {
+    use axum::http::{HeaderMap, StatusCode as Status};
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post({
+            let received = received.clone();
+            move |headers: HeaderMap, body: String| {
+                let (received, seen) = (received.clone(), seen.clone());
+                async move {
+                    if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < fail_first {
+                        return Status::INTERNAL_SERVER_ERROR;
+                    }
+                    let h = |n: &str| {
+                        headers
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_owned()
+                    };
+                    received.lock().unwrap().push((
+                        h("billing-event-id"),
+                        h("billing-signature"),
+                        body,
+                    ));
+                    Status::NO_CONTENT
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Receiver { url, received }
+}
+
+async fn events_reach_the_merchants_webhook_signed_and_retried(db: Db) {
+    const SECRET: &str = "webhook-secret-for-tests-0123456789";
+    let hook = receiver(1).await;
+    let url = hook.url.clone();
+    let env = Env::start_with(db, move |s| {
+        fast(s);
+        s.webhook_url = Some(url);
+        s.webhook_secret = Some(billing_server::settings::Secret::new(SECRET));
+    })
+    .await;
+    let c = env.visitor().await;
+    let id = register(&env, &c, &good_card(&c.key)).await;
+    attempts_settled(&env, id, 1).await;
+    // The first delivery failed (500): it is retried after its backoff (30 s on the moved clock).
+    env.clock.advance(60_000).unwrap();
+    eventually("both events delivered", 20, || async {
+        hook.received.lock().unwrap().len() >= 2
+    })
+    .await;
+    let received = hook.received.lock().unwrap().clone();
+    let mut kinds = Vec::new();
+    for (event_id, signature, body) in &received {
+        let t: i64 = signature
+            .split(',')
+            .next()
+            .unwrap()
+            .trim_start_matches("t=")
+            .parse()
+            .unwrap();
+        assert_eq!(
+            signature,
+            &billing_server::notices::signature(SECRET, t, body),
+            "signed with the secret"
+        );
+        let v: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(&v["id"], event_id.as_str());
+        assert_eq!(v["customerKey"], c.key.as_str());
+        kinds.push(v["type"].as_str().unwrap().to_owned());
+    }
+    assert!(
+        kinds.contains(&"subscription.created".into()) && kinds.contains(&"invoice.paid".into()),
+        "{kinds:?}"
+    );
+    let ids: std::collections::HashSet<_> = received.iter().map(|r| r.0.clone()).collect();
+    assert_eq!(
+        ids.len(),
+        received.len(),
+        "each event delivered once after its success"
+    );
+}

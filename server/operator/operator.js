@@ -1,0 +1,138 @@
+// The operator page of billing-server: lists subscriptions (status, next charge, card), shows one
+// with its charge attempts and events, and offers retry and cancel; in demo and test mode it also
+// moves the server's clock. Everything goes through the operator JSON API with the bearer token,
+// kept in this tab's sessionStorage only.
+const $ = (selector) => document.querySelector(selector);
+const state = { token: sessionStorage.getItem("operator-token") ?? "", selected: null, subscriptions: [] };
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    ...options,
+    headers: { authorization: `Bearer ${state.token}`, "content-type": "application/json", ...(options.headers ?? {}) },
+  });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(`${response.status} ${body.code ?? ""} ${body.message ?? ""}`.trim());
+  return body;
+}
+
+const cell = (text) => Object.assign(document.createElement("td"), { textContent: text ?? "—" });
+const when = (iso) => (iso ? iso.replace("T", " ").replace("+09:00", " KST") : "—");
+
+function renderSubscriptions() {
+  const body = $("#subscriptions tbody");
+  body.replaceChildren(
+    ...state.subscriptions.map((s) => {
+      const row = document.createElement("tr");
+      row.dataset.id = s.id;
+      if (s.id === state.selected) row.className = "selected";
+      const status = cell(s.status + (s.cancelAtPeriodEnd ? " (ends)" : ""));
+      status.className = `status-${s.status}`;
+      const open = Object.assign(document.createElement("button"), { type: "button", textContent: "Open" });
+      open.addEventListener("click", () => select(s.id));
+      const actions = document.createElement("td");
+      actions.append(open);
+      row.append(
+        cell(String(s.id)),
+        cell(s.customerKey.slice(0, 8) + "…"),
+        cell(s.plan ? `${s.plan.name} · ${s.plan.amount.toLocaleString("ko-KR")}원` : s.planId),
+        status,
+        cell(`${s.period} (${when(s.currentPeriodStart)} – ${when(s.currentPeriodEnd)})`),
+        cell(when(s.nextChargeAt)),
+        cell(s.card ? `${s.card.company ?? ""} ${s.card.number ?? ""}`.trim() : "—"),
+        actions,
+      );
+      return row;
+    }),
+  );
+  $("#status").textContent = `${state.subscriptions.length} subscription(s)`;
+}
+
+async function renderDetail() {
+  if (state.selected == null) return;
+  const { subscription, attempts, events } = await api(`/api/admin/subscriptions/${state.selected}`);
+  $("#detail").hidden = false;
+  $("#detail-title").textContent = `Subscription #${subscription.id} · ${subscription.status}`;
+  const live = subscription.status === "ACTIVE" || subscription.status === "PAST_DUE";
+  for (const id of ["#retry", "#cancel-end", "#cancel-now"]) $(id).disabled = !live;
+  $("#attempts tbody").replaceChildren(
+    ...attempts.map((a) => {
+      const row = document.createElement("tr");
+      const status = cell(a.status);
+      status.className = a.status === "DONE" ? "status-ACTIVE" : a.status === "FAILED" ? "status-CANCELED" : "";
+      row.append(cell(a.orderId), cell(String(a.period)), cell(String(a.attempt)), status,
+        cell(`${a.amount.toLocaleString("ko-KR")}원`), cell(a.code), cell(when(a.createdAt)));
+      return row;
+    }),
+  );
+  $("#events").replaceChildren(
+    ...events.map((e) => Object.assign(document.createElement("li"), {
+      textContent: `${when(e.createdAt)} · ${e.type}${e.delivered ? "" : " (not delivered yet)"} · ${JSON.stringify(e.data)}`,
+    })),
+  );
+}
+
+async function refresh() {
+  try {
+    state.subscriptions = (await api("/api/admin/subscriptions?limit=100")).subscriptions;
+    renderSubscriptions();
+    await renderDetail();
+    const clock = await api("/api/admin/clock").catch(() => null);
+    $("#clock").hidden = !clock;
+    if (clock) $("#now").textContent = when(clock.now);
+  } catch (error) {
+    $("#status").textContent = `Could not load: ${error.message}`;
+  }
+}
+
+function select(id) {
+  state.selected = id;
+  renderSubscriptions();
+  renderDetail();
+}
+
+async function act(path, body) {
+  try {
+    await api(path, { method: "POST", body: JSON.stringify(body ?? {}) });
+  } catch (error) {
+    $("#status").textContent = error.message;
+  }
+  await refresh();
+}
+
+$("#token-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  state.token = $("#token").value.trim();
+  sessionStorage.setItem("operator-token", state.token);
+  start();
+});
+$("#retry").addEventListener("click", () => act(`/api/admin/subscriptions/${state.selected}/retry`));
+$("#cancel-end").addEventListener("click", () => act(`/api/admin/subscriptions/${state.selected}/cancel`, { when: "period_end" }));
+$("#cancel-now").addEventListener("click", () => act(`/api/admin/subscriptions/${state.selected}/cancel`, { when: "now" }));
+$("#plus-day").addEventListener("click", () => act("/api/admin/clock", { advanceMs: 86_400_000 }));
+$("#to-next-charge").addEventListener("click", () => {
+  const next = state.subscriptions.map((s) => s.nextChargeAt).filter(Boolean).sort()[0];
+  if (next) act("/api/admin/clock", { to: next });
+});
+
+async function start() {
+  try {
+    await api("/api/admin/subscriptions?limit=1");
+  } catch (error) {
+    $("#app").hidden = true;
+    $("#status").textContent = "";
+    $("#token").setCustomValidity(error.message);
+    $("#token").reportValidity();
+    return;
+  }
+  $("#token").setCustomValidity("");
+  $("#app").hidden = false;
+  await refresh();
+  clearInterval(state.timer);
+  state.timer = setInterval(refresh, 2000);
+}
+
+fetch("/api/health").then((r) => r.json()).then((h) => { $("#demo-hint").hidden = h.mode !== "demo"; }).catch(() => {});
+if (state.token) {
+  $("#token").value = state.token;
+  start();
+}
