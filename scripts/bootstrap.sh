@@ -2,8 +2,9 @@
 # Installs what building and testing need, and only what is missing (idempotent, no GitHub):
 #   the wasm32 target, trunk 0.21.14, wasm-bindgen-cli at the exact Cargo.lock version, and for
 #   release builds the pinned nightly of scripts/release-env.sh (with rust-src), wasm-opt 132 (npm
-#   binaryen) and terser (npm); unless --no-browser, Debian's chromium + chromedriver for the
-#   browser tests.
+#   binaryen) and terser (npm); unless --no-browser, what the tests need: Debian's chromium +
+#   chromedriver and firefox-esr, geckodriver (crate registry, pinned), and Debian's postgresql
+#   (a throw-away cluster per test run: scripts/postgres.sh).
 # Never installs Debian's binaryen: its wasm-opt 108 silently breaks release builds (Trunk.toml pins
 # wasm_opt = "version_132", so trunk never runs another wasm-opt that happens to be on PATH).
 set -euo pipefail
@@ -42,11 +43,24 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " ${bindgen_version}\$" ||
   cargo install wasm-bindgen-cli --version "${bindgen_version}"
 fi
 
-if [[ $want_browser == 1 ]] && { [[ ! -x /usr/bin/chromium ]] || [[ ! -x /usr/bin/chromedriver ]]; }; then
-  say "installing chromium and chromium-driver from Debian"
+apt_packages=()
+if [[ $want_browser == 1 ]]; then
+  [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]] || apt_packages+=(chromium chromium-driver)
+  [[ -x /usr/bin/firefox-esr ]] || apt_packages+=(firefox-esr)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
+  [[ -d /usr/share/fonts/truetype/nanum ]] || apt_packages+=(fonts-nanum) # Korean text in screenshots
+fi
+if (( ${#apt_packages[@]} )); then
+  say "installing ${apt_packages[*]} from Debian"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq chromium chromium-driver >/dev/null
+  apt-get install -y -qq "${apt_packages[@]}" >/dev/null
+fi
+# geckodriver for Firefox, compiled from the crate registry at a pinned version (no GitHub download).
+geckodriver_version=0.37.1
+if [[ $want_browser == 1 ]] && ! geckodriver --version 2>/dev/null | grep -q "geckodriver ${geckodriver_version}"; then
+  say "installing geckodriver ${geckodriver_version} (crate registry, a couple of minutes)"
+  cargo install geckodriver --version "${geckodriver_version}" --locked
 fi
 
 # wasm-opt for release builds: binaryen 132 from npm (a correct one; Debian's 108 silently breaks
