@@ -39,7 +39,7 @@ macro_rules! story {
 /// simulator minted nor the authKey in clear.
 async fn backend_recorded_one_card(c: &Customer, company: &str, number: &str) -> Step {
     ensure_eq!(c.shop.hand_offs(), 1, "hand-offs that reached the backend");
-    ensure_eq!(c.shop.toss_issue_calls(), 1, "Toss issue calls");
+    ensure_eq!(c.shop.toss_issue_calls().await?, 1, "Toss issue calls");
     let cards = c.shop.stored_cards().await?;
     ensure_eq!(cards.len(), 1, "cards stored");
     ensure_eq!(
@@ -59,7 +59,7 @@ async fn backend_recorded_one_card(c: &Customer, company: &str, number: &str) ->
         "the card's customer"
     );
     let database = c.shop.database_bytes();
-    let minted = c.shop.sim.minted_billing_keys();
+    let minted = c.shop.sim.minted_billing_keys().await?;
     ensure!(!minted.is_empty(), "the simulator minted no billing key");
     for key in minted {
         ensure!(
@@ -665,8 +665,9 @@ story!(
     toss_errors_reach_the_customer_as_our_copy,
     Visit { shop: ShopSetup { toss_timeout: Duration::from_secs(2), ..ShopSetup::default() }, ..Visit::default() },
     |c| {
-        // Three Toss 5xx: the backend's own retries run out (502), the page retries, Toss is fine.
-        c.shop.sim.fail_next(3, 500);
+        // Three Toss 5xx: the backend keeps the exchange pending and tries again by itself; the
+        // page's one request gets the card.
+        c.shop.toss_rule(json!({"api": "issue", "status": 500, "times": 3}))?;
         c.open_registration().await?;
         c.click_register().await?;
         c.see_card_window_overlay().await?;
@@ -675,7 +676,7 @@ story!(
         let posts = c.shop.front.seen_at("POST", "/api/billing/issue");
         ensure_eq!(
             posts.iter().map(|s| s.outcome.clone()).collect::<Vec<_>>(),
-            vec![Outcome::Forwarded(502), Outcome::Forwarded(200)],
+            vec![Outcome::Forwarded(200)],
             "the hand-off attempts"
         );
         ensure_eq!(c.shop.stored_cards().await?.len(), 1, "cards stored");
@@ -689,7 +690,7 @@ story!(
         ];
         for (code, card, copy) in cases {
             if card.is_none() {
-                c.shop.sim.push_fault(billing_server::sim::Fault::Code(code.to_owned()));
+                c.shop.toss_rule(json!({"api": "issue", "code": code, "times": 1}))?;
             }
             c.open_registration().await?;
             c.click_register().await?;

@@ -528,7 +528,7 @@ impl Customer {
             shorten(&address, 200),
             shown,
             shot,
-            self.shop.account()
+            self.shop.account().await
         )
     }
 }

@@ -248,7 +248,7 @@ pub struct Shop {
     pub sim: Simulator,
     dir: PathBuf,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    server: billing_server::Server,
 }
 
 /// Rewrites the JSON configuration block of a document of the build, merging `overrides` into it.
@@ -301,18 +301,28 @@ impl Shop {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let origin = format!("http://{}", listener.local_addr()?);
 
-        let mut cfg = billing_server::Config::defaults();
-        cfg.port = 0;
-        cfg.database_path = dir.join("data").join("billing.sqlite");
-        cfg.dist_dir = dist;
-        cfg.mount_simulator = true;
-        cfg.toss_api_base = None;
-        cfg.toss_timeout = setup.toss_timeout;
-        cfg.toss_max_retries = 2;
-        cfg.toss_backoff = Duration::from_millis(20);
-        cfg.encryption_key = Some([0x5a; 32]);
-        cfg.allowed_origins = vec![origin.clone()];
-        let running = billing_server::start(cfg)
+        let data = dir.join("data");
+        let mut settings = billing_server::Settings::demo();
+        settings.port = 0;
+        settings.database = billing_server::store::DatabaseUrl::Sqlite(data.join("billing.sqlite"));
+        settings.simulator_database = data.join("simulator.sqlite");
+        settings.dist_dir = dist;
+        settings.mount_simulator = true;
+        settings.toss_api_base = None;
+        settings.toss_timeout = setup.toss_timeout;
+        settings.toss_quick_retries = 2;
+        settings.toss_backoff = Duration::from_millis(20);
+        settings.encryption = billing_server::settings::KeySource::Env(
+            billing_server::settings::Secret::new("e2e:WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo="),
+        );
+        settings.allowed_origins = vec![origin.clone()];
+        settings.instance_id = format!("e2e-{}", dir.display());
+        settings.reconcile_interval = Duration::from_millis(500);
+        settings.limits.handoff_per_minute = 10_000;
+        settings.limits.handoff_burst = 1_000;
+        settings.limits.session_per_minute = 10_000;
+        settings.limits.session_burst = 1_000;
+        let running = billing_server::start(settings)
             .await
             .map_err(|e| format!("billing-server did not start: {e}"))?;
         let sim = running
@@ -347,7 +357,7 @@ impl Shop {
             sim,
             dir,
             tasks: vec![accept],
-            server: running.task,
+            server: running,
         })
     }
 
@@ -366,8 +376,14 @@ impl Shop {
     }
 
     /// Calls the backend made to Toss's issue API.
-    pub fn toss_issue_calls(&self) -> usize {
-        self.sim.call_count("issue")
+    pub async fn toss_issue_calls(&self) -> Step<usize> {
+        Ok(self.sim.calls_to("issue").await?.len())
+    }
+
+    /// Scripts the Toss simulator (the JSON of `POST /__toss-sim/__control/rules`).
+    pub fn toss_rule(&self, rule: Value) -> Step {
+        self.sim.add_rule(serde_json::from_value(rule)?);
+        Ok(())
     }
 
     /// The success redirects the browser arrived with (full path and query, authKey included).
@@ -398,8 +414,8 @@ impl Shop {
             .iter()
             .map(|row| StoredCard {
                 customer_key: row.get(0),
-                company: row.get(1),
-                number: row.get(2),
+                company: row.get::<Option<String>, _>(1).unwrap_or_default(),
+                number: row.get::<Option<String>, _>(2).unwrap_or_default(),
                 card_type: row.get(3),
             })
             .collect())
@@ -423,7 +439,7 @@ impl Shop {
     }
 
     /// A short account of the backend's side, for failure reports.
-    pub fn account(&self) -> String {
+    pub async fn account(&self) -> String {
         let seen = self
             .front
             .seen()
@@ -442,8 +458,10 @@ impl Shop {
             "  requests through the front door:\n{seen}\n  Toss simulator calls: {:?}",
             self.sim
                 .calls()
+                .await
+                .unwrap_or_default()
                 .iter()
-                .map(|c| (c.api, c.status))
+                .map(|c| (c.api.clone(), c.status, c.outcome.clone()))
                 .collect::<Vec<_>>()
         )
     }
@@ -463,7 +481,7 @@ impl Drop for Shop {
         for task in &self.tasks {
             task.abort();
         }
-        self.server.abort();
+        self.server.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
