@@ -1,80 +1,38 @@
 //! Calls to the merchant's backend (`docs/handoff-contract.md`): fetching the customerKey and the
-//! exactly-once hand-off of the authKey, with a timeout per attempt and bounded retries.
+//! exactly-once hand-off of the authKey. Every call has a timeout that covers the whole answer,
+//! body included; the hand-off's rules (what an answer means, when to ask again, how long the
+//! customer waits) are `checkout::handoff`'s, this file only does the I/O.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use gloo_net::http::{Request, RequestBuilder, Response};
+use gloo_net::http::{Request, RequestBuilder};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, RequestCredentials};
 
 use crate::checkout::config::{Config, Credentials};
 use crate::checkout::handoff::{
-    AttemptFailure, CardSummary, ErrorBody, HandoffRecord, RetryPolicy,
+    Answer, AttemptFailure, Confirmation, HandoffRecord, HandoffStatus, Next,
 };
 use crate::checkout::keys::CustomerKey;
 use crate::js_data::{self, Fields};
 
-/// What went wrong talking to the merchant's backend.
+/// What went wrong fetching the customerKey from the merchant's backend.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BackendError {
     /// No answer: offline, DNS, refused, CORS.
     #[error("the backend could not be reached")]
     Network,
-    /// No answer within the configured time.
+    /// No whole answer (headers and body) within the configured time.
     #[error("the backend did not answer in time")]
     Timeout,
-    /// An HTTP error with the backend's `{code, message}` when it sent one.
-    #[error("the backend answered {status}")]
-    Status {
-        /// HTTP status.
-        status: u16,
-        /// The parsed error body, if any.
-        body: Option<ErrorBody>,
-    },
+    /// An HTTP error status.
+    #[error("the backend answered {0}")]
+    Status(u16),
     /// A 2xx whose body is not the documented one.
     #[error("the backend's answer is not in the documented format")]
     BadResponse,
-    /// The same hand-off is already running in this page.
-    #[error("this registration is already being confirmed")]
-    AlreadyInFlight,
-    /// No authKey is kept any more (the outcome was final).
-    #[error("there is nothing left to send for this registration")]
-    NothingToSend,
-}
-
-impl BackendError {
-    fn failure(&self) -> AttemptFailure {
-        match self {
-            Self::Network | Self::AlreadyInFlight | Self::NothingToSend => AttemptFailure::Network,
-            Self::Timeout => AttemptFailure::Timeout,
-            Self::Status { status, .. } => AttemptFailure::Status(*status),
-            Self::BadResponse => AttemptFailure::BadResponse,
-        }
-    }
-
-    /// A final answer about this authKey: retrying it cannot help.
-    pub fn is_final(&self) -> bool {
-        matches!(self, Self::Status { status, .. } if *status < 500) || *self == Self::BadResponse
-    }
-
-    /// The `{code, message}` to store and show.
-    pub fn as_error_body(&self) -> ErrorBody {
-        let code = match self {
-            Self::Status {
-                body: Some(body), ..
-            } => return body.clone(),
-            Self::Status { status, .. } if *status >= 500 => "SERVER_ERROR",
-            Self::Status { .. } => "REQUEST_REFUSED",
-            Self::Network | Self::AlreadyInFlight | Self::NothingToSend => "NETWORK_ERROR",
-            Self::Timeout => "TIMEOUT",
-            Self::BadResponse => "BAD_RESPONSE",
-        };
-        ErrorBody {
-            code: code.to_owned(),
-            message: String::new(),
-        }
-    }
 }
 
 thread_local! {
@@ -102,19 +60,33 @@ fn with_config(builder: RequestBuilder, config: &Config) -> RequestBuilder {
 pub async fn sleep(ms: u32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         if let Some(window) = web_sys::window() {
-            let _ =
-                window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                i32::try_from(ms).unwrap_or(i32::MAX),
+            );
         }
     });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    let _ = JsFuture::from(promise).await;
 }
 
-/// Sends one request with a timeout that aborts it.
-async fn send_with_timeout(
+/// Milliseconds on the page's monotonic clock (`performance.now()`), for the confirmation budget.
+fn now_ms() -> u64 {
+    let now = web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or_else(js_sys::Date::now, |p| p.now());
+    // A float-to-int `as` saturates (never panics); the clock is never negative.
+    now as u64
+}
+
+/// Sends one request and reads its whole answer within `timeout_ms`: one timer and one
+/// `AbortSignal` cover the headers and the body, so a body that stalls is a timeout, not a hang.
+/// The body is parsed by the browser (`Response.json()`, no JSON parser in the wasm); `None` when
+/// it is not a JSON object.
+async fn fetch_whole(
     builder: RequestBuilder,
     timeout_ms: u32,
     make: impl FnOnce(RequestBuilder) -> Result<Request, gloo_net::Error>,
-) -> Result<Response, BackendError> {
+) -> Result<(u16, Option<Fields>), BackendError> {
     let controller = AbortController::new().map_err(|_| BackendError::Network)?;
     let timed_out = Rc::new(Cell::new(false));
     let on_timeout = {
@@ -129,86 +101,95 @@ async fn send_with_timeout(
     let timer = window
         .set_timeout_with_callback_and_timeout_and_arguments_0(
             on_timeout.as_ref().unchecked_ref(),
-            timeout_ms as i32,
+            i32::try_from(timeout_ms).unwrap_or(i32::MAX),
         )
         .map_err(|_| BackendError::Network)?;
-    let request = make(builder.abort_signal(Some(&controller.signal())))
-        .map_err(|_| BackendError::Network)?;
-    let result = request.send().await;
+    let answer = async {
+        let request = make(builder.abort_signal(Some(&controller.signal())))
+            .map_err(|_| BackendError::Network)?;
+        let response = request.send().await.map_err(|_| BackendError::Network)?;
+        let status = response.status();
+        let body = match web_sys::Response::from(response).json() {
+            Ok(promise) => match JsFuture::from(promise).await {
+                Ok(value) => Fields::of(value),
+                // The abort rejects the body read too: that is the timeout, not an odd body.
+                Err(_) if timed_out.get() => return Err(BackendError::Timeout),
+                Err(_) => None,
+            },
+            Err(_) => None,
+        };
+        Ok((status, body))
+    }
+    .await;
     window.clear_timeout_with_handle(timer);
     drop(on_timeout);
-    match result {
-        Ok(response) => Ok(response),
-        Err(_) if timed_out.get() => Err(BackendError::Timeout),
-        Err(_) => Err(BackendError::Network),
+    match answer {
+        Err(BackendError::Network) if timed_out.get() => Err(BackendError::Timeout),
+        other => other,
     }
-}
-
-/// Reads a JSON object body with the browser's own parser (`Response.json()`), so no JSON parser
-/// is compiled into the wasm.
-async fn read_json<T>(response: Response, from: fn(&Fields) -> Option<T>) -> Option<T> {
-    let promise = web_sys::Response::from(response).json().ok()?;
-    let value = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
-    from(&Fields::of(value)?)
-}
-
-async fn error_from(response: Response) -> BackendError {
-    let status = response.status();
-    let body = read_json(response, js_data::error_body).await.filter(|b| {
-        (1..=64).contains(&b.code.len())
-            && b.code
-                .bytes()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_')
-    });
-    BackendError::Status { status, body }
 }
 
 /// `GET customerKeyUrl` → the signed-in customer's customerKey, validated.
 pub async fn fetch_customer_key(config: &Config, url: &str) -> Result<CustomerKey, BackendError> {
     let builder = with_config(Request::get(url), config);
-    let response =
-        send_with_timeout(builder, config.backend_timeout_ms, RequestBuilder::build).await?;
-    if !response.ok() {
-        return Err(error_from(response).await);
+    let (status, body) =
+        fetch_whole(builder, config.backend_timeout_ms, RequestBuilder::build).await?;
+    if !(200..300).contains(&status) {
+        return Err(BackendError::Status(status));
     }
-    let customer_key = read_json(response, |f| f.string("customerKey").ok()?).await;
+    let customer_key = body.and_then(|f| f.string("customerKey").ok().flatten());
     CustomerKey::parse(&customer_key.ok_or(BackendError::BadResponse)?)
         .map_err(|_| BackendError::BadResponse)
 }
 
-async fn post_issue_once(
-    config: &Config,
-    record: &HandoffRecord,
-) -> Result<CardSummary, BackendError> {
-    let auth_key = record
+/// One attempt of the hand-off, read by the contract's rule.
+async fn post_issue_once(config: &Config, record: &HandoffRecord, timeout_ms: u32) -> Answer {
+    // The browser's JSON.stringify writes the body: no JSON writer in the wasm.
+    let Some(body) = record
         .auth_key
         .as_ref()
-        .ok_or(BackendError::NothingToSend)?;
-    // The browser's JSON.stringify writes it: no JSON writer in the wasm.
-    let body = js_data::issue_request_json(auth_key, &record.customer_key)
-        .ok_or(BackendError::BadResponse)?;
+        .and_then(|auth_key| js_data::issue_request_json(auth_key, &record.customer_key))
+    else {
+        return Answer::failed(AttemptFailure::Network);
+    };
     let builder = with_config(Request::post(&config.backend_url), config)
-        .header("Idempotency-Key", &record.idempotency_key);
-    let builder = builder.header("Content-Type", "application/json");
-    let response = send_with_timeout(builder, config.backend_timeout_ms, |b| b.body(body)).await?;
-    if !response.ok() {
-        return Err(error_from(response).await);
+        .header("Idempotency-Key", &record.idempotency_key)
+        .header("Content-Type", "application/json");
+    match fetch_whole(builder, timeout_ms, |b| b.body(body)).await {
+        Ok((status, body)) => {
+            let card = body
+                .as_ref()
+                .and_then(|f| f.object("card").ok().flatten())
+                .map(|card| js_data::card_summary(&card));
+            let error = body.as_ref().and_then(js_data::error_body);
+            Answer::of_response(status, card, error)
+        }
+        Err(BackendError::Timeout) => Answer::failed(AttemptFailure::Timeout),
+        Err(_) => Answer::failed(AttemptFailure::Network),
     }
-    let card = read_json(response, |f| {
-        js_data::card_summary(&f.object("card").ok()??)
-    })
-    .await;
-    card.filter(CardSummary::is_plausible)
-        .ok_or(BackendError::BadResponse)
 }
 
-/// Posts the hand-off with bounded retries (network, timeout, 5xx only; same body and key each
-/// time). `on_attempt` hears the number of each attempt, from 1.
+/// How a confirmation is going, for the spinner's status line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// The first attempt is out.
+    Sending,
+    /// An attempt failed; asking again.
+    Retrying,
+    /// The backend said it is still exchanging the key; asking again as it asked.
+    Pending,
+}
+
+/// One confirmation of the hand-off (`checkout::handoff::Confirmation`): posts the same body and
+/// `Idempotency-Key` until a final answer, until `backendMaxAttempts` failed attempts, or until
+/// `confirmTimeoutMs` has passed, and returns the status to store. `None` when there is nothing
+/// to do: the same hand-off is already being confirmed in this page, or no authKey is kept.
 pub async fn hand_off(
     config: &Config,
     record: &HandoffRecord,
-    on_attempt: impl Fn(u32),
-) -> Result<CardSummary, BackendError> {
+    on_progress: impl Fn(Progress),
+) -> Option<HandoffStatus> {
+    record.auth_key.as_ref()?;
     let key = record.idempotency_key.clone();
     let claimed = IN_FLIGHT.with(|set| {
         let mut set = set.borrow_mut();
@@ -219,23 +200,33 @@ pub async fn hand_off(
         true
     });
     if !claimed {
-        return Err(BackendError::AlreadyInFlight);
+        return None;
     }
-    let policy: RetryPolicy = config.retry;
-    let mut attempt = 1;
-    let result = loop {
-        on_attempt(attempt);
-        match post_issue_once(config, record).await {
-            Ok(card) => break Ok(card),
-            Err(error) => match policy.delay_before(attempt + 1, error.failure()) {
-                Some(delay) => {
-                    sleep(delay).await;
-                    attempt += 1;
-                }
-                None => break Err(error),
-            },
+    on_progress(Progress::Sending);
+    let mut confirmation = Confirmation::start(
+        config.retry,
+        config.backend_timeout_ms,
+        config.confirm_timeout_ms,
+        now_ms(),
+    );
+    let status = loop {
+        let timeout_ms = match confirmation.attempt_timeout(now_ms()) {
+            Ok(timeout_ms) => timeout_ms,
+            Err(out_of_time) => break out_of_time,
+        };
+        let answer = post_issue_once(config, record, timeout_ms).await;
+        match confirmation.after(answer, now_ms()) {
+            Next::AskAgain { delay_ms, pending } => {
+                on_progress(if pending {
+                    Progress::Pending
+                } else {
+                    Progress::Retrying
+                });
+                sleep(delay_ms).await;
+            }
+            Next::Settle(status) => break status,
         }
     };
     IN_FLIGHT.with(|set| set.borrow_mut().retain(|k| *k != key));
-    result
+    Some(status)
 }

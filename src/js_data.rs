@@ -68,6 +68,11 @@ impl Fields {
         }
     }
 
+    /// An optional flag: `true` only when the field is `true`.
+    pub fn flag(&self, name: &str) -> bool {
+        self.get(name).and_then(|v| v.as_bool()).unwrap_or(false)
+    }
+
     /// An optional nested object.
     pub fn object(&self, name: &str) -> Result<Option<Fields>, String> {
         match self.get(name) {
@@ -168,24 +173,29 @@ pub fn raw_config(value: JsValue) -> Result<RawConfig, String> {
         credentials: f.string("credentials")?,
         backend_timeout_ms: f.whole_number("backendTimeoutMs")?,
         backend_max_attempts: f.whole_number("backendMaxAttempts")?,
+        confirm_timeout_ms: f.whole_number("confirmTimeoutMs")?,
     })
 }
 
-/// `{company, number, cardType?, ownerType?}`.
-pub fn card_summary(f: &Fields) -> Option<CardSummary> {
-    Some(CardSummary {
-        company: f.string("company").ok()??,
-        number: f.string("number").ok()??,
-        card_type: f.string("cardType").ok()?,
-        owner_type: f.string("ownerType").ok()?,
-    })
+/// `{company?, number?, cardType?, ownerType?}`. Every field is for display only: one that is
+/// missing or not a string is left out rather than losing the card (the backend stored it).
+pub fn card_summary(f: &Fields) -> CardSummary {
+    let text = |name| f.string(name).ok().flatten();
+    CardSummary {
+        company: text("company"),
+        number: text("number"),
+        card_type: text("cardType"),
+        owner_type: text("ownerType"),
+    }
 }
 
-/// `{code, message?}`.
+/// `{code, message?, retryAfterMs?}`. Strict about `code` and `message` (a final refusal is read
+/// only from the documented body); a `retryAfterMs` that is no whole number is ignored.
 pub fn error_body(f: &Fields) -> Option<ErrorBody> {
     Some(ErrorBody {
         code: f.string("code").ok()??,
         message: f.string("message").ok()?.unwrap_or_default(),
+        retry_after_ms: f.whole_number("retryAfterMs").ok().flatten(),
     })
 }
 
@@ -206,13 +216,14 @@ pub fn handoff_record(f: &Fields) -> Option<HandoffRecord> {
     let status = match f.string("status").ok()??.as_str() {
         "sending" => HandoffStatus::Sending,
         "registered" => HandoffStatus::Registered {
-            card: card_summary(&f.object("card").ok()??)?,
+            card: card_summary(&f.object("card").ok()??),
         },
         "refused" => HandoffStatus::Refused {
             error: error_body(&f.object("error").ok()??)?,
         },
         "unconfirmed" => HandoffStatus::Unconfirmed {
             error: error_body(&f.object("error").ok()??)?,
+            still_confirming: f.flag("stillConfirming"),
         },
         _ => return None,
     };
@@ -300,8 +311,8 @@ pub fn pending_registration_json(p: &PendingRegistration) -> Option<String> {
 
 fn card_summary_js(card: &CardSummary) -> JsValue {
     ObjectWriter::default()
-        .set("company", card.company.as_str())
-        .set("number", card.number.as_str())
+        .set_some("company", card.company.as_deref())
+        .set_some("number", card.number.as_deref())
         .set_some("cardType", card.card_type.as_deref())
         .set_some("ownerType", card.owner_type.as_deref())
         .into_js()
@@ -311,6 +322,7 @@ fn error_body_js(error: &ErrorBody) -> JsValue {
     ObjectWriter::default()
         .set("code", error.code.as_str())
         .set("message", error.message.as_str())
+        .set_some("retryAfterMs", error.retry_after_ms)
         .into_js()
 }
 
@@ -329,9 +341,13 @@ pub fn handoff_record_json(r: &HandoffRecord) -> Option<String> {
         HandoffStatus::Refused { error } => record
             .set("status", "refused")
             .set("error", error_body_js(error)),
-        HandoffStatus::Unconfirmed { error } => record
+        HandoffStatus::Unconfirmed {
+            error,
+            still_confirming,
+        } => record
             .set("status", "unconfirmed")
-            .set("error", error_body_js(error)),
+            .set("error", error_body_js(error))
+            .set_some("stillConfirming", still_confirming.then_some(true)),
     }
     .into_json()
 }

@@ -194,13 +194,36 @@ impl Page {
     }
 
     async fn until_sees(&self, text: &str) {
-        for _ in 0..300 {
+        self.until_sees_within(text, 6_000).await;
+    }
+
+    /// Waits at most `ms` for `text`; returns how long it took.
+    async fn until_sees_within(&self, text: &str, ms: u32) -> f64 {
+        let start = js_sys::Date::now();
+        while js_sys::Date::now() - start < f64::from(ms) {
             if self.text().contains(text) {
-                return;
+                return js_sys::Date::now() - start;
             }
             sleep(20).await;
         }
         self.see(text);
+        js_sys::Date::now() - start
+    }
+
+    /// The success page's heading.
+    fn heading(&self) -> String {
+        self.find("h2")
+            .and_then(|h| h.text_content())
+            .unwrap_or_default()
+    }
+
+    /// Clicks 다시 확인하기 (Check again).
+    fn click_check_again(&self) {
+        let button = self
+            .find(".tbc-alert button")
+            .expect("a 다시 확인하기 button");
+        assert_eq!(button.text_content().as_deref(), Some("다시 확인하기"));
+        button.click();
     }
 }
 
@@ -261,6 +284,39 @@ async fn register_card(config: &Value) -> String {
         "the sandbox never redirected; the page shows {:?}",
         page.text()
     );
+}
+
+/// The backend is healthy again: from now on it registers the card whatever its plan.
+async fn heal_backend(id: &str) {
+    gloo_net::http::Request::get(&format!("{FIXTURE}/heal/{id}"))
+        .send()
+        .await
+        .expect("fixture server up");
+}
+
+fn auth_key_of(redirect: &str) -> String {
+    web_sys::Url::new(redirect)
+        .unwrap()
+        .search_params()
+        .get("authKey")
+        .unwrap()
+}
+
+/// Every hand-off POST carried the same body and Idempotency-Key.
+async fn all_posts_alike(id: &str) {
+    let posts: Vec<Value> = backend_log(id)
+        .await
+        .into_iter()
+        .filter(|r| r["method"] == "POST")
+        .collect();
+    assert!(!posts.is_empty());
+    for post in &posts {
+        assert_eq!(post["body"], posts[0]["body"]);
+        assert_eq!(
+            post["headers"]["idempotency-key"],
+            posts[0]["headers"]["idempotency-key"]
+        );
+    }
 }
 
 fn path_and_query(url: &str) -> String {
@@ -499,6 +555,12 @@ fn the_hand_written_writers_write_what_serde_writes() {
     let error = ErrorBody {
         code: "TOSS_TIMEOUT".into(),
         message: "느림\n".into(),
+        retry_after_ms: None,
+    };
+    let pending = ErrorBody {
+        code: "HANDOFF_PENDING".into(),
+        message: String::new(),
+        retry_after_ms: Some(1_000),
     };
     for (auth_key, status) in [
         (Some(auth_key.clone()), HandoffStatus::Sending),
@@ -506,11 +568,26 @@ fn the_hand_written_writers_write_what_serde_writes() {
             None,
             HandoffStatus::Registered {
                 card: CardSummary {
-                    company: "현대".into(),
-                    number: "433012******123*".into(),
+                    company: Some("현대".into()),
+                    number: Some("433012******123*".into()),
                     card_type: Some("신용".into()),
                     owner_type: None,
                 },
+            },
+        ),
+        (
+            None,
+            HandoffStatus::Registered {
+                card: CardSummary {
+                    owner_type: Some("법인".into()),
+                    ..CardSummary::default()
+                },
+            },
+        ),
+        (
+            None,
+            HandoffStatus::Registered {
+                card: CardSummary::default(),
             },
         ),
         (
@@ -519,7 +596,20 @@ fn the_hand_written_writers_write_what_serde_writes() {
                 error: error.clone(),
             },
         ),
-        (Some(auth_key.clone()), HandoffStatus::Unconfirmed { error }),
+        (
+            Some(auth_key.clone()),
+            HandoffStatus::Unconfirmed {
+                error,
+                still_confirming: false,
+            },
+        ),
+        (
+            Some(auth_key.clone()),
+            HandoffStatus::Unconfirmed {
+                error: pending,
+                still_confirming: true,
+            },
+        ),
     ] {
         let record = HandoffRecord {
             state: "s-1".into(),
@@ -528,10 +618,10 @@ fn the_hand_written_writers_write_what_serde_writes() {
             idempotency_key: "ak-00".into(),
             status,
         };
-        assert_eq!(
-            js_data::handoff_record_json(&record).unwrap(),
-            serde_json_text(&record)
-        );
+        let written = js_data::handoff_record_json(&record).unwrap();
+        assert_eq!(written, serde_json_text(&record));
+        let read = js_data::Fields::parse(&written).and_then(|f| js_data::handoff_record(&f));
+        assert_eq!(read.as_ref(), Some(&record), "read back as written");
     }
 
     #[derive(serde::Serialize)]
@@ -1241,6 +1331,8 @@ async fn when_retries_run_out_the_key_is_kept_for_a_manual_retry() {
     let redirect = register_card(&config).await;
     let page = open(&path_and_query(&redirect), &config).await;
     page.until_sees("카드 등록 결과를 확인하지 못했어요").await;
+    assert_eq!(page.heading(), "카드 등록을 확인하지 못했어요");
+    page.dont_see("카드를 등록하지 못했어요");
     assert_eq!(posts_received(&id).await, 3, "bounded: three attempts");
     let auth_key = web_sys::Url::new(&redirect)
         .unwrap()
@@ -1292,17 +1384,215 @@ async fn a_slow_backend_times_out_and_a_reload_mid_request_never_posts_by_itself
     page.see("다시 확인하기");
 }
 
-#[wasm_bindgen_test]
-async fn a_backend_answer_outside_the_contract_is_not_shown() {
+/// An answer that is not final (`plan` at the fixture backend): the page keeps the authKey, never
+/// says the card failed, and offers 다시 확인하기, which registers the card once the backend is
+/// healthy again, with the same body and Idempotency-Key.
+async fn an_answer_that_is_not_final_keeps_the_key(plan: &str) {
     forget_tab_state();
     sandbox_loaded().await;
-    let id = test_id("garbage");
+    let id = test_id(plan);
     let mut config = base_config(&id);
-    config["backendUrl"] = json!(format!("{FIXTURE}/backend/{id}/garbage"));
+    config["backendUrl"] = json!(format!("{FIXTURE}/backend/{id}/{plan}"));
+    config["backendMaxAttempts"] = json!(2);
     let redirect = register_card(&config).await;
     let page = open(&path_and_query(&redirect), &config).await;
-    page.until_sees("BAD_RESPONSE").await;
+    page.until_sees("카드 등록 결과를 확인하지 못했어요").await;
+    assert_eq!(page.heading(), "카드 등록을 확인하지 못했어요", "{plan}");
+    page.dont_see("카드를 등록하지 못했어요");
     page.dont_see("should-never-be-shown");
+    page.see("다시 확인하기");
+    // Two failed attempts; Chromium itself resends a request that met a 408 on a reused
+    // connection, so the backend may see more posts there (with the same key: checked below).
+    let posts = posts_received(&id).await;
+    assert!(
+        posts == 2 || (plan == "status408" && posts > 2),
+        "{plan}: two failed attempts, the backend saw {posts} posts"
+    );
+    assert!(
+        session_item("tossBilling.handoff")
+            .unwrap()
+            .contains(&auth_key_of(&redirect)),
+        "{plan}: the authKey is kept in this tab"
+    );
+
+    heal_backend(&id).await;
+    page.click_check_again();
+    page.until_sees("카드가 등록되었어요").await;
+    page.see("433012******123*");
+    assert_eq!(posts_received(&id).await, posts + 1, "{plan}");
+    all_posts_alike(&id).await;
+    assert!(
+        !session_item("tossBilling.handoff")
+            .unwrap()
+            .contains(&auth_key_of(&redirect)),
+        "{plan}: forgotten once registered"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_2xx_the_page_cannot_read_is_unconfirmed_never_failed() {
+    an_answer_that_is_not_final_keeps_the_key("unreadable200").await;
+    an_answer_that_is_not_final_keeps_the_key("garbage").await;
+}
+
+#[wasm_bindgen_test]
+async fn a_408_is_unconfirmed_and_check_again_registers() {
+    an_answer_that_is_not_final_keeps_the_key("status408").await;
+}
+
+#[wasm_bindgen_test]
+async fn a_409_is_unconfirmed_and_check_again_registers() {
+    an_answer_that_is_not_final_keeps_the_key("status409").await;
+}
+
+#[wasm_bindgen_test]
+async fn a_429_is_unconfirmed_and_check_again_registers() {
+    an_answer_that_is_not_final_keeps_the_key("status429").await;
+}
+
+#[wasm_bindgen_test]
+async fn a_proxys_html_502_is_unconfirmed_and_check_again_registers() {
+    an_answer_that_is_not_final_keeps_the_key("html502").await;
+}
+
+#[wasm_bindgen_test]
+async fn a_pending_exchange_is_asked_again_until_the_card_is_registered() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("pending");
+    let mut config = base_config(&id);
+    config["backendUrl"] = json!(format!("{FIXTURE}/backend/{id}/pending3"));
+    // Pending answers are not failed attempts: one failure allowed is plenty.
+    config["backendMaxAttempts"] = json!(1);
+    let redirect = register_card(&config).await;
+    let page = open(&path_and_query(&redirect), &config).await;
+    page.until_sees("카드 등록을 마무리하고 있어요").await;
+    page.see("카드 등록을 확인하고 있어요");
+    page.until_sees("카드가 등록되었어요").await;
+    assert_eq!(posts_received(&id).await, 4, "three 202s, then the card");
+    all_posts_alike(&id).await;
+}
+
+/// Opens the success page on `plan` with a short budget and waits for "still being confirmed";
+/// returns the page, the redirect and how long the customer waited.
+async fn still_confirming_after(plan: &str, config_patch: Value) -> (Page, String, String, f64) {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id(plan);
+    let mut config = base_config(&id);
+    config["backendUrl"] = json!(format!("{FIXTURE}/backend/{id}/{plan}"));
+    config["confirmTimeoutMs"] = json!(5_000);
+    for (name, value) in config_patch.as_object().unwrap() {
+        config[name] = value.clone();
+    }
+    let redirect = register_card(&config).await;
+    let page = open(&path_and_query(&redirect), &config).await;
+    let waited = page.until_sees_within("아직 확인 중이에요", 8_000).await;
+    (page, redirect, id, waited)
+}
+
+#[wasm_bindgen_test]
+async fn a_stalled_body_times_out_and_the_page_says_it_is_still_confirming() {
+    let (page, redirect, id, waited) = still_confirming_after(
+        "stall",
+        json!({"backendTimeoutMs": 1_500, "backendMaxAttempts": 6}),
+    )
+    .await;
+    assert!(
+        (4_500.0..5_800.0).contains(&waited),
+        "the 5 s budget, not more: {waited} ms"
+    );
+    page.see("카드 등록을 확인하는 데 시간이 걸리고 있어요");
+    page.dont_see("못했어요");
+    let posts = posts_received(&id).await;
+    assert_eq!(posts, 3, "1.5 s, 1.5 s, then the 0.8 s left");
+    assert!(session_item("tossBilling.handoff")
+        .unwrap()
+        .contains(&auth_key_of(&redirect)));
+
+    heal_backend(&id).await;
+    page.click_check_again();
+    page.until_sees("카드가 등록되었어요").await;
+    assert_eq!(posts_received(&id).await, posts + 1);
+    all_posts_alike(&id).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_backend_that_never_answers_is_still_confirming_when_the_budget_ends() {
+    // backendTimeoutMs stays 10 s: the first attempt is cut to the 5 s budget.
+    let (page, redirect, id, waited) = still_confirming_after("never", json!({})).await;
+    assert!(
+        (4_500.0..5_800.0).contains(&waited),
+        "the 5 s budget, not the 10 s attempt timeout: {waited} ms"
+    );
+    assert_eq!(page.heading(), "아직 확인 중이에요");
+    page.see("다시 확인하기");
+    assert_eq!(posts_received(&id).await, 1);
+    assert!(session_item("tossBilling.handoff")
+        .unwrap()
+        .contains(&auth_key_of(&redirect)));
+
+    // A reload shows the same, and posts nothing by itself.
+    drop(page);
+    let config = json!({
+        "clientKey": CLIENT_KEY,
+        "customerKey": "customer-0001",
+        "backendUrl": format!("{FIXTURE}/backend/{id}/never"),
+        "sdkUrl": sandbox_url(),
+        "credentials": "omit",
+    });
+    let page = open("/billing/success", &config).await;
+    page.until_sees("아직 확인 중이에요").await;
+    sleep(300).await;
+    assert_eq!(posts_received(&id).await, 1, "the reload did not post");
+
+    // Checking again starts a fresh budget, with the same body and key.
+    heal_backend(&id).await;
+    page.click_check_again();
+    page.until_sees("카드가 등록되었어요").await;
+    assert_eq!(posts_received(&id).await, 2);
+    all_posts_alike(&id).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_card_without_details_is_registered_and_shows_only_what_it_has() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("emptycard");
+    let mut config = base_config(&id);
+    config["backendUrl"] = json!(format!("{FIXTURE}/backend/{id}/emptycard"));
+    let redirect = register_card(&config).await;
+    let page = open(&path_and_query(&redirect), &config).await;
+    page.until_sees("카드가 등록되었어요").await;
+    assert!(page.find("dl").is_none(), "no empty rows: {}", page.text());
+    page.dont_see("카드사");
+    assert!(!session_item("tossBilling.handoff")
+        .unwrap()
+        .contains(&auth_key_of(&redirect)));
+    drop(page);
+    // A reload shows the same registered card.
+    let page = open("/billing/success", &config).await;
+    page.until_sees("카드가 등록되었어요").await;
+    assert_eq!(posts_received(&id).await, 1);
+    drop(page);
+
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("partialcard");
+    config["backendUrl"] = json!(format!("{FIXTURE}/backend/{id}/partialcard"));
+    let redirect = register_card(&config).await;
+    let page = open(&path_and_query(&redirect), &config).await;
+    page.until_sees("카드가 등록되었어요").await;
+    page.see("433012******123*");
+    page.see("카드 종류");
+    page.see("법인");
+    page.dont_see("카드사");
+    let cells = page.root.query_selector_all("dd").unwrap();
+    assert_eq!(cells.length(), 2, "{}", page.text());
+    for i in 0..cells.length() {
+        let text = cells.item(i).unwrap().text_content().unwrap_or_default();
+        assert!(!text.trim().is_empty(), "no empty rows");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,6 +14,13 @@ CORS preflights. Stops by itself after --lifetime seconds.
   /backend/<id>/<plan>         POST: the hand-off; GET: the customerKey endpoint
      plans: ok | refuse (400 INVALID_CARD_NUMBER) | mismatch (403) | down<N> (503 N times, then ok)
             | slow (answers after 3 s) | garbage (200 with a body that is not the contract)
+            | pending<N> (202 HANDOFF_PENDING, retryAfterMs 600, N times, then ok)
+            | status408 | status409 | status425 | status429 (that status with a {code, message})
+            | html502 (a proxy's HTML error page) | unreadable200 (200 with a body that is no JSON)
+            | stall (headers, half a body, then nothing) | never (no answer at all)
+            | emptycard (200 {"card": {}}) | partialcard (a card with some display fields)
+  /heal/<id>                   from now on every POST of <id> answers ok, whatever its plan
+                               (the backend is healthy again)
   /log/<id>                    JSON list of the backend requests recorded for <id>
 """
 import argparse
@@ -28,8 +35,18 @@ SANDBOX = os.path.join(ROOT, "sandbox")
 LOCK = threading.Lock()
 LOG = {}
 HITS = {}
+HEALED = set()
+# How long `stall` and `never` keep a connection open without finishing (the page gives up first).
+HOLD_SECONDS = 30
 
 CARD = {"card": {"company": "현대", "number": "433012******123*", "cardType": "신용", "ownerType": "개인"}}
+STATUS_CODES = {
+    "status408": (408, "REQUEST_TIMEOUT"),
+    "status409": (409, "IDEMPOTENT_REQUEST_PROCESSING"),
+    "status425": (425, "TOO_EARLY"),
+    "status429": (429, "RATE_LIMITED"),
+}
+PROXY_PAGE = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -49,13 +66,15 @@ class Handler(BaseHTTPRequestHandler):
         # load only with an explicit CORP header.
         self.send_header("Cross-Origin-Resource-Policy", "cross-origin")
 
-    def answer(self, status, body=b"", content_type="application/json"):
+    def answer(self, status, body=b"", content_type="application/json", headers=()):
         if isinstance(body, (dict, list)):
             body = json.dumps(body, ensure_ascii=False).encode()
         elif isinstance(body, str):
             body = body.encode()
         self.send_response(status)
         self.cors()
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -94,6 +113,10 @@ class Handler(BaseHTTPRequestHandler):
             if self.hit(path) == 1:
                 return self.answer(404, "not yet", "text/plain")
             return self.serve_sandbox("tosspayments-sandbox.js")
+        if parts[0] == "heal" and len(parts) == 2:
+            with LOCK:
+                HEALED.add(parts[1])
+            return self.answer(200, {})
         if parts[0] == "log" and len(parts) == 2:
             with LOCK:
                 return self.answer(200, LOG.get(parts[1], []))
@@ -122,7 +145,9 @@ class Handler(BaseHTTPRequestHandler):
             body = {"unparseable": raw.decode(errors="replace")}
         self.record(test_id, body)
         count = len(LOG[test_id])
-        if plan == "ok":
+        with LOCK:
+            healed = test_id in HEALED
+        if plan == "ok" or healed:
             return self.answer(200, CARD)
         if plan == "refuse":
             return self.answer(400, {"code": "INVALID_CARD_NUMBER", "message": "<b>raw</b> backend text"})
@@ -137,6 +162,42 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, CARD)
         if plan == "garbage":
             return self.answer(200, {"billingKey": "should-never-be-shown"})
+        if plan.startswith("pending"):
+            if count <= int(plan[7:] or "1000"):
+                return self.answer(
+                    202,
+                    {"code": "HANDOFF_PENDING", "message": "still exchanging", "retryAfterMs": 600},
+                    headers=[("Retry-After", "1")],
+                )
+            return self.answer(200, CARD)
+        if plan in STATUS_CODES:
+            status, code = STATUS_CODES[plan]
+            return self.answer(status, {"code": code, "message": "not now"}, headers=[("Retry-After", "1")])
+        if plan == "html502":
+            return self.answer(502, PROXY_PAGE, "text/html")
+        if plan == "unreadable200":
+            return self.answer(200, "<html><body>OK</body></html>", "text/html")
+        if plan == "emptycard":
+            return self.answer(200, {"card": {}})
+        if plan == "partialcard":
+            return self.answer(200, {"card": {"number": "433012******123*", "ownerType": "법인", "company": ""}})
+        if plan == "stall":
+            # Headers and the start of a body, then nothing: only a timeout that covers the body
+            # gets the page out of this.
+            self.send_response(200)
+            self.cors()
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "4096")
+            self.end_headers()
+            self.wfile.write(b'{"card": {"company": ')
+            self.wfile.flush()
+            time.sleep(HOLD_SECONDS)
+            self.close_connection = True
+            return None
+        if plan == "never":
+            time.sleep(HOLD_SECONDS)
+            self.close_connection = True
+            return None
         return self.answer(404, {"code": "NO_SUCH_PLAN", "message": plan})
 
 

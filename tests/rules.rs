@@ -417,10 +417,9 @@ fn reloads_and_replays_show_the_stored_outcome_and_post_nothing() {
         panic!()
     };
     let card = CardSummary {
-        company: "현대".into(),
-        number: "433012******123*".into(),
-        card_type: None,
-        owner_type: None,
+        company: Some("현대".into()),
+        number: Some("433012******123*".into()),
+        ..CardSummary::default()
     };
     record.settle(HandoffStatus::Registered { card });
     assert_eq!(record.auth_key, None, "a final outcome drops the authKey");
@@ -463,18 +462,15 @@ fn transient_failures_keep_the_key_and_final_ones_drop_it() {
         SuccessArrival::Send(r) => r,
         other => panic!("{other:?}"),
     };
-    record.settle(HandoffStatus::Unconfirmed {
-        error: ErrorBody {
-            code: "TIMEOUT".into(),
-            message: String::new(),
-        },
-    });
-    assert!(record.auth_key.is_some());
+    for still_confirming in [false, true] {
+        record.settle(HandoffStatus::Unconfirmed {
+            error: error("TIMEOUT"),
+            still_confirming,
+        });
+        assert!(record.auth_key.is_some());
+    }
     record.settle(HandoffStatus::Refused {
-        error: ErrorBody {
-            code: "INVALID_CARD_NUMBER".into(),
-            message: String::new(),
-        },
+        error: error("INVALID_CARD_NUMBER"),
     });
     assert!(record.auth_key.is_none());
 }
@@ -499,30 +495,422 @@ fn records_survive_a_round_trip_through_storage_json() {
         serde_json::from_str::<HandoffRecord>(&bad).is_err(),
         "a tampered record is not trusted"
     );
+
+    // "Still being confirmed" survives a reload; the flag is written only when set (as js_data
+    // writes it), and a record written before the flag existed reads as "could not confirm".
+    for still_confirming in [false, true] {
+        let unsure = HandoffRecord {
+            status: HandoffStatus::Unconfirmed {
+                error: ErrorBody {
+                    retry_after_ms: Some(1_000),
+                    ..error(HANDOFF_PENDING)
+                },
+                still_confirming,
+            },
+            ..record.clone()
+        };
+        let text = serde_json::to_string(&unsure).unwrap();
+        assert_eq!(text.contains("stillConfirming"), still_confirming, "{text}");
+        assert!(text.contains(r#""retryAfterMs":1000"#), "{text}");
+        assert_eq!(
+            serde_json::from_str::<HandoffRecord>(&text).unwrap(),
+            unsure
+        );
+    }
+}
+
+fn error(code: &str) -> ErrorBody {
+    ErrorBody {
+        code: code.into(),
+        message: String::new(),
+        retry_after_ms: None,
+    }
+}
+
+fn pending_answer(retry_after_ms: Option<u32>) -> Answer {
+    Answer::Pending(ErrorBody {
+        retry_after_ms,
+        ..error(HANDOFF_PENDING)
+    })
+}
+
+fn card() -> CardSummary {
+    CardSummary {
+        company: Some("현대".into()),
+        number: Some("433012******123*".into()),
+        ..CardSummary::default()
+    }
 }
 
 #[test]
-fn retries_are_bounded_backed_off_and_never_on_4xx() {
+fn one_answer_rule_and_only_a_documented_4xx_forgets_the_key() {
+    let answer = Answer::of_response;
+    let bad_response = Answer::failed(AttemptFailure::BadResponse);
+    // Registered: a 200 with a readable {card}, whatever display fields it has.
+    assert_eq!(answer(200, Some(card()), None), Answer::Registered(card()));
+    assert_eq!(
+        answer(200, Some(CardSummary::default()), None),
+        Answer::Registered(CardSummary::default()),
+        "200 {{\"card\": {{}}}} is a registered card without details"
+    );
+    let odd = CardSummary {
+        number: Some("  ".into()),
+        card_type: Some("x".repeat(41)),
+        ..card()
+    };
+    assert_eq!(
+        answer(200, Some(odd), None),
+        Answer::Registered(CardSummary {
+            number: None,
+            ..card()
+        }),
+        "implausible display fields are dropped, the card is not"
+    );
+    // A 2xx the page cannot read is no answer, never a refusal.
+    for (status, card, error_body) in [
+        (200, None, None),
+        (200, None, Some(error("INVALID_CARD_NUMBER"))),
+        (200, None, Some(error(HANDOFF_PENDING))),
+        (201, Some(card()), None),
+        (202, None, None),
+        (202, None, Some(error("SOMETHING_ELSE"))),
+        (204, None, None),
+    ] {
+        assert_eq!(answer(status, card, error_body), bad_response, "{status}");
+    }
+    // 202 HANDOFF_PENDING: ask again.
+    assert_eq!(
+        answer(
+            202,
+            None,
+            Some(ErrorBody {
+                retry_after_ms: Some(1_500),
+                ..error(HANDOFF_PENDING)
+            })
+        ),
+        pending_answer(Some(1_500))
+    );
+    // Final: a 4xx (not 408/409/425/429) with the documented {code, message}.
+    for (status, code) in [
+        (400, "INVALID_REQUEST"),
+        (400, "INVALID_CARD_NUMBER"),
+        (403, "CUSTOMER_KEY_MISMATCH"),
+        (410, "HANDOFF_EXPIRED"),
+    ] {
+        assert_eq!(
+            answer(status, None, Some(error(code))),
+            Answer::Refused(error(code))
+        );
+    }
+    // Not final, whatever the body says: busy, rate-limited, restarting, a proxy's page.
+    for status in [408, 409, 425, 429, 500, 502, 503, 504] {
+        let code = "IDEMPOTENT_REQUEST_PROCESSING";
+        assert_eq!(
+            answer(status, None, Some(error(code))),
+            Answer::Failed {
+                failure: AttemptFailure::Status(status),
+                error: Some(error(code))
+            },
+            "{status}"
+        );
+    }
+    for (status, error_body) in [
+        (502, None),
+        (403, None),
+        (404, None),
+        (400, Some(error("<html>"))),
+        (400, Some(error(""))),
+    ] {
+        assert_eq!(
+            answer(status, None, error_body),
+            Answer::failed(AttemptFailure::Status(status)),
+            "{status}: no documented body, no final answer"
+        );
+    }
+    assert_eq!(
+        AttemptFailure::Status(502).error_body().code,
+        "HTTP_502",
+        "stored when the backend sent no code"
+    );
+}
+
+proptest! {
+    #[test]
+    fn the_page_reads_answers_by_the_contracts_one_rule(
+        status in 100u16..600,
+        has_card in any::<bool>(),
+        code in prop::option::of(prop::sample::select(vec![
+            "INVALID_CARD_NUMBER", HANDOFF_PENDING, "<html>", "", "TOSS_UNAVAILABLE",
+        ])),
+    ) {
+        let card = has_card.then(card);
+        let kind = classify_answer(status, card.is_some(), code);
+        let read = Answer::of_response(status, card, code.map(error));
+        prop_assert_eq!(matches!(read, Answer::Registered(_)), kind == AnswerKind::Registered);
+        prop_assert_eq!(matches!(read, Answer::Refused(_)), kind == AnswerKind::Refused);
+        if matches!(read, Answer::Pending(_)) {
+            prop_assert_eq!((status, code), (202, Some(HANDOFF_PENDING)));
+        }
+    }
+}
+
+#[test]
+fn failed_attempts_are_bounded_and_backed_off() {
     let policy = RetryPolicy::default();
-    assert_eq!(policy.delay_before(2, AttemptFailure::Network), Some(400));
-    assert_eq!(
-        policy.delay_before(3, AttemptFailure::Status(503)),
-        Some(800)
-    );
-    assert_eq!(
-        policy.delay_before(4, AttemptFailure::Timeout),
-        None,
-        "three attempts in all"
-    );
-    assert_eq!(policy.delay_before(2, AttemptFailure::Status(400)), None);
-    assert_eq!(policy.delay_before(2, AttemptFailure::Status(409)), None);
-    assert_eq!(policy.delay_before(2, AttemptFailure::BadResponse), None);
+    assert_eq!(policy.max_attempts, 3);
+    assert_eq!(policy.delay_before(1), None);
+    assert_eq!(policy.delay_before(2), Some(400));
+    assert_eq!(policy.delay_before(3), Some(800));
+    assert_eq!(policy.delay_before(4), None, "three failed attempts in all");
     let long = RetryPolicy {
         max_attempts: 6,
         base_delay_ms: 1_000,
         max_delay_ms: 3_000,
     };
-    assert_eq!(long.delay_before(6, AttemptFailure::Network), Some(3_000));
+    assert_eq!(long.delay_before(6), Some(3_000));
+}
+
+#[test]
+fn pending_waits_follow_retry_after_within_bounds() {
+    assert_eq!(pending_wait(None), 1_000, "the default");
+    assert_eq!(pending_wait(Some(1_500)), 1_500);
+    assert_eq!(pending_wait(Some(0)), 250);
+    assert_eq!(pending_wait(Some(60_000)), 3_000);
+}
+
+#[test]
+fn the_default_budget_is_twenty_seconds_and_cuts_the_attempt_timeouts() {
+    assert_eq!(DEFAULT_CONFIRM_TIMEOUT_MS, 20_000);
+    let budget = ConfirmBudget::starting_at(1_000, DEFAULT_CONFIRM_TIMEOUT_MS);
+    assert_eq!(budget.deadline_ms(), 21_000);
+    assert_eq!(budget.attempt_timeout(1_000, 10_000), Some(10_000));
+    assert_eq!(budget.attempt_timeout(16_000, 10_000), Some(5_000));
+    assert_eq!(budget.attempt_timeout(20_500, 10_000), Some(500));
+    assert_eq!(
+        budget.attempt_timeout(20_501, 10_000),
+        None,
+        "too little left"
+    );
+    assert_eq!(budget.attempt_timeout(99_000, 10_000), None);
+    assert_eq!(budget.remaining(99_000), 0);
+    assert!(budget.can_wait(19_000, 1_000));
+    assert!(!budget.can_wait(19_000, 1_501));
+}
+
+/// What a confirmation did against a scripted backend on a simulated clock.
+#[derive(Debug)]
+struct Played {
+    status: HandoffStatus,
+    /// When it settled, from its start.
+    elapsed_ms: u64,
+    /// Each attempt's timeout.
+    timeouts: Vec<u32>,
+    /// Each wait before asking again, and whether it was for a pending answer.
+    waits: Vec<(u32, bool)>,
+}
+
+/// Plays one confirmation: `backend(n)` says how long the n-th attempt's answer takes and what it
+/// is (`None`: it never comes). An answer later than the attempt's timeout is a timeout, as the
+/// abort makes it in the page.
+fn play(
+    policy: RetryPolicy,
+    per_attempt_ms: u32,
+    total_ms: u32,
+    mut backend: impl FnMut(usize) -> (u32, Option<Answer>),
+) -> Played {
+    let start = 7_000;
+    let mut now = start;
+    let mut confirmation = Confirmation::start(policy, per_attempt_ms, total_ms, now);
+    let (mut timeouts, mut waits) = (vec![], vec![]);
+    loop {
+        assert!(timeouts.len() < 1_000, "a confirmation ends");
+        let timeout = match confirmation.attempt_timeout(now) {
+            Ok(timeout) => timeout,
+            Err(status) => {
+                return Played {
+                    status,
+                    elapsed_ms: now - start,
+                    timeouts,
+                    waits,
+                }
+            }
+        };
+        let (latency, answer) = backend(timeouts.len());
+        timeouts.push(timeout);
+        let answer = match answer {
+            Some(answer) if latency <= timeout => {
+                now += u64::from(latency);
+                answer
+            }
+            _ => {
+                now += u64::from(timeout);
+                Answer::failed(AttemptFailure::Timeout)
+            }
+        };
+        match confirmation.after(answer, now) {
+            Next::AskAgain { delay_ms, pending } => {
+                waits.push((delay_ms, pending));
+                now += u64::from(delay_ms);
+            }
+            Next::Settle(status) => {
+                return Played {
+                    status,
+                    elapsed_ms: now - start,
+                    timeouts,
+                    waits,
+                }
+            }
+        }
+    }
+}
+
+fn still_confirming(code: &str) -> HandoffStatus {
+    HandoffStatus::Unconfirmed {
+        error: error(code),
+        still_confirming: true,
+    }
+}
+
+#[test]
+fn a_backend_that_never_answers_holds_the_customer_twenty_seconds_at_most() {
+    let played = play(
+        RetryPolicy::default(),
+        10_000,
+        DEFAULT_CONFIRM_TIMEOUT_MS,
+        |_| (u32::MAX, None),
+    );
+    assert_eq!(played.timeouts, vec![10_000, 9_600], "the second cut short");
+    assert_eq!(played.waits, vec![(400, false)]);
+    assert_eq!(played.elapsed_ms, 20_000);
+    assert_eq!(played.status, still_confirming("TIMEOUT"));
+}
+
+#[test]
+fn pending_answers_wait_as_asked_and_do_not_use_up_the_attempts() {
+    let one_failure_allowed = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let played = play(one_failure_allowed, 10_000, 20_000, |n| match n {
+        0 => (5, Some(pending_answer(Some(100)))),
+        1 => (5, Some(pending_answer(None))),
+        2 => (5, Some(pending_answer(Some(60_000)))),
+        _ => (5, Some(Answer::Registered(card()))),
+    });
+    assert_eq!(
+        played.waits,
+        vec![(250, true), (1_000, true), (3_000, true)]
+    );
+    assert_eq!(played.status, HandoffStatus::Registered { card: card() });
+
+    // The reference server holds a request 5 s, then answers 202: four attempts fit in 20 s, the
+    // last one cut to the time left; then the page says the card is still being confirmed.
+    let played = play(RetryPolicy::default(), 10_000, 20_000, |_| {
+        (5_000, Some(pending_answer(Some(1_000))))
+    });
+    assert_eq!(played.timeouts, vec![10_000, 10_000, 8_000, 2_000]);
+    assert_eq!(played.elapsed_ms, 20_000);
+    assert_eq!(played.status, still_confirming("TIMEOUT"));
+
+    // Pending to the end: the wait that no longer fits is not started.
+    let played = play(RetryPolicy::default(), 10_000, 5_000, |_| {
+        (10, Some(pending_answer(Some(3_000))))
+    });
+    assert_eq!(played.waits, vec![(3_000, true)]);
+    assert!(played.elapsed_ms < 5_000, "{played:?}");
+    assert_eq!(
+        played.status,
+        HandoffStatus::Unconfirmed {
+            error: ErrorBody {
+                retry_after_ms: Some(3_000),
+                ..error(HANDOFF_PENDING)
+            },
+            still_confirming: true,
+        }
+    );
+}
+
+#[test]
+fn failed_attempts_run_out_as_could_not_confirm_and_final_answers_end_at_once() {
+    let unavailable = || {
+        Some(Answer::Failed {
+            failure: AttemptFailure::Status(503),
+            error: Some(error("TOSS_UNAVAILABLE")),
+        })
+    };
+    let played = play(RetryPolicy::default(), 10_000, 20_000, |_| {
+        (20, unavailable())
+    });
+    assert_eq!(played.timeouts.len(), 3, "backendMaxAttempts");
+    assert_eq!(played.waits, vec![(400, false), (800, false)]);
+    assert_eq!(
+        played.status,
+        HandoffStatus::Unconfirmed {
+            error: error("TOSS_UNAVAILABLE"),
+            still_confirming: false,
+        }
+    );
+
+    let played = play(RetryPolicy::default(), 10_000, 20_000, |n| match n {
+        0 => (20, Some(Answer::failed(AttemptFailure::Network))),
+        1 => (20, Some(Answer::failed(AttemptFailure::BadResponse))),
+        _ => (20, Some(Answer::Registered(CardSummary::default()))),
+    });
+    assert_eq!(
+        played.status,
+        HandoffStatus::Registered {
+            card: CardSummary::default()
+        },
+        "failures, then the card"
+    );
+
+    let played = play(RetryPolicy::default(), 10_000, 20_000, |_| {
+        (20, Some(Answer::Refused(error("INVALID_CARD_NUMBER"))))
+    });
+    assert_eq!(played.timeouts.len(), 1, "a final no is not asked again");
+    assert_eq!(
+        played.status,
+        HandoffStatus::Refused {
+            error: error("INVALID_CARD_NUMBER")
+        }
+    );
+}
+
+fn scripted_answer() -> impl Strategy<Value = (u32, Option<Answer>)> {
+    let answer = prop_oneof![
+        Just(None),
+        Just(Some(Answer::Registered(CardSummary::default()))),
+        Just(Some(Answer::Refused(error("INVALID_CARD_NUMBER")))),
+        (0u32..5_000).prop_map(|ms| Some(pending_answer(Some(ms)))),
+        Just(Some(pending_answer(None))),
+        Just(Some(Answer::failed(AttemptFailure::Status(503)))),
+        Just(Some(Answer::failed(AttemptFailure::Network))),
+        Just(Some(Answer::failed(AttemptFailure::BadResponse))),
+    ];
+    (0u32..15_000, answer)
+}
+
+proptest! {
+    #[test]
+    fn no_backend_keeps_the_customer_waiting_past_the_budget(
+        script in prop::collection::vec(scripted_answer(), 1..40),
+        per_attempt_ms in 500u32..=30_000,
+        total_ms in 5_000u32..=20_000,
+        max_attempts in 1u32..=6,
+    ) {
+        let policy = RetryPolicy { max_attempts, ..RetryPolicy::default() };
+        let played = play(policy, per_attempt_ms, total_ms, |n| script[n % script.len()].clone());
+        prop_assert!(played.elapsed_ms <= u64::from(total_ms), "{:?}", played);
+        prop_assert!(played.timeouts.iter().all(|&t| t <= per_attempt_ms && t >= MIN_ATTEMPT_MS));
+        let failed_waits = played.waits.iter().filter(|(_, pending)| !pending).count();
+        prop_assert!(failed_waits < max_attempts as usize, "{:?}", played);
+        // Only a final answer forgets the key.
+        match &played.status {
+            HandoffStatus::Registered { .. } | HandoffStatus::Refused { .. } => {}
+            HandoffStatus::Unconfirmed { .. } => {}
+            HandoffStatus::Sending => prop_assert!(false, "never settles as sending"),
+        }
+    }
 }
 
 #[test]
@@ -703,6 +1091,12 @@ fn a_minimal_configuration_gets_safe_defaults() {
     assert_eq!(config.page_for("/billing/success/"), Page::Success);
     assert_eq!(config.page_for("/billing/fail"), Page::Fail);
     assert_eq!(config.page_for("/subscribe"), Page::Register);
+    assert_eq!(config.backend_timeout_ms, 10_000);
+    assert_eq!(config.retry, RetryPolicy::default());
+    assert_eq!(
+        config.confirm_timeout_ms, 20_000,
+        "the customer waits 20 s at most by default"
+    );
 }
 
 #[test]
@@ -775,6 +1169,14 @@ fn each_bad_field_is_named_and_no_secret_is_repeated() {
         field_of(json!({"backendMaxAttempts": 0})),
         "backendMaxAttempts"
     );
+    for bad in [4_999, 20_001, 0] {
+        assert_eq!(
+            field_of(json!({ "confirmTimeoutMs": bad })),
+            "confirmTimeoutMs",
+            "the customer never waits more than 20 s, nor is given less than 5 s"
+        );
+    }
+    assert!(raw(json!({"clientKey": "test_ck_abc", "customerKey": "customer-0001", "confirmTimeoutMs": 5_000})).is_ok());
     assert_eq!(
         field_of(json!({"selectableCardTypes": ["PERSONAL", "PERSONAL"]})),
         "selectableCardTypes"

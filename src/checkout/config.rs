@@ -7,7 +7,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::copy::Locale;
-use super::handoff::RetryPolicy;
+use super::handoff::{RetryPolicy, DEFAULT_CONFIRM_TIMEOUT_MS};
 use super::keys::{looks_like_secret_key, ClientKey, CustomerKey, KeyError};
 use super::query::parse_query;
 use super::request::CardOwnerType;
@@ -61,8 +61,10 @@ pub struct RawConfig {
     pub credentials: Option<String>,
     /// Per attempt. Default 10000.
     pub backend_timeout_ms: Option<u32>,
-    /// Default 3.
+    /// Failed hand-off attempts in all. Default 3.
     pub backend_max_attempts: Option<u32>,
+    /// The longest one confirmation keeps the customer waiting. Default 20000.
+    pub confirm_timeout_ms: Option<u32>,
 }
 
 /// A JSON object of strings as `(name, value)` pairs in the document's order, the order the
@@ -107,7 +109,7 @@ impl<'de> Visitor<'de> for PairsInOrderVisitor {
 
 impl RawConfig {
     /// Every field name the page may use (the serde names above; a native test keeps them equal).
-    pub const FIELDS: [&'static str; 20] = [
+    pub const FIELDS: [&'static str; 21] = [
         "clientKey",
         "customerKey",
         "customerKeyUrl",
@@ -128,6 +130,7 @@ impl RawConfig {
         "credentials",
         "backendTimeoutMs",
         "backendMaxAttempts",
+        "confirmTimeoutMs",
     ];
 }
 
@@ -218,10 +221,12 @@ pub struct Config {
     pub backend_headers: Vec<(String, String)>,
     /// Credentials mode for backend calls.
     pub credentials: Credentials,
-    /// Per-attempt backend timeout.
+    /// Per-attempt backend timeout (body included).
     pub backend_timeout_ms: u32,
     /// Hand-off retries.
     pub retry: RetryPolicy,
+    /// The most one confirmation of the hand-off may take, waits and attempts included.
+    pub confirm_timeout_ms: u32,
 }
 
 /// Headers the component sets itself; configuration may not override them.
@@ -430,6 +435,15 @@ impl RawConfig {
         if !(1..=6).contains(&max_attempts) {
             return Err(invalid("backendMaxAttempts", "must be between 1 and 6"));
         }
+        let confirm_timeout_ms = self
+            .confirm_timeout_ms
+            .unwrap_or(DEFAULT_CONFIRM_TIMEOUT_MS);
+        if !(5_000..=DEFAULT_CONFIRM_TIMEOUT_MS).contains(&confirm_timeout_ms) {
+            return Err(invalid(
+                "confirmTimeoutMs",
+                "must be between 5000 and 20000",
+            ));
+        }
         Ok(Config {
             client_key,
             customer,
@@ -453,6 +467,7 @@ impl RawConfig {
                 max_attempts,
                 ..RetryPolicy::default()
             },
+            confirm_timeout_ms,
         })
     }
 }

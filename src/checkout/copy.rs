@@ -78,9 +78,14 @@ texts! {
     DeveloperDetail => "개발자용 정보", "Details for developers";
     SuccessChecking => "카드 등록을 확인하고 있어요…", "Confirming your card…";
     SuccessRetrying => "연결이 불안정해 다시 확인하고 있어요…", "The connection is unstable; trying again…";
+    SuccessPending => "카드 등록을 마무리하고 있어요. 잠시만 기다려 주세요…", "Finishing the registration; one moment…";
     SuccessDone => "카드가 등록되었어요", "Your card is registered";
     SuccessDoneLead => "다음 결제일부터 이 카드로 자동 결제돼요.", "Your recurring payments will be charged to this card.";
     SuccessFailedTitle => "카드를 등록하지 못했어요", "The card could not be registered";
+    SuccessUnconfirmedTitle => "카드 등록을 확인하지 못했어요", "We could not confirm your card";
+    SuccessStillConfirmingTitle => "아직 확인 중이에요", "Still confirming your card";
+    SuccessStillConfirming => "카드 등록을 확인하는 데 시간이 걸리고 있어요. 등록 정보는 이 창에 보관되어 있으니 잠시 후 다시 확인해 주세요.",
+        "Confirming your card is taking a while. Its details are kept in this window: please check again in a moment.";
     SuccessUnconfirmed => "카드 등록 결과를 확인하지 못했어요. 등록 정보는 이 창에 보관되어 있으니 다시 확인해 주세요.",
         "We could not confirm the registration. Its details are kept in this window: please check again.";
     SuccessInterrupted => "이전 확인이 중간에 끊겼어요. 같은 정보로 다시 확인할 수 있어요.",
@@ -96,6 +101,7 @@ texts! {
     BackToRegister => "카드 등록 화면으로", "Back to card registration";
     CardCompany => "카드사", "Card company";
     CardNumber => "카드 번호", "Card number";
+    CardKind => "카드 종류", "Card type";
     BackendCustomerMismatch => "로그인한 계정과 카드 등록 정보가 일치하지 않아요. 다시 로그인한 뒤 등록해 주세요.",
         "The registration does not belong to the signed-in account. Please sign in again and retry.";
     BackendInvalidCardNumber => "카드 번호가 올바르지 않아요. 확인한 뒤 다시 등록해 주세요.",

@@ -15,42 +15,12 @@ pub fn idempotency_key(auth_key: &AuthKey) -> String {
     format!("ak-{}", hex(&sha256(auth_key.expose().as_bytes())))
 }
 
-/// What the backend says about the registered card (already masked by Toss).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CardSummary {
-    /// Card company, e.g. `현대`.
-    pub company: String,
-    /// Masked number, e.g. `433012******123*`.
-    pub number: String,
-    /// e.g. `신용`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub card_type: Option<String>,
-    /// e.g. `개인`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner_type: Option<String>,
-}
-
-impl CardSummary {
-    /// Refuses an answer that is empty or absurdly long rather than render it.
-    pub fn is_plausible(&self) -> bool {
-        let ok = |s: &str| !s.trim().is_empty() && s.chars().count() <= 40;
-        ok(&self.company)
-            && ok(&self.number)
-            && self.card_type.as_deref().is_none_or(ok)
-            && self.owner_type.as_deref().is_none_or(ok)
-    }
-}
-
-/// The backend's (and Toss's) error body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// Machine-readable code to branch on.
-    pub code: String,
-    /// Human text; shown only when we have no copy of our own.
-    #[serde(default)]
-    pub message: String,
-}
+/// The hand-off's wire types are the contract crate's, shared with the backend (re-exported so
+/// `checkout::handoff::{CardSummary, ErrorBody}` keep working). Every display field of
+/// [`CardSummary`] is optional: a `200 {"card": {}}` is a registered card with no details.
+pub use toss_billing_contract::{
+    classify_answer, AnswerKind, CardSummary, ErrorBody, HANDOFF_PENDING,
+};
 
 /// Where a hand-off stands, as stored in the tab.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,10 +39,18 @@ pub enum HandoffStatus {
         /// The backend's error.
         error: ErrorBody,
     },
-    /// Retries ran out on network errors/5xx: the authKey is kept for a manual retry.
+    /// No final answer (the attempts or the time ran out): the authKey is kept for a manual retry.
     Unconfirmed {
         /// The last error seen.
         error: ErrorBody,
+        /// The confirmation's time ran out (rather than its attempts): the page says the card is
+        /// still being confirmed, not that confirming failed.
+        #[serde(
+            rename = "stillConfirming",
+            default,
+            skip_serializing_if = "std::ops::Not::not"
+        )]
+        still_confirming: bool,
     },
 }
 
@@ -161,23 +139,103 @@ pub fn success_arrival(
     }
 }
 
-/// How one hand-off attempt ended, as far as retrying is concerned.
+/// Why an attempt got no final answer. Each one counts against `backendMaxAttempts`; a
+/// `202 HANDOFF_PENDING` is not a failure and never counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptFailure {
     /// No answer: the connection failed.
     Network,
-    /// No answer in time.
+    /// No whole answer in time (headers and body).
     Timeout,
-    /// An HTTP error status.
+    /// An answer that is not final: 408, 409, 425, 429, 5xx, or a 4xx without the documented
+    /// `{code, message}` body (a proxy's page).
     Status(u16),
     /// A 2xx whose body is not the documented one.
     BadResponse,
 }
 
-/// Bounded retries with exponential backoff, on network errors, timeouts and 5xx only.
+impl AttemptFailure {
+    /// The `{code, message}` stored for it when the backend sent none of its own.
+    pub fn error_body(self) -> ErrorBody {
+        let code = match self {
+            Self::Network => "NETWORK_ERROR".to_owned(),
+            Self::Timeout => "TIMEOUT".to_owned(),
+            // By hand: integer formatting would add its code to the return bundle for this alone.
+            Self::Status(status) => {
+                let mut code = String::from("HTTP_");
+                for digits in [status / 100, status / 10, status] {
+                    code.push(char::from(b'0' + (digits % 10) as u8));
+                }
+                code
+            }
+            Self::BadResponse => "BAD_RESPONSE".to_owned(),
+        };
+        ErrorBody {
+            code,
+            message: String::new(),
+            retry_after_ms: None,
+        }
+    }
+}
+
+/// What one answer to the hand-off means, by the contract's one rule
+/// ([`classify_answer`], `docs/handoff-contract.md` §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// `200 {card}`: registered (its display fields kept only where plausible).
+    Registered(CardSummary),
+    /// A documented 4xx with a code: a final no for this authKey.
+    Refused(ErrorBody),
+    /// `202 HANDOFF_PENDING`: the backend is still exchanging; ask again after its `retryAfterMs`.
+    Pending(ErrorBody),
+    /// Anything else: no final answer, keep the authKey.
+    Failed {
+        /// What went wrong.
+        failure: AttemptFailure,
+        /// The backend's documented `{code, message}`, if it sent one (never for a 2xx).
+        error: Option<ErrorBody>,
+    },
+}
+
+impl Answer {
+    /// Reads an HTTP answer: `card` is the body's `{card}` if the body had one, `error` its
+    /// `{code, message}` if it had one. An error body whose code is not of the documented shape
+    /// counts as no error body.
+    pub fn of_response(status: u16, card: Option<CardSummary>, error: Option<ErrorBody>) -> Self {
+        let error = error.filter(|e| toss_billing_contract::is_error_code(&e.code));
+        let code = error.as_ref().map(|e| e.code.as_str());
+        match (classify_answer(status, card.is_some(), code), card, error) {
+            (AnswerKind::Registered, Some(card), _) => Self::Registered(card.plausible()),
+            (AnswerKind::Refused, _, Some(error)) => Self::Refused(error),
+            (_, _, Some(error)) if status == 202 && error.code == HANDOFF_PENDING => {
+                Self::Pending(error)
+            }
+            (_, _, _) if (200..300).contains(&status) => Self::Failed {
+                failure: AttemptFailure::BadResponse,
+                error: None,
+            },
+            (_, _, error) => Self::Failed {
+                failure: AttemptFailure::Status(status),
+                error,
+            },
+        }
+    }
+
+    /// No answer at all.
+    pub fn failed(failure: AttemptFailure) -> Self {
+        Self::Failed {
+            failure,
+            error: None,
+        }
+    }
+}
+
+/// Bounded retries with exponential backoff after failed attempts (network errors, timeouts,
+/// answers that are not final). Final answers end the confirmation; `202 HANDOFF_PENDING` waits
+/// as the backend asks, outside this policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Total attempts, the first included.
+    /// Failed attempts in all, the first included (`backendMaxAttempts`).
     pub max_attempts: u32,
     /// Delay before the second attempt; doubles after that.
     pub base_delay_ms: u32,
@@ -196,19 +254,10 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Whether this failure may be retried at all (4xx and odd 2xx bodies may not).
-    pub fn is_retryable(failure: AttemptFailure) -> bool {
-        match failure {
-            AttemptFailure::Network | AttemptFailure::Timeout => true,
-            AttemptFailure::Status(status) => status >= 500,
-            AttemptFailure::BadResponse => false,
-        }
-    }
-
-    /// The delay before attempt number `next_attempt` (2 for the first retry), or `None` when the
-    /// failure is final or the attempts are used up.
-    pub fn delay_before(&self, next_attempt: u32, failure: AttemptFailure) -> Option<u32> {
-        if !Self::is_retryable(failure) || next_attempt > self.max_attempts || next_attempt < 2 {
+    /// The delay before attempt number `next_attempt` (2 for the first retry) after a failed one,
+    /// or `None` when the attempts are used up.
+    pub fn delay_before(&self, next_attempt: u32) -> Option<u32> {
+        if next_attempt > self.max_attempts || next_attempt < 2 {
             return None;
         }
         let doublings = (next_attempt - 2).min(16);
@@ -217,5 +266,169 @@ impl RetryPolicy {
                 .saturating_mul(1 << doublings)
                 .min(self.max_delay_ms),
         )
+    }
+}
+
+/// The longest the customer watches the spinner for one confirmation (`confirmTimeoutMs`).
+pub const DEFAULT_CONFIRM_TIMEOUT_MS: u32 = 20_000;
+
+/// Less time than this left is not worth another attempt: the confirmation stops instead.
+pub const MIN_ATTEMPT_MS: u32 = 500;
+
+/// The wait after a `202 HANDOFF_PENDING` without `retryAfterMs`.
+pub const DEFAULT_PENDING_WAIT_MS: u32 = 1_000;
+
+/// The bounds of the wait after a `202 HANDOFF_PENDING`, whatever `retryAfterMs` says.
+pub const PENDING_WAIT_BOUNDS_MS: (u32, u32) = (250, 3_000);
+
+/// The wait before asking again after a `202 HANDOFF_PENDING` with this `retryAfterMs`.
+pub fn pending_wait(retry_after_ms: Option<u32>) -> u32 {
+    let (low, high) = PENDING_WAIT_BOUNDS_MS;
+    retry_after_ms
+        .unwrap_or(DEFAULT_PENDING_WAIT_MS)
+        .clamp(low, high)
+}
+
+/// One confirmation's time: it starts when the spinner appears and ends `total_ms` later. Times
+/// are milliseconds on a monotonic clock (the page's `performance.now()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfirmBudget {
+    deadline_ms: u64,
+}
+
+impl ConfirmBudget {
+    /// A budget of `total_ms` from `now_ms`.
+    pub fn starting_at(now_ms: u64, total_ms: u32) -> Self {
+        Self {
+            deadline_ms: now_ms.saturating_add(u64::from(total_ms)),
+        }
+    }
+
+    /// When the spinner must stop.
+    pub fn deadline_ms(&self) -> u64 {
+        self.deadline_ms
+    }
+
+    /// Time left at `now_ms` (0 once spent).
+    pub fn remaining(&self, now_ms: u64) -> u64 {
+        self.deadline_ms.saturating_sub(now_ms)
+    }
+
+    /// The timeout of an attempt starting at `now_ms`: `per_attempt_ms`, cut to the time left;
+    /// `None` when less than [`MIN_ATTEMPT_MS`] is left.
+    pub fn attempt_timeout(&self, now_ms: u64, per_attempt_ms: u32) -> Option<u32> {
+        let left = self.remaining(now_ms);
+        (left >= u64::from(MIN_ATTEMPT_MS))
+            .then(|| u32::try_from(left).map_or(per_attempt_ms, |left| left.min(per_attempt_ms)))
+    }
+
+    /// Whether waiting `delay_ms` from `now_ms` still leaves time for an attempt.
+    pub fn can_wait(&self, now_ms: u64, delay_ms: u32) -> bool {
+        self.attempt_timeout(now_ms.saturating_add(u64::from(delay_ms)), u32::MAX)
+            .is_some()
+    }
+}
+
+/// What to do after an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Send the same body and `Idempotency-Key` again after `delay_ms`. `pending`: the backend
+    /// said it is still working (rather than the last attempt failing).
+    AskAgain {
+        /// How long to wait first.
+        delay_ms: u32,
+        /// Why: a `202 HANDOFF_PENDING` (true) or a failed attempt (false).
+        pending: bool,
+    },
+    /// Stop: store and show this.
+    Settle(HandoffStatus),
+}
+
+/// One confirmation of a hand-off, from its first attempt until a final answer, until its
+/// failed attempts are used up (`backendMaxAttempts`), or until its time is (`confirmTimeoutMs`):
+/// the rules of `docs/handoff-contract.md` §2 without the I/O. A manual "check again" starts a
+/// new one, with a fresh budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    policy: RetryPolicy,
+    per_attempt_ms: u32,
+    budget: ConfirmBudget,
+    failed: u32,
+    last: Option<ErrorBody>,
+}
+
+impl Confirmation {
+    /// A confirmation starting at `now_ms`, with attempts of at most `per_attempt_ms`
+    /// (`backendTimeoutMs`) and `total_ms` in all.
+    pub fn start(policy: RetryPolicy, per_attempt_ms: u32, total_ms: u32, now_ms: u64) -> Self {
+        Self {
+            policy,
+            per_attempt_ms,
+            budget: ConfirmBudget::starting_at(now_ms, total_ms),
+            failed: 0,
+            last: None,
+        }
+    }
+
+    /// Its time.
+    pub fn budget(&self) -> ConfirmBudget {
+        self.budget
+    }
+
+    /// The timeout of an attempt starting at `now_ms` (the per-attempt timeout or the time left,
+    /// whichever is less), or the outcome when no time is left for one.
+    pub fn attempt_timeout(&self, now_ms: u64) -> Result<u32, HandoffStatus> {
+        self.budget
+            .attempt_timeout(now_ms, self.per_attempt_ms)
+            .ok_or_else(|| self.out_of_time())
+    }
+
+    /// What to do after `answer`, which arrived at `now_ms`.
+    pub fn after(&mut self, answer: Answer, now_ms: u64) -> Next {
+        match answer {
+            Answer::Registered(card) => Next::Settle(HandoffStatus::Registered { card }),
+            Answer::Refused(error) => Next::Settle(HandoffStatus::Refused { error }),
+            Answer::Pending(error) => {
+                let delay_ms = pending_wait(error.retry_after_ms);
+                self.last = Some(error);
+                self.wait(now_ms, delay_ms, true)
+            }
+            Answer::Failed { failure, error } => {
+                self.failed = self.failed.saturating_add(1);
+                self.last = Some(error.unwrap_or_else(|| failure.error_body()));
+                match self.policy.delay_before(self.failed.saturating_add(1)) {
+                    // Time ran out before the attempts did: say so, not "could not confirm".
+                    _ if self.budget.attempt_timeout(now_ms, u32::MAX).is_none() => {
+                        Next::Settle(self.out_of_time())
+                    }
+                    Some(delay_ms) => self.wait(now_ms, delay_ms, false),
+                    None => Next::Settle(HandoffStatus::Unconfirmed {
+                        error: self.last_error(),
+                        still_confirming: false,
+                    }),
+                }
+            }
+        }
+    }
+
+    fn wait(&self, now_ms: u64, delay_ms: u32, pending: bool) -> Next {
+        if self.budget.can_wait(now_ms, delay_ms) {
+            Next::AskAgain { delay_ms, pending }
+        } else {
+            Next::Settle(self.out_of_time())
+        }
+    }
+
+    fn last_error(&self) -> ErrorBody {
+        self.last
+            .clone()
+            .unwrap_or_else(|| AttemptFailure::Timeout.error_body())
+    }
+
+    fn out_of_time(&self) -> HandoffStatus {
+        HandoffStatus::Unconfirmed {
+            error: self.last_error(),
+            still_confirming: true,
+        }
     }
 }

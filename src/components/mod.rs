@@ -55,7 +55,8 @@ pub fn Alert(
     }
 }
 
-/// The registered card, as the backend described it (already masked).
+/// The registered card, as the backend described it (already masked). Every field is optional:
+/// only the rows with something in them are shown, and nothing at all for a card without details.
 #[component]
 pub fn CardSummaryView(
     /// Copy language.
@@ -68,14 +69,34 @@ pub fn CardSummaryView(
         .flatten()
         .collect::<Vec<_>>()
         .join(" · ");
-    view! {
-        <dl class="tbc-card">
-            <dt>{Text::CardCompany.get(locale)}</dt>
-            <dd class="tbc-card-company">{card.company}{(!kind.is_empty()).then(|| format!(" ({kind})"))}</dd>
-            <dt>{Text::CardNumber.get(locale)}</dt>
-            <dd class="tbc-card-number">{card.number}</dd>
-        </dl>
-    }
+    let kind = (!kind.is_empty()).then_some(kind);
+    // The kind goes with the company when there is one, on its own row when there is not.
+    let (company, kind) = match (card.company, kind) {
+        (Some(company), Some(kind)) => (Some(format!("{company} ({kind})")), None),
+        (company, kind) => (company, kind),
+    };
+    let number = card.number;
+    let any = company.is_some() || kind.is_some() || number.is_some();
+    any.then(move || {
+        view! {
+            <dl class="tbc-card">
+                {card_row(locale, Text::CardCompany, "tbc-card-company", company)}
+                {card_row(locale, Text::CardKind, "tbc-card-kind", kind)}
+                {card_row(locale, Text::CardNumber, "tbc-card-number", number)}
+            </dl>
+        }
+    })
+}
+
+/// One row of the card, only when it has a value. (One function for the three rows: one view type,
+/// so its rendering code is in the wasm once.)
+fn card_row(
+    locale: Locale,
+    label: Text,
+    class: &'static str,
+    value: Option<String>,
+) -> impl IntoView {
+    value.map(|value| view! { <dt>{label.get(locale)}</dt><dd class=class>{value}</dd> })
 }
 
 /// A link back to the registration page.

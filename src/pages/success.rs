@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::backend;
+use crate::backend::{self, Progress};
 use crate::browser;
 use crate::checkout::config::Config;
 use crate::checkout::copy::{backend_error_text, redirect_error_text, Locale, Text};
@@ -17,23 +17,38 @@ use crate::checkout::redirect::RedirectError;
 use crate::components::{Alert, BackLink, CardSummaryView, Spinner};
 use crate::storage;
 
+/// Why a hand-off has no final answer yet, as the page words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unsure {
+    /// The attempts ran out, or nothing could be stored: "could not confirm".
+    NotConfirmed,
+    /// A page before this one went away mid-request.
+    Interrupted,
+    /// The confirmation's time ran out: "still being confirmed".
+    StillConfirming,
+}
+
 /// What the success page shows.
 #[derive(Debug, Clone, PartialEq)]
 enum View {
-    Checking { attempt: u32 },
+    Checking(Progress),
     Registered(CardSummary),
     Refused(ErrorBody),
-    Unconfirmed { interrupted: bool },
+    Unconfirmed(Unsure),
     BadLink(RedirectError),
 }
 
 /// The view of a stored status. `Sending` found in storage means the page went away mid-request.
 fn view_of(status: &HandoffStatus) -> View {
     match status {
-        HandoffStatus::Sending => View::Unconfirmed { interrupted: true },
+        HandoffStatus::Sending => View::Unconfirmed(Unsure::Interrupted),
         HandoffStatus::Registered { card } => View::Registered(card.clone()),
         HandoffStatus::Refused { error } => View::Refused(error.clone()),
-        HandoffStatus::Unconfirmed { .. } => View::Unconfirmed { interrupted: false },
+        HandoffStatus::Unconfirmed {
+            still_confirming: true,
+            ..
+        } => View::Unconfirmed(Unsure::StillConfirming),
+        HandoffStatus::Unconfirmed { .. } => View::Unconfirmed(Unsure::NotConfirmed),
     }
 }
 
@@ -47,26 +62,18 @@ fn send(
     else {
         return;
     };
-    shown.set(View::Checking { attempt: 1 });
+    shown.try_set(View::Checking(Progress::Sending));
     spawn_local(async move {
-        let result = backend::hand_off(&config, &current, |attempt| {
-            shown.set(View::Checking { attempt })
-        })
-        .await;
-        let status = match result {
-            Ok(card) => HandoffStatus::Registered { card },
-            // Another mount of this page is posting the same key: leave the stored state alone.
-            Err(backend::BackendError::AlreadyInFlight) => return,
-            Err(error) if error.is_final() => HandoffStatus::Refused {
-                error: error.as_error_body(),
-            },
-            Err(error) => HandoffStatus::Unconfirmed {
-                error: error.as_error_body(),
-            },
+        let progress = |progress| {
+            shown.try_set(View::Checking(progress));
+        };
+        // `None`: another mount of this page is confirming the same key; leave the state alone.
+        let Some(status) = backend::hand_off(&config, &current, progress).await else {
+            return;
         };
         current.settle(status);
         let _ = storage::save_handoff(&current);
-        shown.set(view_of(&current.status));
+        shown.try_set(view_of(&current.status));
         record.try_set_value(Some(current));
     });
 }
@@ -95,7 +102,7 @@ pub fn RegistrationSuccess(
     );
 
     let record = StoredValue::new(None::<HandoffRecord>);
-    let shown = RwSignal::new(View::Checking { attempt: 1 });
+    let shown = RwSignal::new(View::Checking(Progress::Sending));
     match arrival {
         SuccessArrival::Send(fresh) => {
             storage::clear_pending();
@@ -104,7 +111,7 @@ pub fn RegistrationSuccess(
                 record.set_value(Some(fresh));
                 send(config, record, shown);
             } else {
-                shown.set(View::Unconfirmed { interrupted: false });
+                shown.set(View::Unconfirmed(Unsure::NotConfirmed));
                 record.set_value(Some(fresh));
             }
         }
@@ -130,13 +137,17 @@ pub fn RegistrationSuccess(
             {move || {
                 let back = back.clone();
                 match shown.get() {
-                View::Checking { attempt } => view! {
+                View::Checking(progress) => view! {
                     <h2 id="tbc-success-title" class="tbc-title" aria-busy="true">
                         <Spinner visible=|| true />
                         {Text::SuccessChecking.get(locale)}
                     </h2>
                     <p class="tbc-status" role="status" aria-live="polite">
-                        {(attempt > 1).then(|| Text::SuccessRetrying.get(locale))}
+                        {match progress {
+                            Progress::Sending => None,
+                            Progress::Retrying => Some(Text::SuccessRetrying.get(locale)),
+                            Progress::Pending => Some(Text::SuccessPending.get(locale)),
+                        }}
                     </p>
                 }.into_any(),
                 View::Registered(card) => view! {
@@ -150,9 +161,17 @@ pub fn RegistrationSuccess(
                         <BackLink locale href=back text=Text::TryAgain />
                     </Alert>
                 }.into_any(),
-                View::Unconfirmed { interrupted } => view! {
-                    <h2 id="tbc-success-title" class="tbc-title">{Text::SuccessFailedTitle.get(locale)}</h2>
-                    <Alert locale text=if interrupted { Text::SuccessInterrupted } else { Text::SuccessUnconfirmed }>
+                // Never "failed": the card may well be registered. The key is kept; ask again.
+                View::Unconfirmed(unsure) => view! {
+                    <h2 id="tbc-success-title" class="tbc-title">{match unsure {
+                        Unsure::StillConfirming => Text::SuccessStillConfirmingTitle,
+                        _ => Text::SuccessUnconfirmedTitle,
+                    }.get(locale)}</h2>
+                    <Alert locale text=match unsure {
+                        Unsure::NotConfirmed => Text::SuccessUnconfirmed,
+                        Unsure::Interrupted => Text::SuccessInterrupted,
+                        Unsure::StillConfirming => Text::SuccessStillConfirming,
+                    }>
                         {can_retry().then(|| view! {
                             <button type="button" class="tbc-button" on:click=move |_| send(config, record, shown)>
                                 {Text::CheckAgain.get(locale)}
