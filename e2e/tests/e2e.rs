@@ -597,7 +597,7 @@ story!(
         c.click_register().await?;
         c.see_card_window_overlay().await?;
         c.register_card().await?;
-        c.see("카드를 등록하지 못했어요").await?;
+        c.see("카드 등록을 확인하지 못했어요").await?;
         c.see("카드 등록 결과를 확인하지 못했어요").await?;
         c.snapshot("backend-5xx-unconfirmed").await?;
         ensure!(!c.address_has("authKey").await?, "the authKey is in the address bar");
@@ -715,6 +715,45 @@ story!(
         c.see_registered_card("현대", "433012******700*").await?;
         c.see("체크").await?;
         ensure_eq!(c.shop.stored_cards().await?.len(), 2, "cards stored");
+        Ok(())
+    }
+);
+
+// ------------------------------------------------------------------------------------------------
+// Subscriptions
+
+story!(
+    /// The demo end to end: a card registered on the storefront starts the plan's subscription and
+    /// its first charge; the operator page shows it; moving the clock to the next charge date
+    /// charges the second month, once.
+    a_registration_subscribes_and_the_operator_sees_each_month_charged,
+    Visit::default(),
+    |c| {
+        c.open_registration().await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.register_card().await?;
+        c.see("카드가 등록되었어요").await?;
+        c.open("/operator").await?;
+        c.see("Operator token").await?;
+        c.see("demo-operator-token-not-a-secret").await?;
+        c.run(
+            "document.querySelector('#token').value = arguments[0]; document.querySelector('#token-form').requestSubmit();",
+            vec![json!(billing_server::settings::DEMO_OPERATOR_TOKEN)],
+        )
+        .await?;
+        c.see("프리미엄 플랜 · 9,900원").await?;
+        c.see("ACTIVE").await?;
+        c.click("Open").await?;
+        let done_rows = "return [...document.querySelectorAll('#attempts tbody tr')].filter((r) => r.textContent.includes('DONE')).length;";
+        c.wait_until("the first charge, DONE", &done_rows.replace("return ", "return 1 <= ")).await?;
+        c.snapshot("operator-first-charge").await?;
+        c.click("Move to the next charge").await?;
+        c.wait_until("the second month's charge, DONE", &done_rows.replace("return ", "return 2 <= ")).await?;
+        c.see("invoice.paid").await?;
+        c.snapshot("operator-second-charge").await?;
+        let charged = c.shop.sim.calls_to("charge").await?.iter().filter(|call| call.outcome == "processed").count();
+        ensure_eq!(charged, 2, "charges at Toss");
         Ok(())
     }
 );
