@@ -1,31 +1,82 @@
-// Starts the checkout on this page: picks the bundle for the address, then boots it. The release
-// build (scripts/assemble-dist.py) fills in BUNDLES and ships this as boot-<hash>.js (index.html)
-// and inside toss-billing-checkout-loader.js (any storefront page); no inline script is needed.
+// Starts the checkout on this page: defines <toss-billing-checkout>, picks the bundle for the
+// address, then boots it. The release build (scripts/assemble-dist.py) fills in BUNDLES and ships
+// this as boot-<hash>.js (index.html) and inside toss-billing-checkout-loader.js (any storefront
+// page); no inline script is needed.
 //
 // Two bundles, so each page downloads only its own code: "registration" (the register button) and
 // "return" (the success and fail pages Toss redirects back to). The rule is the component's own
-// (Config::page_for): the successPath and failPath of the page's configuration block
-// (#toss-billing-config; defaults /billing/success and /billing/fail), compared without query and
-// trailing slashes; every other address is the registration page. A page without the block (one
-// that mounts from its own script) can name the bundle: toss-billing-checkout-loader.js?bundle=return.
+// (toss_billing_contract::page_for, checked against pageFor below by tests/rules.rs): the
+// successPath and failPath of the page's configurations — the block #toss-billing-config and every
+// <toss-billing-checkout> element (defaults /billing/success and /billing/fail) — compared without
+// query and trailing slashes; every other address is the registration page. A page without either
+// (one that mounts from its own script) can name the bundle: toss-billing-checkout-loader.js?bundle=return.
 const BUNDLES = /* filled in by assemble-dist.py */ {};
 
-function configuration() {
+function pageFor(successPath, failPath, pathname) {
+  const bare = (path) => String(path).split("?")[0].replace(/\/+$/, "");
+  const here = bare(pathname);
+  return here === bare(successPath) ? "success" : here === bare(failPath) ? "fail" : "register";
+}
+
+function parsed(text, otherwise) {
   try {
-    const config = JSON.parse(document.getElementById("toss-billing-config")?.textContent ?? "");
-    return config && typeof config === "object" ? config : {};
+    return JSON.parse(text);
   } catch {
-    return {}; // the component itself names what is wrong with the block
+    return otherwise;
   }
 }
 
-function bundleForThisAddress(config) {
+// <toss-billing-checkout client-key="test_ck_…" customer-key-url="/api/customer" …>: every
+// attribute but the global ones (id, class, style, lang, aria-*, data-*, …) is a configuration
+// field in kebab-case; the numbers and the object/list fields are parsed, and anything else is a
+// string. A <script type="application/json"> child gives the rest; attributes win. The component
+// names whatever is wrong (an unknown attribute is an unknown field).
+const NUMBERS = ["sdkTimeoutMs", "backendTimeoutMs", "backendMaxAttempts", "confirmTimeoutMs"];
+const OBJECTS = ["plan", "callbackQuery", "backendHeaders", "selectableCardTypes"];
+function elementConfig(element) {
+  const block = element.querySelector(':scope > script[type="application/json"]');
+  // Unreadable JSON is handed over as text: the component says the configuration is no object.
+  const config = block ? parsed(block.textContent, block.textContent) : {};
+  for (const { name, value } of element.attributes) {
+    if (/^(id|class|style|lang|dir|title|hidden|slot|part|role|tabindex|inert|aria-.*|data-.*)$/.test(name)) continue;
+    const field = name.replace(/-([a-z])/g, (_, letter) => letter.toUpperCase());
+    config[field] = NUMBERS.includes(field) ? Number(value) : OBJECTS.includes(field) ? parsed(value, value) : value;
+  }
+  return config;
+}
+
+// Mounted with the bundle's TossBillingCheckout.mount (at once, or on toss-billing-checkout:ready),
+// unmounted when it leaves the document; the checkout's events fire on the element.
+customElements.get("toss-billing-checkout") ||
+  customElements.define(
+    "toss-billing-checkout",
+    class extends HTMLElement {
+      connectedCallback() {
+        const mount = () => {
+          if (this.isConnected && !this.handle) this.handle = TossBillingCheckout.mount(this, elementConfig(this));
+        };
+        if (window.TossBillingCheckout) mount();
+        else addEventListener("toss-billing-checkout:ready", mount, { once: true });
+      }
+      disconnectedCallback() {
+        this.handle?.unmount();
+        this.handle?.free();
+        this.handle = null;
+      }
+    },
+  );
+
+const block = document.getElementById("toss-billing-config");
+const configs = [...document.querySelectorAll("toss-billing-checkout")].map(elementConfig);
+// An unreadable block: the component itself names what is wrong with it.
+if (block || !configs.length) configs.unshift(parsed(block?.textContent, {}) ?? {});
+
+function bundleForThisAddress() {
   const asked = new URL(import.meta.url).searchParams.get("bundle");
   if (asked && Object.hasOwn(BUNDLES, asked)) return asked;
-  const bare = (path) => String(path).split("?")[0].replace(/\/+$/, "");
-  const here = bare(location.pathname);
-  const returns = [config.successPath ?? "/billing/success", config.failPath ?? "/billing/fail"];
-  return returns.some((path) => bare(path) === here) ? "return" : "registration";
+  const page = (config) =>
+    pageFor(config?.successPath ?? "/billing/success", config?.failPath ?? "/billing/fail", location.pathname);
+  return configs.some((config) => page(config) !== "register") ? "return" : "registration";
 }
 
 // The registration page needs the Toss SDK before its button works. When the page preloads the
@@ -38,7 +89,7 @@ function startSdkEarly(config) {
   // URL is the component's to report: here it only means nothing starts early.
   let url;
   try {
-    url = new URL(config.sdkUrl ?? "https://js.tosspayments.com/v2/standard", location.href).href;
+    url = new URL(config?.sdkUrl ?? "https://js.tosspayments.com/v2/standard", location.href).href;
   } catch {
     return;
   }
@@ -54,38 +105,40 @@ function startSdkEarly(config) {
   document.head.append(script);
 }
 
-const config = configuration();
-const which = bundleForThisAddress(config);
+const which = bundleForThisAddress();
 const bundle = BUNDLES[which];
 const at = (file) => new URL(file, import.meta.url).href;
-try {
-  // Both downloads start now, in parallel, with the integrity checks trunk's preloads had.
-  const wasm = fetch(at(bundle.wasm), { integrity: bundle.wasmIntegrity });
-  if (which === "registration") startSdkEarly(config);
-  document.head.append(
-    Object.assign(document.createElement("link"), {
-      rel: "modulepreload",
-      href: at(bundle.js),
-      integrity: bundle.jsIntegrity,
-    }),
-  );
-  const { default: init } = await import(at(bundle.js));
-  await init({ module_or_path: wasm });
-} catch (error) {
-  // Without this the buyer would look at an empty box: say so where the checkout should be.
-  const english = String(config.locale ?? "").startsWith("en");
-  for (const slot of document.querySelectorAll("[data-toss-billing-checkout]")) {
-    if (slot.childElementCount) continue;
-    const alert = Object.assign(document.createElement("p"), {
-      className: "tbc-alert",
-      textContent: english
-        ? "The card registration could not be loaded. Please reload the page."
-        : "카드 등록 화면을 불러오지 못했어요. 페이지를 새로고침해 주세요.",
-    });
-    alert.setAttribute("role", "alert");
-    const box = Object.assign(document.createElement("div"), { className: "tbc" });
-    box.append(alert);
-    slot.append(box);
+// No bundles: the unbuilt source, which the browser tests import for the element alone.
+if (bundle) {
+  try {
+    // Both downloads start now, in parallel, with the integrity checks trunk's preloads had.
+    const wasm = fetch(at(bundle.wasm), { integrity: bundle.wasmIntegrity });
+    if (which === "registration") startSdkEarly(configs[0]);
+    document.head.append(
+      Object.assign(document.createElement("link"), {
+        rel: "modulepreload",
+        href: at(bundle.js),
+        integrity: bundle.jsIntegrity,
+      }),
+    );
+    const { default: init } = await import(at(bundle.js));
+    await init({ module_or_path: wasm });
+  } catch (error) {
+    // Without this the buyer would look at an empty box: say so where the checkout should be.
+    const english = String(configs[0]?.locale ?? "").startsWith("en");
+    for (const slot of document.querySelectorAll("[data-toss-billing-checkout], toss-billing-checkout")) {
+      if (slot.querySelector(".tbc")) continue;
+      const alert = Object.assign(document.createElement("p"), {
+        className: "tbc-alert",
+        textContent: english
+          ? "The card registration could not be loaded. Please reload the page."
+          : "카드 등록 화면을 불러오지 못했어요. 페이지를 새로고침해 주세요.",
+      });
+      alert.setAttribute("role", "alert");
+      const box = Object.assign(document.createElement("div"), { className: "tbc" });
+      box.append(alert);
+      slot.append(box);
+    }
+    throw error;
   }
-  throw error;
 }

@@ -1,7 +1,36 @@
 //! Small browser facts the pages need, kept out of the views: the address, history scrubbing,
 //! randomness, the mobile guess.
 
+use crate::checkout::config::{Config, ConfigError};
 use crate::checkout::urls::hex;
+
+/// Whether this build runs in a browser: wasm, not the server half of an SSR app (`ssr`). On a
+/// native target every web-sys call panics, so nothing here may be called then.
+pub fn is_available() -> bool {
+    cfg!(all(target_arch = "wasm32", not(feature = "ssr")))
+}
+
+/// Whether a page may use the browser while it renders: in a browser, and not while hydrating
+/// (`hydrate`: the first render must be the server's HTML, so the browser work waits for an
+/// effect, which runs after hydration).
+pub fn can_use_now() -> bool {
+    #[cfg(feature = "hydrate")]
+    if Owner::current_shared_context().is_some_and(|context| context.during_hydration()) {
+        return false;
+    }
+    is_available()
+}
+
+#[cfg(feature = "hydrate")]
+use leptos::prelude::Owner;
+
+/// Refuses a live client key on a page served over plain http (`location.protocol`).
+pub fn check_page_protocol(config: &Config) -> Result<(), ConfigError> {
+    let protocol = web_sys::window()
+        .and_then(|w| w.location().protocol().ok())
+        .unwrap_or_default();
+    config.check_page_protocol(&protocol)
+}
 
 /// `location.pathname`, `location.search`, `location.hash`, `location.origin`.
 pub struct Address {

@@ -13,6 +13,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::checkout::config::RawConfig;
 use crate::checkout::handoff::{CardSummary, ErrorBody, HandoffRecord, HandoffStatus};
 use crate::checkout::keys::CustomerKey;
+use crate::checkout::plan::{PlanCycle, PlanSummary};
 use crate::checkout::redirect::{AuthKey, PendingRegistration};
 use crate::checkout::request::{CardOwnerType, WireRequest};
 use crate::checkout::urls::WindowTarget;
@@ -57,14 +58,31 @@ impl Fields {
 
     /// An optional whole number from 0 to 2³²−1.
     pub fn whole_number(&self, name: &str) -> Result<Option<u32>, String> {
+        Ok(self
+            .whole_number_up_to(name, f64::from(u32::MAX))?
+            .map(|n| n as u32))
+    }
+
+    /// An optional whole number from 0 to `max` (at most 2⁵³, what a JS number holds exactly).
+    pub fn whole_number_up_to(&self, name: &str, max: f64) -> Result<Option<u64>, String> {
         let Some(value) = self.get(name) else {
             return Ok(None);
         };
         match value.as_f64() {
-            Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
-                Ok(Some(n as u32))
-            }
+            Some(n) if n.fract() == 0.0 && (0.0..=max).contains(&n) => Ok(Some(n as u64)),
             _ => Err(format!("`{name}` must be a whole number")),
+        }
+    }
+
+    /// Refuses any key not in `known`, by name (as serde's `deny_unknown_fields` does).
+    pub fn only(&self, known: &[&str]) -> Result<(), String> {
+        match self
+            .keys()
+            .into_iter()
+            .find(|key| !known.contains(&key.as_str()))
+        {
+            Some(unknown) => Err(format!("unknown field `{unknown}`")),
+            None => Ok(()),
         }
     }
 
@@ -123,13 +141,7 @@ impl Fields {
 /// The page's configuration object, as `RawConfig` (unknown fields refused by name).
 pub fn raw_config(value: JsValue) -> Result<RawConfig, String> {
     let f = Fields::of(value).ok_or("the configuration must be a JSON object")?;
-    if let Some(unknown) = f
-        .keys()
-        .into_iter()
-        .find(|key| !RawConfig::FIELDS.contains(&key.as_str()))
-    {
-        return Err(format!("unknown field `{unknown}`"));
-    }
+    f.only(&RawConfig::FIELDS)?;
     let window_target = match f.string("windowTarget")?.as_deref() {
         None => None,
         Some("iframe") => Some(WindowTarget::Iframe),
@@ -174,6 +186,39 @@ pub fn raw_config(value: JsValue) -> Result<RawConfig, String> {
         backend_timeout_ms: f.whole_number("backendTimeoutMs")?,
         backend_max_attempts: f.whole_number("backendMaxAttempts")?,
         confirm_timeout_ms: f.whole_number("confirmTimeoutMs")?,
+        plan: f
+            .object("plan")?
+            .map(|plan| plan_summary(&plan).map_err(|e| format!("in `plan`: {e}")))
+            .transpose()?,
+        continue_url: f.string("continueUrl")?,
+        continue_label: f.string("continueLabel")?,
+    })
+}
+
+/// `{name, amount, cycle: "monthly" | "yearly" | {"everyDays": n}, firstChargeDate?, cancelNote?}`,
+/// as the contract's serde reads it (unknown fields refused).
+fn plan_summary(f: &Fields) -> Result<PlanSummary, String> {
+    f.only(&["name", "amount", "cycle", "firstChargeDate", "cancelNote"])?;
+    let cycle = match f.get("cycle") {
+        Some(cycle) if cycle.as_string().as_deref() == Some("monthly") => PlanCycle::Monthly,
+        Some(cycle) if cycle.as_string().as_deref() == Some("yearly") => PlanCycle::Yearly,
+        Some(cycle) => {
+            let days = Fields::of(cycle)
+                .filter(|c| c.only(&["everyDays"]).is_ok())
+                .and_then(|c| c.whole_number("everyDays").ok().flatten())
+                .ok_or(r#"`cycle` must be "monthly", "yearly" or {"everyDays": n}"#)?;
+            PlanCycle::EveryDays(days)
+        }
+        None => return Err("`cycle` is required".to_owned()),
+    };
+    Ok(PlanSummary {
+        name: f.string("name")?.ok_or("`name` is required")?,
+        amount: f
+            .whole_number_up_to("amount", 9_007_199_254_740_991.0)?
+            .ok_or("`amount` is required")?,
+        cycle,
+        first_charge_date: f.string("firstChargeDate")?,
+        cancel_note: f.string("cancelNote")?,
     })
 }
 
@@ -309,13 +354,19 @@ pub fn pending_registration_json(p: &PendingRegistration) -> Option<String> {
         .into_json()
 }
 
-fn card_summary_js(card: &CardSummary) -> JsValue {
+/// `{company?, number?, cardType?, ownerType?}` as a JS object (the `registered` event's detail).
+pub fn card_summary_js(card: &CardSummary) -> JsValue {
     ObjectWriter::default()
         .set_some("company", card.company.as_deref())
         .set_some("number", card.number.as_deref())
         .set_some("cardType", card.card_type.as_deref())
         .set_some("ownerType", card.owner_type.as_deref())
         .into_js()
+}
+
+/// `{code}` as a JS object (the detail of the `failed`, `cancelled` and `unconfirmed` events).
+pub fn code_js(code: &str) -> JsValue {
+    ObjectWriter::default().set("code", code).into_js()
 }
 
 fn error_body_js(error: &ErrorBody) -> JsValue {

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod browser;
 pub mod checkout;
 pub mod components;
+pub mod events;
 pub mod js_data;
 pub mod pages;
 pub mod sdk;
@@ -22,6 +23,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 pub use checkout::config::{Config, ConfigError, Page, RawConfig};
+pub use checkout::handoff::CardSummary;
+pub use checkout::plan::{PlanCycle, PlanSummary};
+pub use events::Callbacks;
 pub use pages::{
     all_pages, registration_page, return_pages, CardRegistration, Checkout, ConfigErrorView,
     RegistrationFail, RegistrationSuccess,
@@ -67,23 +71,25 @@ impl CheckoutHandle {
     }
 }
 
-/// Which pages a build contains: a function from the configuration and the page the address asks
-/// for, to its view, or [`ConfigError::NotInBundle`]. Each shipped bundle passes its own set
-/// (`src/main.rs`, `src/bin/return.rs`), so the linker drops the other pages' code: the
-/// registration page never downloads the success and fail pages.
-pub type Pages = fn(Config, Page) -> Result<AnyView, ConfigError>;
+/// Which pages a build contains: a function from the configuration, the page the address asks
+/// for and the host's callbacks, to its view, or [`ConfigError::NotInBundle`]. Each shipped
+/// bundle passes its own set (`src/main.rs`, `src/bin/return.rs`), so the linker drops the other
+/// pages' code: the registration page never downloads the success and fail pages.
+pub type Pages = fn(Config, Page, Callbacks) -> Result<AnyView, ConfigError>;
 
-/// Mounts the page for the current address, from `pages`, into `target`. A bad configuration
-/// renders one clear error naming the field; nothing is loaded or sent then.
+/// Mounts the page for the current address, from `pages`, into `target`; its outcomes are DOM
+/// events on `target` ([`events`]). A bad configuration renders one clear error naming the
+/// field; nothing is loaded or sent then.
 pub fn mount(
     target: web_sys::HtmlElement,
     config: Result<Config, ConfigError>,
     pages: Pages,
 ) -> CheckoutHandle {
-    let mounted = leptos::mount::mount_to(target, move || {
+    let mounted = leptos::mount::mount_to(target.clone(), move || {
         let page = config.and_then(|config| {
+            browser::check_page_protocol(&config)?;
             let page = config.page_for(&browser::address().path);
-            pages(config, page)
+            pages(config, page, Callbacks::dispatching_on(&target))
         });
         page.unwrap_or_else(|error| view! { <ConfigErrorView error /> }.into_any())
     });

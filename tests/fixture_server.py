@@ -7,6 +7,8 @@ exactly what left the page (and that nothing did). Cross-origin from the test pa
 CORS preflights. Stops by itself after --lifetime seconds.
 
   /sandbox/<file>              the repo's sandbox/ folder
+  /loader/boot.js              scripts/boot.js as it is in the repo (no bundles: it only defines
+                               <toss-billing-checkout>, for the element tests)
   /script/empty.js             a script that defines nothing
   /script/slow.js              answers after 5 s
   /script/flaky/<id>.js        404 the first time, the sandbox SDK after that
@@ -104,6 +106,9 @@ class Handler(BaseHTTPRequestHandler):
         parts = path.strip("/").split("/")
         if parts[0] == "sandbox" and len(parts) == 2:
             return self.serve_sandbox(parts[1])
+        if path == "/loader/boot.js":
+            with open(os.path.join(ROOT, "scripts", "boot.js"), "rb") as f:
+                return self.answer(200, f.read(), "text/javascript")
         if path == "/script/empty.js":
             return self.answer(200, "/* defines nothing */", "text/javascript")
         if path == "/script/slow.js":

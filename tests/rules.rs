@@ -1,5 +1,7 @@
 //! Native tests of the pure checkout rules (no browser): keys, URLs, requests, redirects, the
-//! hand-off decision, retries, configuration, error classification and copy.
+//! hand-off decision, retries, configuration, the plan summary's words, error classification and
+//! copy; and two checks across files: `src/checkout` imports nothing above it, and the loader's
+//! page rule (scripts/boot.js, run with node) is the contract's.
 #![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
@@ -12,12 +14,13 @@ use toss_billing_checkout::checkout::copy::{
 };
 use toss_billing_checkout::checkout::handoff::*;
 use toss_billing_checkout::checkout::keys::*;
+use toss_billing_checkout::checkout::plan::*;
 use toss_billing_checkout::checkout::query::*;
 use toss_billing_checkout::checkout::redirect::*;
 use toss_billing_checkout::checkout::request::*;
+use toss_billing_checkout::checkout::sdk_error::SdkError;
 use toss_billing_checkout::checkout::sha256::sha256;
 use toss_billing_checkout::checkout::urls::*;
-use toss_billing_checkout::sdk::SdkError;
 
 const SECRET: &str = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R";
 
@@ -1243,4 +1246,450 @@ fn name_value_settings_keep_the_pages_order_and_the_last_of_a_repeated_name() {
     assert!(serde_json::from_str::<RawConfig>(r#"{"callbackQuery": ["plan"]}"#).is_err());
     let none: RawConfig = serde_json::from_str(r#"{"callbackQuery": null}"#).unwrap();
     assert_eq!(none.callback_query, None);
+}
+
+// --- the plan summary ------------------------------------------------------------------------
+
+/// The reference for the hand-written digits: core::fmt, plus separators.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn amounts_are_won_with_separators() {
+    assert_eq!(amount_text(9_900, Locale::Ko), "9,900원");
+    assert_eq!(amount_text(9_900, Locale::En), "₩9,900");
+    assert_eq!(amount_text(1, Locale::Ko), "1원");
+    assert_eq!(amount_text(100, Locale::En), "₩100");
+    assert_eq!(amount_text(1_000, Locale::Ko), "1,000원");
+    assert_eq!(amount_text(1_234_567, Locale::En), "₩1,234,567");
+    assert_eq!(
+        amount_text(u64::MAX, Locale::Ko),
+        "18,446,744,073,709,551,615원"
+    );
+    let mut plain = String::new();
+    push_number(&mut plain, 1_000_000, false);
+    assert_eq!(plain, "1000000");
+}
+
+proptest! {
+    #[test]
+    fn every_amount_is_written_as_core_fmt_would_with_separators(n in any::<u64>()) {
+        prop_assert_eq!(amount_text(n, Locale::Ko), format!("{}원", grouped(n)));
+        let mut plain = String::new();
+        push_number(&mut plain, n, false);
+        prop_assert_eq!(plain, n.to_string());
+    }
+
+    #[test]
+    fn every_real_date_is_read_and_written(year in 1u32..=9999, month in 1u32..=12, day in 1u32..=31) {
+        let text = format!("{year:04}-{month:02}-{day:02}");
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month as usize - 1];
+        prop_assert_eq!(date_parts(&text).is_some(), day <= days, "{}", text);
+        if day <= days {
+            prop_assert_eq!(first_charge_text(Some(&text), Locale::Ko), format!("{year}년 {month}월 {day}일"));
+        }
+    }
+}
+
+#[test]
+fn cycles_and_first_charges_in_both_languages() {
+    assert_eq!(cycle_text(PlanCycle::Monthly, Locale::Ko), "매월");
+    assert_eq!(cycle_text(PlanCycle::Monthly, Locale::En), "monthly");
+    assert_eq!(cycle_text(PlanCycle::Yearly, Locale::Ko), "매년");
+    assert_eq!(cycle_text(PlanCycle::Yearly, Locale::En), "yearly");
+    assert_eq!(cycle_text(PlanCycle::EveryDays(14), Locale::Ko), "14일마다");
+    assert_eq!(
+        cycle_text(PlanCycle::EveryDays(14), Locale::En),
+        "every 14 days"
+    );
+    assert_eq!(
+        cycle_text(PlanCycle::EveryDays(1_000), Locale::En),
+        "every 1,000 days"
+    );
+    assert_eq!(cycle_text(PlanCycle::EveryDays(1), Locale::En), "every day");
+    assert_eq!(
+        first_charge_text(Some("2026-12-01"), Locale::Ko),
+        "2026년 12월 1일"
+    );
+    assert_eq!(
+        first_charge_text(Some("2026-12-01"), Locale::En),
+        "1 December 2026"
+    );
+    assert_eq!(
+        first_charge_text(Some("2027-01-31"), Locale::En),
+        "31 January 2027"
+    );
+    // No date: billing-server charges the first period when the card is registered.
+    assert_eq!(first_charge_text(None, Locale::Ko), "카드 등록 즉시");
+    assert_eq!(first_charge_text(None, Locale::En), "when you register");
+    for bad in [
+        "2026-02-29",
+        "2026-13-01",
+        "2026-00-10",
+        "2026-04-31",
+        "2026-1-01",
+        "2026-12-1",
+        "2026/12/01",
+        "2026-12-01T00:00",
+        "0000-01-01",
+        "２０２６-12-01",
+        "",
+    ] {
+        assert_eq!(date_parts(bad), None, "{bad}");
+    }
+    assert_eq!(date_parts("2024-02-29"), Some((2024, 2, 29)));
+    assert_eq!(date_parts("2000-02-29"), Some((2000, 2, 29)));
+    assert_eq!(date_parts("1900-02-29"), None);
+    let plan = PlanSummary {
+        name: "x".into(),
+        amount: 1,
+        cycle: PlanCycle::Monthly,
+        first_charge_date: None,
+        cancel_note: None,
+    };
+    assert_eq!(
+        cancel_note_text(&plan, Locale::Ko),
+        "언제든 해지할 수 있어요. 해지하면 다음 결제일부터 결제되지 않아요."
+    );
+    assert_eq!(
+        cancel_note_text(&plan, Locale::En),
+        "Cancel any time; nothing is charged after you cancel."
+    );
+}
+
+fn with(patch: serde_json::Value) -> Result<Config, ConfigError> {
+    let mut value = json!({"clientKey": "test_ck_abc", "customerKey": "customer-0001"});
+    for (k, v) in patch.as_object().unwrap() {
+        value[k] = v.clone();
+    }
+    raw(value)
+}
+
+fn refused_field(result: Result<Config, ConfigError>) -> String {
+    match result {
+        Err(ConfigError::Invalid { field, .. }) => field.to_owned(),
+        Err(ConfigError::Missing(field)) => field.to_owned(),
+        Err(other) => other.to_string(),
+        Ok(_) => "accepted".to_owned(),
+    }
+}
+
+#[test]
+fn the_plan_setting_is_checked_field_by_field() {
+    let plan = |patch: serde_json::Value| {
+        let mut plan = json!({"name": "프리미엄 플랜", "amount": 9900, "cycle": "monthly"});
+        for (k, v) in patch.as_object().unwrap() {
+            plan[k] = v.clone();
+        }
+        with(json!({ "plan": plan }))
+    };
+    let config = plan(json!({})).unwrap();
+    assert_eq!(
+        config.plan,
+        Some(PlanSummary {
+            name: "프리미엄 플랜".into(),
+            amount: 9_900,
+            cycle: PlanCycle::Monthly,
+            first_charge_date: None,
+            cancel_note: None,
+        })
+    );
+    let config = plan(json!({"name": "  Pro  ", "cycle": {"everyDays": 14}, "firstChargeDate": "2026-12-01", "cancelNote": "  "})).unwrap();
+    let plan_of = config.plan.unwrap();
+    assert_eq!(plan_of.name, "Pro", "trimmed");
+    assert_eq!(plan_of.cycle, PlanCycle::EveryDays(14));
+    assert_eq!(plan_of.cancel_note, None, "a blank note is the default one");
+    assert_eq!(refused_field(plan(json!({"amount": 0}))), "plan.amount");
+    assert_eq!(refused_field(plan(json!({"name": " "}))), "plan.name");
+    assert_eq!(
+        refused_field(plan(json!({"name": "가".repeat(101)}))),
+        "plan.name"
+    );
+    assert!(plan(json!({"name": "가".repeat(100)})).is_ok());
+    assert_eq!(
+        refused_field(plan(json!({"cancelNote": "가".repeat(201)}))),
+        "plan.cancelNote"
+    );
+    assert!(plan(json!({"cancelNote": "가".repeat(200)})).is_ok());
+    for date in ["2026-12-32", "2026-12-01T00:00:00Z", "12/01/2026"] {
+        assert_eq!(
+            refused_field(plan(json!({ "firstChargeDate": date }))),
+            "plan.firstChargeDate"
+        );
+    }
+    assert_eq!(
+        refused_field(plan(json!({"cycle": {"everyDays": 0}}))),
+        "plan.cycle"
+    );
+    // Shapes serde refuses (the browser's reader refuses the same: tests/browser.rs).
+    for bad in [
+        json!({"cycle": "weekly"}),
+        json!({"amount": -1}),
+        json!({"amount": 9.5}),
+        json!({"price": 1}),
+    ] {
+        assert!(
+            matches!(plan(bad.clone()), Err(ConfigError::Unreadable(_))),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        refused_field(plan(json!({ "name": SECRET }))),
+        "plan",
+        "a secret key is refused wherever it is"
+    );
+}
+
+#[test]
+fn the_continue_link_is_a_checked_url_with_a_short_label() {
+    let config = with(json!({"continueUrl": "/account"})).unwrap();
+    assert_eq!(config.continue_url.as_deref(), Some("/account"));
+    assert_eq!(config.continue_label, None);
+    let config = with(
+        json!({"continueUrl": "https://shop.example/account?tab=billing", "continueLabel": " 내 구독 보기 "}),
+    )
+    .unwrap();
+    assert_eq!(config.continue_label.as_deref(), Some("내 구독 보기"));
+    for bad in [
+        "javascript:alert(1)",
+        "//evil.example",
+        "account",
+        "https://",
+    ] {
+        assert_eq!(
+            refused_field(with(json!({ "continueUrl": bad }))),
+            "continueUrl",
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        refused_field(with(
+            json!({"continueUrl": "/a", "continueLabel": "가".repeat(41)})
+        )),
+        "continueLabel"
+    );
+    assert!(with(json!({"continueUrl": "/a", "continueLabel": "가".repeat(40)})).is_ok());
+    assert_eq!(
+        refused_field(with(json!({"continueLabel": "Go"}))),
+        "continueLabel",
+        "a label without a link is a mistake"
+    );
+    assert_eq!(Text::Continue.get(Locale::Ko), "계속하기");
+    assert_eq!(Text::Continue.get(Locale::En), "Continue");
+}
+
+#[test]
+fn a_live_key_needs_the_real_sdk_and_https() {
+    let live = |patch: serde_json::Value| {
+        let mut patch = patch;
+        patch["clientKey"] = json!("live_ck_abc123");
+        with(patch)
+    };
+    let config = live(json!({})).unwrap();
+    assert_eq!(config.check_page_protocol("https:"), Ok(()));
+    for protocol in ["http:", "file:", ""] {
+        let error = config.check_page_protocol(protocol).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    field: "clientKey",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("https"), "{error}");
+    }
+    assert_eq!(
+        refused_field(live(json!({"sdkUrl": "/sandbox/tosspayments-sandbox.js"}))),
+        "sdkUrl"
+    );
+    assert_eq!(
+        refused_field(live(
+            json!({"sdkUrl": "https://js.tosspayments.com/v2/standard?x"})
+        )),
+        "sdkUrl"
+    );
+    assert_eq!(
+        refused_field(live(json!({"backendUrl": "http://api.shop.example/issue"}))),
+        "backendUrl"
+    );
+    assert!(live(json!({"backendUrl": "https://api.shop.example/issue"})).is_ok());
+    assert_eq!(
+        refused_field(live(
+            json!({"customerKey": null, "customerKeyUrl": "http://api.shop.example/me"})
+        )),
+        "customerKeyUrl"
+    );
+    let message = live(json!({"sdkUrl": "/sandbox/x.js"}))
+        .unwrap_err()
+        .to_string();
+    assert!(!message.contains("abc123"), "{message}");
+    // Test keys may use the sandbox, plain-http backends and plain-http pages (local development).
+    let test = with(
+        json!({"sdkUrl": "/sandbox/tosspayments-sandbox.js", "backendUrl": "http://127.0.0.1:9/issue"}),
+    )
+    .unwrap();
+    assert_eq!(test.check_page_protocol("http:"), Ok(()));
+}
+
+#[test]
+fn the_demo_pages_configurations_are_valid() {
+    // index.html's block carries the demo plan; billing-server's demo plan is the same one
+    // (server/src/settings.rs, DEMO_PLAN_ID), which the server's own tests compare.
+    for (page, plan) in [("index.html", true), ("examples/embed.html", false)] {
+        let html =
+            std::fs::read_to_string(format!("{}/{page}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let start = html.find(r#"id="toss-billing-config">"#).unwrap();
+        let block = &html[start..];
+        let json_text = &block[block.find('>').unwrap() + 1..block.find("</script>").unwrap()];
+        let config = serde_json::from_str::<RawConfig>(json_text)
+            .unwrap_or_else(|e| panic!("{page}: {e}"))
+            .validate()
+            .unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert_eq!(config.plan.is_some(), plan, "{page}");
+    }
+}
+
+// --- architecture --------------------------------------------------------------------------
+
+#[test]
+fn the_pure_layer_imports_nothing_above_it() {
+    let dir = format!("{}/src/checkout", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for forbidden in [
+            "crate::",
+            "web_sys",
+            "js_sys",
+            "wasm_bindgen",
+            "leptos",
+            "gloo",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{} mentions `{forbidden}`: src/checkout may use only `super::`, std and the contract",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Runs scripts/boot.js's `pageFor` with node on every case; its answers, in order.
+fn loader_page_rule(cases: &[(String, String, String)]) -> Vec<String> {
+    let boot =
+        std::fs::read_to_string(format!("{}/scripts/boot.js", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let start = boot
+        .find("function pageFor(")
+        .expect("scripts/boot.js defines function pageFor(successPath, failPath, pathname)");
+    let end = start
+        + boot[start..]
+            .find("\n}\n")
+            .expect("pageFor ends with a `}` line")
+        + 3;
+    let script = format!(
+        "{}\nconst cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));\n\
+         process.stdout.write(JSON.stringify(cases.map((c) => pageFor(...c))));",
+        &boot[start..end]
+    );
+    let mut node = std::process::Command::new("node")
+        .arg("-e")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node (installed by scripts/bootstrap.sh) runs the loader's page rule");
+    use std::io::Write;
+    node.stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(cases).unwrap().as_bytes())
+        .unwrap();
+    let output = node.wait_with_output().unwrap();
+    assert!(output.status.success(), "node failed");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn contract_page_name(page: Page) -> &'static str {
+    match page {
+        Page::Register => "register",
+        Page::Success => "success",
+        Page::Fail => "fail",
+    }
+}
+
+#[test]
+fn the_loaders_page_rule_is_the_contracts() {
+    let paths = [
+        "/",
+        "",
+        "/billing/success",
+        "/billing/success/",
+        "/billing/success//",
+        "/billing/success?x=1",
+        "/billing/success/extra",
+        "/billing/fail",
+        "/billing/fail/",
+        "/BILLING/fail",
+        "/billing",
+        "/shop/checkout",
+        "/결제/완료",
+        "/%EA%B2%B0%EC%A0%9C",
+        "/a?b?c",
+        "?",
+        "//",
+        "/billing/success?",
+    ];
+    let configured = [
+        ("/billing/success", "/billing/fail"),
+        ("/billing/success?from=checkout", "/billing/fail/"),
+        ("/done", "/oops"),
+        ("/", "/fail"),
+        ("/결제/완료", "/결제/실패"),
+    ];
+    let mut cases = vec![];
+    for (success, fail) in configured {
+        for path in paths {
+            cases.push((success.to_owned(), fail.to_owned(), path.to_owned()));
+        }
+    }
+    // And a few thousand random ones over a small alphabet, so that near-misses are common.
+    let alphabet: Vec<char> = "/?ab결".chars().collect();
+    let mut seed: u32 = 0x2545_f491;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed
+    };
+    for _ in 0..3_000 {
+        let mut word = || -> String {
+            let len = next() % 6;
+            (0..len)
+                .map(|_| alphabet[next() as usize % alphabet.len()])
+                .collect()
+        };
+        cases.push((word(), word(), word()));
+    }
+    let ours = loader_page_rule(&cases);
+    assert_eq!(ours.len(), cases.len());
+    for ((success, fail, path), answer) in cases.iter().zip(&ours) {
+        let expected = contract_page_name(toss_billing_contract::page_for(success, fail, path));
+        assert_eq!(
+            answer, expected,
+            "page_for({success:?}, {fail:?}, {path:?}): the loader says {answer}"
+        );
+    }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer};
 use super::copy::Locale;
 use super::handoff::{RetryPolicy, DEFAULT_CONFIRM_TIMEOUT_MS};
 use super::keys::{looks_like_secret_key, ClientKey, CustomerKey, KeyError};
+use super::plan::{check_plan, PlanSummary};
 use super::query::parse_query;
 use super::request::CardOwnerType;
 use super::urls::{check_extra_query, check_path, UrlError, WindowTarget};
@@ -65,6 +66,14 @@ pub struct RawConfig {
     pub backend_max_attempts: Option<u32>,
     /// The longest one confirmation keeps the customer waiting. Default 20000.
     pub confirm_timeout_ms: Option<u32>,
+    /// What the customer signs up for, shown beside the register button (the contract's
+    /// `PlanSummary`: `{name, amount, cycle, firstChargeDate?, cancelNote?}`). Optional.
+    pub plan: Option<PlanSummary>,
+    /// Where the success page's "continue" link goes once the card is registered: a same-site
+    /// path or an absolute http(s) URL. Optional: no link without it.
+    pub continue_url: Option<String>,
+    /// The continue link's text, ≤ 40 characters. Default: 계속하기 / Continue.
+    pub continue_label: Option<String>,
 }
 
 /// A JSON object of strings as `(name, value)` pairs in the document's order, the order the
@@ -109,7 +118,7 @@ impl<'de> Visitor<'de> for PairsInOrderVisitor {
 
 impl RawConfig {
     /// Every field name the page may use (the serde names above; a native test keeps them equal).
-    pub const FIELDS: [&'static str; 21] = [
+    pub const FIELDS: [&'static str; 24] = [
         "clientKey",
         "customerKey",
         "customerKeyUrl",
@@ -131,6 +140,9 @@ impl RawConfig {
         "backendTimeoutMs",
         "backendMaxAttempts",
         "confirmTimeoutMs",
+        "plan",
+        "continueUrl",
+        "continueLabel",
     ];
 }
 
@@ -227,6 +239,12 @@ pub struct Config {
     pub retry: RetryPolicy,
     /// The most one confirmation of the hand-off may take, waits and attempts included.
     pub confirm_timeout_ms: u32,
+    /// The plan summary shown beside the register button, if any.
+    pub plan: Option<PlanSummary>,
+    /// The success page's continue link, if any.
+    pub continue_url: Option<String>,
+    /// The continue link's own text (else the default copy).
+    pub continue_label: Option<String>,
 }
 
 /// Headers the component sets itself; configuration may not override them.
@@ -290,10 +308,21 @@ impl RawConfig {
             ("customerName", &self.customer_name),
             ("customerEmail", &self.customer_email),
             ("sdkUrl", &self.sdk_url),
+            ("continueUrl", &self.continue_url),
+            ("continueLabel", &self.continue_label),
         ];
         for (field, value) in singles {
             if let Some(value) = value {
                 all.push((field, value.as_str()));
+            }
+        }
+        if let Some(plan) = &self.plan {
+            all.push(("plan", plan.name.as_str()));
+            for text in [&plan.first_charge_date, &plan.cancel_note]
+                .into_iter()
+                .flatten()
+            {
+                all.push(("plan", text.as_str()));
             }
         }
         for (field, map) in [
@@ -379,6 +408,27 @@ impl RawConfig {
         };
         let sdk_url = self.sdk_url.unwrap_or_else(|| TOSS_SDK_URL.to_owned());
         let sdk_url = check_endpoint("sdkUrl", &sdk_url)?;
+        if !client_key.is_test() {
+            // A live key charges real cards: only the real SDK, and only over https.
+            if sdk_url != TOSS_SDK_URL {
+                return Err(invalid(
+                    "sdkUrl",
+                    "a live client key (live_ck_) must load the real TossPayments SDK, \
+                     https://js.tosspayments.com/v2/standard, not a sandbox or a copy",
+                ));
+            }
+            let plain_http = |field: &'static str, url: Option<&str>| match url {
+                Some(url) if url.starts_with("http://") => Err(invalid(
+                    field,
+                    "a live client key (live_ck_) needs an https backend, not http://",
+                )),
+                _ => Ok(()),
+            };
+            plain_http("backendUrl", Some(&backend_url))?;
+            if let CustomerSource::Url(url) = &customer {
+                plain_http("customerKeyUrl", Some(url))?;
+            }
+        }
         let sdk_nonce = self.sdk_nonce.filter(|n| !n.is_empty());
         if sdk_nonce.as_deref().is_some_and(|n| {
             !n.bytes()
@@ -444,6 +494,25 @@ impl RawConfig {
                 "must be between 5000 and 20000",
             ));
         }
+        let plan = self
+            .plan
+            .map(check_plan)
+            .transpose()
+            .map_err(|p| invalid(p.field, p.problem))?;
+        let continue_url = self
+            .continue_url
+            .map(|url| check_endpoint("continueUrl", &url))
+            .transpose()?;
+        let continue_label = match self.continue_label.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(_) if continue_url.is_none() => {
+                return Err(invalid("continueLabel", "is used only with continueUrl"))
+            }
+            Some(label) if label.chars().count() > 40 => {
+                return Err(invalid("continueLabel", "must be at most 40 characters"))
+            }
+            Some(label) => Some(label.to_owned()),
+        };
         Ok(Config {
             client_key,
             customer,
@@ -468,6 +537,9 @@ impl RawConfig {
                 ..RetryPolicy::default()
             },
             confirm_timeout_ms,
+            plan,
+            continue_url,
+            continue_label,
         })
     }
 }
@@ -480,5 +552,18 @@ impl Config {
     /// component can sit on any storefront URL.
     pub fn page_for(&self, pathname: &str) -> Page {
         toss_billing_contract::page_for(&self.success_path, &self.fail_path, pathname)
+    }
+
+    /// Refuses a live client key on a page not served over https (`protocol` is the page's
+    /// `location.protocol`, e.g. `https:`): the browser layer reads it when a checkout mounts.
+    pub fn check_page_protocol(&self, protocol: &str) -> Result<(), ConfigError> {
+        if self.client_key.is_test() || protocol == "https:" {
+            Ok(())
+        } else {
+            Err(invalid(
+                "clientKey",
+                "a live client key (live_ck_) needs the page served over https",
+            ))
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! Our own copy per code: Toss's and the backend's messages are never trusted as page text.
 
 use super::redirect::{FailCode, RedirectError};
-use crate::sdk::SdkError;
+use super::sdk_error::SdkError;
 
 /// The language of the copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,7 +48,11 @@ macro_rules! texts {
         // CamelCase, as the enum variants they were: `Text::RegisterTitle` reads as a name.
         #[allow(non_upper_case_globals)]
         impl Text {
-            $($(#[$doc])* pub const $name: Text = Text { ko: $ko, en: $en };)*
+            $(
+                $(#[$doc])*
+                #[doc = concat!("\n\nko: ", $ko, "\n\nen: ", $en)]
+                pub const $name: Text = Text { ko: $ko, en: $en };
+            )*
         }
     };
 }
@@ -58,6 +62,18 @@ texts! {
     RegisterLead => "정기결제에 사용할 카드를 등록해 주세요. 카드 정보는 토스페이먼츠에 안전하게 보관돼요.",
         "Register the card for your recurring payments. Toss Payments keeps the card details safe.";
     RegisterButton => "카드 등록하기", "Register card";
+    PlanName => "플랜", "Plan";
+    PlanPrice => "요금", "Price";
+    PlanBilled => "결제 주기", "Billed";
+    PlanFirstCharge => "첫 결제", "First charge";
+    PlanCancel => "해지", "Cancelling";
+    PlanMonthly => "매월", "monthly";
+    PlanYearly => "매년", "yearly";
+    PlanDaily => "매일", "every day";
+    /// billing-server charges the first period when the card is registered.
+    PlanFirstChargeNow => "카드 등록 즉시", "when you register";
+    PlanCancelNote => "언제든 해지할 수 있어요. 해지하면 다음 결제일부터 결제되지 않아요.",
+        "Cancel any time; nothing is charged after you cancel.";
     LoadingSdk => "결제 모듈을 불러오는 중…", "Loading the payment module…";
     OpeningWindow => "카드 등록 창을 여는 중…", "Opening the card window…";
     Redirecting => "카드 등록 창으로 이동하고 있어요…", "Taking you to the card window…";
@@ -80,6 +96,7 @@ texts! {
     SuccessRetrying => "연결이 불안정해 다시 확인하고 있어요…", "The connection is unstable; trying again…";
     SuccessPending => "카드 등록을 마무리하고 있어요. 잠시만 기다려 주세요…", "Finishing the registration; one moment…";
     SuccessDone => "카드가 등록되었어요", "Your card is registered";
+    Continue => "계속하기", "Continue";
     SuccessDoneLead => "다음 결제일부터 이 카드로 자동 결제돼요.", "Your recurring payments will be charged to this card.";
     SuccessFailedTitle => "카드를 등록하지 못했어요", "The card could not be registered";
     SuccessUnconfirmedTitle => "카드 등록을 확인하지 못했어요", "We could not confirm your card";
@@ -117,6 +134,8 @@ texts! {
         "The payment provider cannot be reached right now. Please check again shortly.";
     BackendGeneric => "카드를 등록하지 못했어요. 문제가 계속되면 아래 오류 코드와 함께 문의해 주세요.",
         "The card could not be registered. If this keeps happening, contact us with the error code below.";
+    /// The fail page before it has read the address (hydration: the server cannot know the code).
+    FailChecking => "카드 등록 결과를 확인하고 있어요…", "Checking the registration result…";
     FailTitle => "카드 등록에 실패했어요", "Card registration failed";
     FailCancelledTitle => "카드 등록을 취소했어요", "Card registration cancelled";
     FailCanceled => "카드 등록을 취소하셨어요. 언제든 다시 등록할 수 있어요.", "You cancelled the card registration. You can register any time.";

@@ -1,12 +1,15 @@
-//! Pure checkout rules: keys, URLs, redirect parsing, the hand-off decision, configuration and
-//! copy. No web-sys here, so everything in this module is tested natively.
+//! Pure checkout rules: keys, URLs, redirect parsing, the hand-off decision, configuration, SDK
+//! error classification and copy. No web-sys here, and nothing from the modules above it (only
+//! `super::` and the contract crate), so everything in this module is tested natively.
 
 pub mod config;
 pub mod copy;
 pub mod handoff;
 pub mod keys;
+pub mod plan;
 pub mod query;
 pub mod redirect;
 pub mod request;
+pub mod sdk_error;
 pub mod sha256;
 pub mod urls;

@@ -11,7 +11,8 @@ use crate::checkout::keys::CustomerKey;
 use crate::checkout::redirect::PendingRegistration;
 use crate::checkout::request::{CardBillingParams, CardBillingRequest, Flow};
 use crate::checkout::urls::{callback_urls, choose_window_target};
-use crate::components::{Alert, Spinner};
+use crate::components::{Alert, PlanSummaryView, Spinner};
+use crate::events::report;
 use crate::sdk::{self, Payment, ScriptSource, SdkError, TossPayments};
 use crate::storage;
 
@@ -71,6 +72,13 @@ fn failed_from_sdk(error: &SdkError) -> RegisterState {
 
 /// Loads what the button needs, in parallel: the customerKey (fixed or from the backend) and the SDK.
 async fn prepare(config: &Config) -> Result<(Payment, CustomerKey), RegisterState> {
+    // A live key on a plain-http page is refused before anything loads (a Leptos app renders
+    // this page itself, without `mount`'s check).
+    browser::check_page_protocol(config).map_err(|error| RegisterState::Failed {
+        text: Text::IntegrationError,
+        detail: Some(error.to_string()),
+        retry: None,
+    })?;
     let source = ScriptSource {
         url: config.sdk_url.clone(),
         timeout_ms: config.sdk_timeout_ms,
@@ -143,13 +151,47 @@ fn begin(
     Ok((request, state))
 }
 
-/// The registration page: a title, a line of context and the button, with its states announced.
+/// The registration page: a title, a line of context, the plan summary (when configured) and the
+/// button, with its states announced. It renders the same on the server (`ssr`) as in the
+/// browser's first render: the busy button, until the SDK is ready.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use toss_billing_checkout::{CardRegistration, PlanCycle, PlanSummary, RawConfig};
+///
+/// let config = RawConfig {
+///     client_key: Some("test_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq".into()),
+///     customer_key_url: Some("/api/customer".into()),
+///     plan: Some(PlanSummary {
+///         name: "프리미엄 플랜".into(),
+///         amount: 9_900,
+///         cycle: PlanCycle::Monthly,
+///         first_charge_date: None,
+///         cancel_note: None,
+///     }),
+///     ..RawConfig::default()
+/// }
+/// .validate()
+/// .expect("a valid configuration");
+/// leptos::mount::mount_to_body(move || {
+///     view! {
+///         <CardRegistration
+///             config
+///             on_cancelled=|code: String| leptos::logging::log!("closed the card window: {code}")
+///         />
+///     }
+/// });
+/// ```
 #[component]
 pub fn CardRegistration(
     /// The validated configuration.
     config: Config,
+    /// The buyer closed Toss's card window (`USER_CANCEL`); called a microtask later.
+    #[prop(optional, into)]
+    on_cancelled: Option<Callback<String>>,
 ) -> impl IntoView {
     let locale = config.locale;
+    let plan = config.plan.clone();
     let config = StoredValue::new(config);
     let state = RwSignal::new(RegisterState::Loading);
     let notice = RwSignal::new(None::<Text>);
@@ -172,23 +214,33 @@ pub fn CardRegistration(
             }
         });
     };
-    load();
 
-    // Back from the card window (or Toss's page), the browser may restore this page from its
-    // back/forward cache, frozen in `Opening`/`Redirecting`: make the button usable again.
-    let restored = window_event_listener_untyped("pageshow", move |event| {
-        let persisted =
-            js_sys::Reflect::get(&event, &"persisted".into()).is_ok_and(|p| p.is_truthy());
-        if persisted
-            && matches!(
-                state.try_get_untracked(),
-                Some(RegisterState::Opening | RegisterState::Redirecting)
-            )
-        {
-            state.set(RegisterState::Ready);
-        }
-    });
-    on_cleanup(move || restored.remove());
+    // The browser work: the SDK and the customerKey, and the back/forward cache.
+    let start = move || {
+        load();
+        // Back from the card window (or Toss's page), the browser may restore this page from its
+        // back/forward cache, frozen in `Opening`/`Redirecting`: make the button usable again.
+        let restored = window_event_listener_untyped("pageshow", move |event| {
+            let persisted =
+                js_sys::Reflect::get(&event, &"persisted".into()).is_ok_and(|p| p.is_truthy());
+            if persisted
+                && matches!(
+                    state.try_get_untracked(),
+                    Some(RegisterState::Opening | RegisterState::Redirecting)
+                )
+            {
+                state.set(RegisterState::Ready);
+            }
+        });
+        on_cleanup(move || restored.remove());
+    };
+    // Client-side rendering starts at once; on the server nothing starts, and a hydrating page
+    // starts in an effect, after its first render has matched the server's.
+    if browser::can_use_now() {
+        start();
+    } else {
+        Effect::new(move |_| start());
+    }
 
     on_cleanup(move || {
         payment.try_with_value(|p| {
@@ -219,6 +271,10 @@ pub fn CardRegistration(
             match payment.request_billing_auth(&request).await {
                 Ok(()) => state.set(RegisterState::Redirecting),
                 Err(error) if error.is_cancel() => {
+                    // The buyer's cancel, not our own destroy() on unmount.
+                    if let SdkError::UserCancel { .. } = error {
+                        report(on_cancelled, "USER_CANCEL".to_owned());
+                    }
                     storage::clear_pending_if(&registration);
                     state.set(RegisterState::Ready);
                     notice.set(Some(Text::Cancelled));
@@ -263,6 +319,7 @@ pub fn CardRegistration(
         <section class="tbc tbc-register" lang=locale.tag() aria-labelledby="tbc-register-title">
             <h2 id="tbc-register-title" class="tbc-title">{Text::RegisterTitle.get(locale)}</h2>
             <p class="tbc-lead">{Text::RegisterLead.get(locale)}</p>
+            {plan.map(|plan| view! { <PlanSummaryView locale plan /> })}
             <button
                 type="button"
                 class="tbc-button"

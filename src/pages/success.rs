@@ -15,6 +15,7 @@ use crate::checkout::handoff::{
 use crate::checkout::query::without_parameters;
 use crate::checkout::redirect::RedirectError;
 use crate::components::{Alert, BackLink, CardSummaryView, Spinner};
+use crate::events::{report, Callbacks};
 use crate::storage;
 
 /// Why a hand-off has no final answer yet, as the page words it.
@@ -52,11 +53,23 @@ fn view_of(status: &HandoffStatus) -> View {
     }
 }
 
+/// Shows a status and reports it to the host.
+fn show(shown: RwSignal<View>, on: Callbacks, status: &HandoffStatus) {
+    match status {
+        HandoffStatus::Registered { card } => report(on.on_registered, card.clone()),
+        HandoffStatus::Refused { error } => report(on.on_failed, error.code.clone()),
+        HandoffStatus::Unconfirmed { error, .. } => report(on.on_unconfirmed, error.code.clone()),
+        HandoffStatus::Sending => report(on.on_unconfirmed, "INTERRUPTED".to_owned()),
+    }
+    shown.try_set(view_of(status));
+}
+
 /// Posts the record and stores whatever comes back.
 fn send(
     config: StoredValue<Config>,
     record: StoredValue<Option<HandoffRecord>>,
     shown: RwSignal<View>,
+    on: Callbacks,
 ) {
     let (Some(config), Some(Some(mut current))) = (config.try_get_value(), record.try_get_value())
     else {
@@ -73,53 +86,113 @@ fn send(
         };
         current.settle(status);
         let _ = storage::save_handoff(&current);
-        shown.try_set(view_of(&current.status));
+        show(shown, on, &current.status);
         record.try_set_value(Some(current));
     });
 }
 
-/// The success page (the `successUrl` target).
+/// The success page (the `successUrl` target). Its first render, on the server (`ssr`) too, is
+/// the "confirming your card" state; then it reads the address, checks the redirect against what
+/// this tab started, and hands the authKey to the backend once.
+///
+/// In client-side rendering the address is read and scrubbed while the page renders: the authKey
+/// leaves the address bar in the same task that reads it. When hydrating, both happen in the
+/// page's first effect, right after hydration (the server cannot see the address's query).
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use toss_billing_checkout::{CardSummary, RawConfig, RegistrationSuccess};
+///
+/// let config = RawConfig {
+///     client_key: Some("test_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq".into()),
+///     customer_key_url: Some("/api/customer".into()),
+///     continue_url: Some("/account".into()),
+///     ..RawConfig::default()
+/// }
+/// .validate()
+/// .expect("a valid configuration");
+/// leptos::mount::mount_to_body(move || {
+///     view! {
+///         <RegistrationSuccess
+///             config
+///             on_registered=|card: CardSummary| leptos::logging::log!("{:?}", card.company)
+///             on_failed=|code: String| leptos::logging::log!("refused: {code}")
+///             on_unconfirmed=|code: String| leptos::logging::log!("not confirmed yet: {code}")
+///         />
+///     }
+/// });
+/// ```
 #[component]
 pub fn RegistrationSuccess(
     /// The validated configuration.
     config: Config,
+    /// The card is registered: its masked summary (also for a stored outcome after a reload).
+    #[prop(optional, into)]
+    on_registered: Option<Callback<CardSummary>>,
+    /// The backend refused the card for good: its code (e.g. `INVALID_CARD_NUMBER`).
+    #[prop(optional, into)]
+    on_failed: Option<Callback<String>>,
+    /// No final answer yet (the card may well be registered): the last error's code.
+    #[prop(optional, into)]
+    on_unconfirmed: Option<Callback<String>>,
 ) -> impl IntoView {
+    let on = Callbacks {
+        on_registered,
+        on_failed,
+        on_cancelled: None,
+        on_unconfirmed,
+    };
     let locale: Locale = config.locale;
     let register_path = config.register_path.clone();
+    let continue_link = config.continue_url.clone().map(|href| {
+        let label = config.continue_label.clone();
+        (
+            href,
+            label.unwrap_or_else(|| Text::Continue.get(locale).to_owned()),
+        )
+    });
     let config = StoredValue::new(config);
-
-    // Decide and scrub synchronously, before anything renders: the authKey leaves the address bar
-    // in the same task that reads it.
-    let address = browser::address();
-    let arrival = success_arrival(
-        &address.query,
-        storage::load_pending().as_ref(),
-        storage::load_handoff(),
-    );
-    browser::replace_query(
-        &address,
-        &without_parameters(&address.query, &SUCCESS_PARAMETERS),
-    );
 
     let record = StoredValue::new(None::<HandoffRecord>);
     let shown = RwSignal::new(View::Checking(Progress::Sending));
-    match arrival {
-        SuccessArrival::Send(fresh) => {
-            storage::clear_pending();
-            // Stored before posting: a reload mid-request finds it and never posts on its own.
-            if storage::save_handoff(&fresh).is_ok() {
-                record.set_value(Some(fresh));
-                send(config, record, shown);
-            } else {
-                shown.set(View::Unconfirmed(Unsure::NotConfirmed));
-                record.set_value(Some(fresh));
+    // Decide and scrub in one go: the authKey leaves the address bar in the same task that reads it.
+    let arrive = move || {
+        let address = browser::address();
+        let arrival = success_arrival(
+            &address.query,
+            storage::load_pending().as_ref(),
+            storage::load_handoff(),
+        );
+        browser::replace_query(
+            &address,
+            &without_parameters(&address.query, &SUCCESS_PARAMETERS),
+        );
+        match arrival {
+            SuccessArrival::Send(fresh) => {
+                storage::clear_pending();
+                // Stored before posting: a reload mid-request finds it and never posts on its own.
+                if storage::save_handoff(&fresh).is_ok() {
+                    record.set_value(Some(fresh));
+                    send(config, record, shown, on);
+                } else {
+                    shown.set(View::Unconfirmed(Unsure::NotConfirmed));
+                    report(on.on_unconfirmed, "STORAGE_UNAVAILABLE".to_owned());
+                    record.set_value(Some(fresh));
+                }
             }
+            SuccessArrival::Show(stored) => {
+                show(shown, on, &stored.status);
+                record.set_value(Some(stored));
+            }
+            SuccessArrival::Reject(error) => shown.set(View::BadLink(error)),
         }
-        SuccessArrival::Show(stored) => {
-            shown.set(view_of(&stored.status));
-            record.set_value(Some(stored));
-        }
-        SuccessArrival::Reject(error) => shown.set(View::BadLink(error)),
+    };
+    // Client-side rendering: now, before anything renders. On the server: never. Hydrating: in
+    // the first effect, once the page matches the server's HTML.
+    if browser::can_use_now() {
+        arrive();
+    } else {
+        Effect::new(move |_| arrive());
     }
 
     // The result heading takes focus when it appears, so a screen reader announces the outcome.
@@ -154,6 +227,9 @@ pub fn RegistrationSuccess(
                     <h2 id="tbc-success-title" class="tbc-title tbc-title-done" tabindex="-1" node_ref=done_heading>{Text::SuccessDone.get(locale)}</h2>
                     <p class="tbc-lead" role="status">{Text::SuccessDoneLead.get(locale)}</p>
                     <CardSummaryView locale card />
+                    {continue_link.clone().map(|(href, label)| view! {
+                        <a class="tbc-button tbc-link tbc-continue" href=href>{label}</a>
+                    })}
                 }.into_any(),
                 View::Refused(error) => view! {
                     <h2 id="tbc-success-title" class="tbc-title">{Text::SuccessFailedTitle.get(locale)}</h2>
@@ -173,7 +249,7 @@ pub fn RegistrationSuccess(
                         Unsure::StillConfirming => Text::SuccessStillConfirming,
                     }>
                         {can_retry().then(|| view! {
-                            <button type="button" class="tbc-button" on:click=move |_| send(config, record, shown)>
+                            <button type="button" class="tbc-button" on:click=move |_| send(config, record, shown, on)>
                                 {Text::CheckAgain.get(locale)}
                             </button>
                         })}

@@ -5,8 +5,6 @@
 //! before a component mounts, and a retried load can succeed after a failed one.
 //! Vendor reference: <https://docs.tosspayments.com/sdk/v2/js>.
 
-mod error;
-
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -15,7 +13,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-pub use error::SdkError;
+/// The error data lives in the pure layer (`checkout::sdk_error`), so the copy can name it
+/// without depending on this module; this module only converts `JsValue`s into it.
+pub use crate::checkout::sdk_error::SdkError;
 
 use crate::checkout::keys::{ClientKey, CustomerKey};
 use crate::checkout::request::CardBillingRequest;

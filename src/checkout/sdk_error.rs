@@ -1,5 +1,6 @@
-//! The SDK boundary's one error enum. Plain data (strings only), so it can be built and tested
-//! natively and shown by any view; `sdk::js_error_parts` turns a `JsValue` into its parts.
+//! The SDK boundary's one error enum and its classification. Plain data (strings only), so it is
+//! built and tested natively and shown by any view; `sdk::sdk_error_from_js` (the browser side)
+//! turns a thrown `JsValue` into its parts and then into this. Re-exported as `sdk::SdkError`.
 
 /// Everything that can go wrong between us and the TossPayments SDK: loading its script, and every
 /// documented error `code` its calls throw or reject with (contract §3). Unknown codes are kept
