@@ -27,6 +27,40 @@ struct Proc {
     url: String,
 }
 
+impl Proc {
+    fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
+/// CPU seconds (user + system) a process has used, from /proc (100 ticks a second).
+fn cpu_seconds(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let ticks =
+                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// CPU seconds of every PostgreSQL process on the machine.
+fn postgres_cpu_seconds() -> f64 {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(cpu_seconds)
+        .sum()
+}
+
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
@@ -73,15 +107,27 @@ async fn fresh_database(db: Db, dir: &Path) -> String {
         Db::Sqlite => dir.join("billing.sqlite").display().to_string(),
         Db::Postgres => {
             let admin = std::env::var("BENCH_POSTGRES_URL").expect("BENCH_POSTGRES_URL");
-            let name = format!("bench_{}", billing_server::ids::hex(&billing_server::ids::random_bytes::<6>()));
+            let name = format!(
+                "bench_{}",
+                billing_server::ids::hex(&billing_server::ids::random_bytes::<6>())
+            );
             let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut c)
+                .await
+                .unwrap();
             format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
         }
     }
 }
 
-fn server_env(database: &str, dir: &Path, sim: &str, instance: &str, scheduler: bool) -> Vec<(&'static str, String)> {
+fn server_env(
+    database: &str,
+    dir: &Path,
+    sim: &str,
+    instance: &str,
+    scheduler: bool,
+) -> Vec<(&'static str, String)> {
     let dist = dir.join(format!("dist-{instance}"));
     std::fs::create_dir_all(&dist).unwrap();
     std::fs::write(dist.join("index.html"), "<!doctype html>").unwrap();
@@ -108,22 +154,39 @@ struct Customer {
 }
 
 async fn visitor(http: &reqwest::Client, base: &str) -> Customer {
-    let r = http.get(format!("{base}/api/customer")).send().await.unwrap();
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let key = r.json::<Value>().await.unwrap()["customerKey"].as_str().unwrap().to_owned();
+    let r = http
+        .get(format!("{base}/api/customer"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let key = r.json::<Value>().await.unwrap()["customerKey"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Customer { cookie, key }
 }
 
 /// One hand-off until its final answer; returns how long it took.
 async fn hand_off(http: &reqwest::Client, base: &str, c: &Customer) -> Duration {
-    let auth_key = billing_server::sim::sandbox_auth_key(&c.key, "433012", "1234", "1299", "PERSONAL");
+    let auth_key =
+        billing_server::sim::sandbox_auth_key(&c.key, "433012", "1234", "1299", "PERSONAL");
     let body = json!({ "authKey": auth_key, "customerKey": c.key });
     let started = Instant::now();
     loop {
         let r = http
             .post(format!("{base}/api/billing/issue"))
             .header("cookie", &c.cookie)
-            .header("idempotency-key", billing_server::ids::exchange_key(&auth_key))
+            .header(
+                "idempotency-key",
+                billing_server::ids::exchange_key(&auth_key),
+            )
             .json(&body)
             .send()
             .await;
@@ -142,12 +205,22 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn count(database: &str, db: Db, sql: &str) -> i64 {
     match db {
         Db::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{database}")).await.unwrap();
-            sqlx::query_as::<_, (i64,)>(sql).fetch_one(&mut c).await.unwrap().0
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{database}"))
+                .await
+                .unwrap();
+            sqlx::query_as::<_, (i64,)>(sql)
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+                .0
         }
         Db::Postgres => {
             let mut c = sqlx::PgConnection::connect(database).await.unwrap();
-            sqlx::query_as::<_, (i64,)>(sql).fetch_one(&mut c).await.unwrap().0
+            sqlx::query_as::<_, (i64,)>(sql)
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+                .0
         }
     }
 }
@@ -155,7 +228,13 @@ async fn count(database: &str, db: Db, sql: &str) -> i64 {
 async fn with_sim(dir: &Path) -> Proc {
     let sim = spawn(
         &["simulate"],
-        &[("SIMULATOR_DATABASE", dir.join("sim.sqlite").display().to_string()), ("PORT", "0".into())],
+        &[
+            (
+                "SIMULATOR_DATABASE",
+                dir.join("sim.sqlite").display().to_string(),
+            ),
+            ("PORT", "0".into()),
+        ],
     )
     .await;
     let http = reqwest::Client::new();
@@ -175,19 +254,42 @@ async fn bench_handoffs(db: Db, instances: usize) -> (Duration, Duration) {
     let database = fresh_database(db, dir.path()).await;
     let mut servers = Vec::new();
     for i in 0..instances {
-        servers.push(spawn(&[], &server_env(&database, dir.path(), &sim.url, &format!("bench-{i}"), false)).await);
+        servers.push(
+            spawn(
+                &[],
+                &server_env(
+                    &database,
+                    dir.path(),
+                    &sim.url,
+                    &format!("bench-{i}"),
+                    false,
+                ),
+            )
+            .await,
+        );
     }
-    let http = reqwest::Client::builder().pool_max_idle_per_host(512).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .build()
+        .unwrap();
     let mut customers = Vec::new();
     for i in 0..200 {
-        customers.push((i % instances, visitor(&http, &servers[i % instances].url).await));
+        customers.push((
+            i % instances,
+            visitor(&http, &servers[i % instances].url).await,
+        ));
     }
     let mut latencies: Vec<Duration> = futures::future::join_all(
-        customers.iter().map(|(i, c)| hand_off(&http, &servers[*i].url, c)),
+        customers
+            .iter()
+            .map(|(i, c)| hand_off(&http, &servers[*i].url, c)),
     )
     .await;
     latencies.sort();
-    assert_eq!(count(&database, db, "SELECT COUNT(*) FROM billing_keys").await, 200);
+    assert_eq!(
+        count(&database, db, "SELECT COUNT(*) FROM billing_keys").await,
+        200
+    );
     (percentile(&latencies, 0.5), percentile(&latencies, 0.99))
 }
 
@@ -196,8 +298,15 @@ async fn bench_scheduler(db: Db, instances: usize, subscriptions: usize) -> f64 
     let sim = with_sim(dir.path()).await;
     let database = fresh_database(db, dir.path()).await;
     {
-        let seeder = spawn(&[], &server_env(&database, dir.path(), &sim.url, "seed", false)).await;
-        let http = reqwest::Client::builder().pool_max_idle_per_host(128).build().unwrap();
+        let seeder = spawn(
+            &[],
+            &server_env(&database, dir.path(), &sim.url, "seed", false),
+        )
+        .await;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(128)
+            .build()
+            .unwrap();
         futures::stream::iter(0..subscriptions)
             .for_each_concurrent(64, |_| {
                 let (http, url) = (&http, &seeder.url);
@@ -207,23 +316,72 @@ async fn bench_scheduler(db: Db, instances: usize, subscriptions: usize) -> f64 
                 }
             })
             .await;
-        while count(&database, db, "SELECT COUNT(*) FROM subscriptions").await < subscriptions as i64 {
+        while count(&database, db, "SELECT COUNT(*) FROM subscriptions").await
+            < subscriptions as i64
+        {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let started = Instant::now();
     let mut servers = Vec::new();
     for i in 0..instances {
-        servers.push(spawn(&[], &server_env(&database, dir.path(), &sim.url, &format!("sched-{i}"), true)).await);
+        servers.push(
+            spawn(
+                &[],
+                &server_env(&database, dir.path(), &sim.url, &format!("sched-{i}"), true),
+            )
+            .await,
+        );
     }
+    // Timed from the moment every instance is up (each starts charging at once).
+    let started = Instant::now();
+    let servers_before: Vec<f64> = servers
+        .iter()
+        .map(|s| s.pid().map_or(0.0, cpu_seconds))
+        .collect();
+    let sim_before = sim.pid().map_or(0.0, cpu_seconds);
+    let pg_before = postgres_cpu_seconds();
     loop {
-        let done = count(&database, db, "SELECT COUNT(*) FROM charges WHERE status = 'DONE'").await;
+        let done = count(
+            &database,
+            db,
+            "SELECT COUNT(*) FROM charges WHERE status = 'DONE'",
+        )
+        .await;
         if done >= subscriptions as i64 {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    // Where the time went: each process's CPU over the run (this machine has 2 cores: 2 CPU
+    // seconds per second), and calls beyond one charge per subscription (lookups, resends).
+    let servers_cpu: Vec<String> = servers
+        .iter()
+        .zip(&servers_before)
+        .map(|(s, before)| format!("{:.1}", s.pid().map_or(0.0, cpu_seconds) - before))
+        .collect();
+    let sim_cpu = sim.pid().map_or(0.0, cpu_seconds) - sim_before;
+    let pg_cpu = postgres_cpu_seconds() - pg_before;
+    let stats: Value = reqwest::get(format!("{}/__control/stats", sim.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resent = count(
+        &database,
+        db,
+        "SELECT COUNT(*) FROM charges WHERE sends > 1",
+    )
+    .await;
+    eprintln!(
+        "  {} x{instances}: {elapsed:.1} s; CPU seconds: billing-server {}, simulator {sim_cpu:.1}, \
+         PostgreSQL {pg_cpu:.1} (the machine has {:.1}); simulator calls {}; charges sent twice: {resent}",
+        if db == Db::Sqlite { "SQLite" } else { "PostgreSQL" },
+        servers_cpu.join(" + "),
+        elapsed * 2.0,
+        stats["calls"]
+    );
     subscriptions as f64 / elapsed
 }
 
@@ -254,21 +412,41 @@ async fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return; // `cargo test --benches` lists or smoke-runs benches: nothing to do here.
     }
-    let subscriptions: usize = std::env::var("BENCH_SUBSCRIPTIONS").ok().and_then(|n| n.parse().ok()).unwrap_or(2000);
+    let subscriptions: usize = std::env::var("BENCH_SUBSCRIPTIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2000);
     let mut databases = vec![Db::Sqlite];
     if std::env::var("BENCH_POSTGRES_URL").is_ok() {
         databases.push(Db::Postgres);
     } else {
         eprintln!("BENCH_POSTGRES_URL is not set: PostgreSQL is not measured (scripts/bench-server.sh sets it)");
     }
-    let name = |db: Db| if db == Db::Sqlite { "SQLite" } else { "PostgreSQL" };
-    println!("\nhand-offs: 200 concurrent, Toss (simulator) answering after 100 ms\n");
-    println!("| database | instances | p50 | p99 |\n|---|---:|---:|---:|");
-    for &db in &databases {
-        for instances in [1, 2] {
-            let (p50, p99) = bench_handoffs(db, instances).await;
-            println!("| {} | {instances} | {} ms | {} ms |", name(db), p50.as_millis(), p99.as_millis());
+    let name = |db: Db| {
+        if db == Db::Sqlite {
+            "SQLite"
+        } else {
+            "PostgreSQL"
         }
+    };
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only != "scheduler" {
+        println!("\nhand-offs: 200 concurrent, Toss (simulator) answering after 100 ms\n");
+        println!("| database | instances | p50 | p99 |\n|---|---:|---:|---:|");
+        for &db in &databases {
+            for instances in [1, 2] {
+                let (p50, p99) = bench_handoffs(db, instances).await;
+                println!(
+                    "| {} | {instances} | {} ms | {} ms |",
+                    name(db),
+                    p50.as_millis(),
+                    p99.as_millis()
+                );
+            }
+        }
+    }
+    if only == "handoffs" {
+        return;
     }
     println!("\nscheduler: {subscriptions} due subscriptions, Toss (simulator) answering each charge after 100 ms\n");
     println!("| database | instances | charges/s | per instance |\n|---|---:|---:|---:|");
@@ -279,8 +457,16 @@ async fn main() {
             if instances == 1 {
                 one = rate;
             }
-            let scale = if instances == 2 { format!(" ({:.2}× one)", rate / one) } else { String::new() };
-            println!("| {} | {instances} | {rate:.0}{scale} | {:.0} |", name(db), rate / instances as f64);
+            let scale = if instances == 2 {
+                format!(" ({:.2}× one)", rate / one)
+            } else {
+                String::new()
+            };
+            println!(
+                "| {} | {instances} | {rate:.0}{scale} | {:.0} |",
+                name(db),
+                rate / instances as f64
+            );
         }
     }
 }

@@ -289,12 +289,82 @@ impl Charges {
         Ok(count)
     }
 
-    /// One run of a claimed charge.
+    /// Records a charge and runs it in the calling task, leased to this instance from the start:
+    /// the scheduler's path (itself background work under a lease, so nothing waits on a
+    /// request). A crash leaves the charge leased; the lease lapses and the reconciler looks it
+    /// up. Returns the charge as it ends (final, or unknown and left to the reconciler).
+    pub async fn charge_now(
+        &self,
+        request: &ChargeRequest,
+        billing_key_id: i64,
+    ) -> Result<ChargeRow, ChargeError> {
+        let now = self.0.clock.now_ms();
+        let lease_until = now + self.0.settings.lease.as_millis() as i64;
+        let inserted = self
+            .0
+            .store
+            .insert_charge_leased(
+                NewCharge {
+                    order_id: &request.order_id,
+                    idempotency_key: &ids::charge_idempotency_key(),
+                    customer_key: &request.customer_key,
+                    billing_key_id,
+                    amount: request.amount,
+                    order_name: &request.order_name,
+                    subscription: request.subscription,
+                    now,
+                },
+                &self.0.settings.owner,
+                lease_until,
+            )
+            .await?;
+        let Some(row) = inserted else {
+            // Recorded before (a crash after the insert): the usual path, which waits for it.
+            let existing = self
+                .0
+                .store
+                .charge(&request.order_id)
+                .await?
+                .ok_or(ChargeError::NoBillingKey)?;
+            return self.same_or_conflict(existing, request).await;
+        };
+        self.clone().run(row).await;
+        Ok(self
+            .0
+            .store
+            .charge(&request.order_id)
+            .await?
+            .expect("charges are never deleted"))
+    }
+
+    /// One run of a claimed charge, its lease renewed while it runs.
     async fn run(self, row: ChargeRow) {
         let order_id = row.order_id.clone();
+        let heartbeat = {
+            let (store, owner, lease, clock, order_id) = (
+                self.0.store.clone(),
+                self.0.settings.owner.clone(),
+                self.0.settings.lease,
+                self.0.clock.clone(),
+                order_id.clone(),
+            );
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(lease / 3).await;
+                    let until = clock.now_ms() + lease.as_millis() as i64;
+                    if !matches!(
+                        store.renew_charge_lease(&order_id, &owner, until).await,
+                        Ok(true)
+                    ) {
+                        return;
+                    }
+                }
+            })
+        };
         if let Err(e) = self.run_inner(&row).await {
             tracing::error!(order_id, error = %e, "charge bookkeeping failed; the lease will lapse and the charge be looked up again");
         }
+        heartbeat.abort();
         self.wake(&order_id);
     }
 

@@ -20,7 +20,8 @@ use crate::charge::{ChargeError, ChargeRequest, Charges};
 use crate::clock::{iso_kst, Clock, Millis};
 use crate::ids;
 use crate::store::subscriptions::{
-    NewSubscription, PlanRow, SubscriptionRow, SubscriptionStatus, SubscriptionUpdate, UnappliedKey,
+    AttemptRow, NewSubscription, PlanRow, SubscriptionRow, SubscriptionStatus, SubscriptionUpdate,
+    UnappliedKey,
 };
 use crate::store::{Store, StoreError};
 
@@ -192,9 +193,18 @@ impl Subscriptions {
     /// after a long stop), then releases it with its next look.
     async fn work(&self, mut sub: SubscriptionRow) -> Result<(), StoreError> {
         let owner = self.0.settings.owner.clone();
+        let Some(plan) = self.0.store.plan(&sub.plan_id).await? else {
+            tracing::error!(
+                subscription = sub.id,
+                plan = sub.plan_id,
+                "the subscription's plan is gone"
+            );
+            let later = self.0.clock.now_ms() + 3_600_000;
+            return self.release(&sub, Some(later), vec![]).await;
+        };
+        let mut attempts = self.0.store.attempts(sub.id, Some(sub.period_no)).await?;
         for _ in 0..24 {
             let now = self.0.clock.now_ms();
-            let attempts = self.0.store.attempts(sub.id, Some(sub.period_no)).await?;
             let views: Vec<dunning::Attempt> = attempts
                 .iter()
                 .map(|a| dunning::Attempt {
@@ -212,30 +222,39 @@ impl Subscriptions {
                 cancel_at_period_end: sub.cancel_at_period_end,
             };
             let decision = dunning::decide(&current, &views, &self.0.settings.policy, now);
-            let Some(plan) = self.0.store.plan(&sub.plan_id).await? else {
-                tracing::error!(
-                    subscription = sub.id,
-                    plan = sub.plan_id,
-                    "the subscription's plan is gone"
-                );
-                return self.release(&sub, Some(now + 3_600_000), vec![]).await;
-            };
             match decision {
                 Decision::Charge { attempt_no } => {
                     // Retries of a period charge the period's amount; a new period the plan's.
                     let amount = attempts.first().map_or(plan.amount, |a| a.amount);
-                    let order_id = format!("{}-{}-{}", sub.order_prefix, sub.period_no, attempt_no);
                     let request = ChargeRequest {
-                        order_id,
+                        order_id: format!("{}-{}-{}", sub.order_prefix, sub.period_no, attempt_no),
                         customer_key: sub.customer_key.clone(),
                         amount,
                         order_name: plan.name.chars().take(100).collect(),
                         billing_key_id: Some(sub.billing_key_id),
                         subscription: Some((sub.id, sub.period_no, attempt_no)),
                     };
-                    match self.0.charges.submit(&request).await {
-                        Ok(_) => continue, // decide again with the outcome (or its absence)
-                        Err(ChargeError::Store(e)) if e.is_unique_violation() => continue,
+                    match self
+                        .0
+                        .charges
+                        .charge_now(&request, sub.billing_key_id)
+                        .await
+                    {
+                        Ok(charge) => attempts.push(AttemptRow {
+                            order_id: charge.order_id,
+                            period_no: sub.period_no,
+                            attempt_no,
+                            status: charge.status,
+                            amount: charge.amount,
+                            result_code: charge.result_code,
+                            payment_key: charge.payment_key,
+                            billing_key_id: charge.billing_key_id,
+                            created_at: charge.created_at,
+                        }),
+                        // Another runner recorded this attempt a moment ago: read what it did.
+                        Err(ChargeError::Store(e)) if e.is_unique_violation() => {
+                            attempts = self.0.store.attempts(sub.id, Some(sub.period_no)).await?;
+                        }
                         Err(ChargeError::Store(e)) => return Err(e),
                         Err(e) => {
                             tracing::error!(subscription = sub.id, error = %e, "the attempt could not be recorded");
@@ -270,6 +289,9 @@ impl Subscriptions {
                             json!({ "period": sub.period_no }).to_string(),
                         ));
                     }
+                    // Released with its next look in the same statement, unless the next period
+                    // is due already (catching up after a long stop).
+                    let release = start > now;
                     let update = SubscriptionUpdate {
                         status: Some(SubscriptionStatus::Active),
                         period: Some((next_no, start, end)),
@@ -277,21 +299,19 @@ impl Subscriptions {
                         events,
                         ..SubscriptionUpdate::default()
                     };
-                    if !self
+                    let kept = self
                         .0
                         .store
-                        .update_subscription(sub.id, Some(&owner), &update, false, now)
-                        .await?
-                    {
-                        return Ok(()); // the lease was lost; its new holder goes on
+                        .update_subscription(sub.id, Some(&owner), &update, release, now)
+                        .await?;
+                    if !kept || release {
+                        return Ok(());
                     }
                     sub.status = SubscriptionStatus::Active;
                     sub.period_no = next_no;
                     sub.current_period_start = start;
                     sub.current_period_end = end;
-                    if start > now {
-                        return self.release(&sub, Some(start), vec![]).await;
-                    }
+                    attempts.clear();
                 }
                 Decision::RetryAt(at) | Decision::AwaitNewCard(at) => {
                     let failed = attempts.last().expect("a failure means an attempt");

@@ -159,7 +159,9 @@ impl SimState {
         now: i64,
         today: (i32, u8),
     ) -> Result<Answer, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: the transaction reads before it writes; a deferred one could not take the write
+        // lock after another writer committed (SQLITE_BUSY_SNAPSHOT, which busy_timeout cannot wait out).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let answer = match validate_issue(body) {
             Err(answer) => answer,
             Ok((auth_key, customer_key)) => {
@@ -225,7 +227,9 @@ impl SimState {
         now: i64,
     ) -> Result<Answer, sqlx::Error> {
         let payments_scope = ids::sha256_hex(secret.as_bytes());
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE: the transaction reads before it writes; a deferred one could not take the write
+        // lock after another writer committed (SQLITE_BUSY_SNAPSHOT, which busy_timeout cannot wait out).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let answer = match validate_charge(body) {
             Err(answer) => answer,
             Ok(charge) => {

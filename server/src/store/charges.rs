@@ -145,6 +145,58 @@ impl Store {
             .expect("the charge was just inserted or already there"))
     }
 
+    /// Records a new charge already leased to `owner` (the scheduler runs it in the same task).
+    /// `None` if the orderId exists.
+    pub async fn insert_charge_leased(
+        &self,
+        new: NewCharge<'_>,
+        owner: &str,
+        lease_until: i64,
+    ) -> StoreResult<Option<ChargeRow>> {
+        let sql = format!(
+            "INSERT INTO charges (order_id, idempotency_key, customer_key, billing_key_id, amount, \
+             order_name, status, next_attempt_at, created_at, updated_at, subscription_id, \
+             period_no, attempt_no, lease_owner, lease_until) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $7, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (order_id) DO NOTHING RETURNING {COLUMNS}"
+        );
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ChargeRow>(&sql)
+            .bind(new.order_id)
+            .bind(new.idempotency_key)
+            .bind(new.customer_key)
+            .bind(new.billing_key_id)
+            .bind(new.amount)
+            .bind(new.order_name)
+            .bind(new.now)
+            .bind(new.subscription.map(|s| s.0))
+            .bind(new.subscription.map(|s| s.1))
+            .bind(new.subscription.map(|s| s.2))
+            .bind(owner)
+            .bind(lease_until)
+            .fetch_optional(pool)
+            .await)?)
+    }
+
+    /// Extends a lease this runner holds (a slow Toss call). False if it was lost.
+    pub async fn renew_charge_lease(
+        &self,
+        order_id: &str,
+        owner: &str,
+        lease_until: i64,
+    ) -> StoreResult<bool> {
+        let n = on_pool!(self, pool => sqlx::query(
+            "UPDATE charges SET lease_until = $1 WHERE order_id = $2 AND lease_owner = $3 \
+             AND status IN ('PENDING', 'UNKNOWN')",
+        )
+        .bind(lease_until)
+        .bind(order_id)
+        .bind(owner)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
     /// The charge with this orderId.
     pub async fn charge(&self, order_id: &str) -> StoreResult<Option<ChargeRow>> {
         let sql = format!("SELECT {COLUMNS} FROM charges WHERE order_id = $1");

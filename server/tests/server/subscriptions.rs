@@ -74,6 +74,7 @@ async fn attempts_settled(env: &Env, id: i64, n: usize) -> Vec<Value> {
 
 fn fast(s: &mut billing_server::Settings) {
     s.scheduler_interval = Duration::from_millis(50);
+    s.subscribe_plan = Some(billing_server::settings::DEMO_PLAN_ID.to_owned());
 }
 
 async fn register(env: &Env, c: &Customer, auth_key: &str) -> i64 {
@@ -458,6 +459,7 @@ async fn two_instances_charge_a_thousand_due_subscriptions_once_each_even_when_o
     let http = reqwest::Client::new();
     // 1,000 customers register a card on an instance that does not charge: 1,000 due subscriptions.
     let mut env = server_env(&database, &dir.path().join("seed"), &sim.url, "seed");
+    env.retain(|(k, _)| *k != "SUBSCRIBE_PLAN");
     env.push(("SCHEDULER", "off".into()));
     let seeder = Proc::spawn("seeder", &[], &env).await;
     let remote = Remote::new(&seeder.url);

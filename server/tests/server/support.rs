@@ -219,6 +219,8 @@ pub fn test_settings(database: DatabaseUrl, dir: &Path, sim_url: &str) -> Settin
     s.limits.handoff_burst = 10_000;
     s.limits.session_per_minute = 100_000;
     s.limits.session_burst = 10_000;
+    // Registrations only store the card here; the subscription stories subscribe explicitly.
+    s.subscribe_plan = None;
     s
 }
 
@@ -573,6 +575,7 @@ pub fn server_env(
         ("HANDOFF_BURST", "10000".into()),
         ("SESSION_RATE_PER_MINUTE", "100000".into()),
         ("SESSION_BURST", "10000".into()),
+        ("SUBSCRIBE_PLAN", "none".into()),
     ]
 }
 
