@@ -69,8 +69,11 @@ impl SimState {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10));
+        // One connection: SQLite has one writer at a time anyway, and with several connections
+        // the losers of each write lock back off in sleeps of several milliseconds (the busy
+        // handler), which under load added more latency than the simulated network did.
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(1)
             .connect_with(options)
             .await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
