@@ -1,10 +1,12 @@
 //! End-to-end: the release frontend (`scripts/build-release.sh`, the build that ships), served by the
-//! reference backend with its Toss simulator, driven in headless Chromium (and Firefox when
-//! geckodriver is installed). Each story checks what the customer sees and what the backend and
-//! its database recorded. Helpers are in `support/`; screenshots of every page state go to
-//! `target/e2e-artifacts/<test>/`.
+//! reference backend with its Toss simulator, driven in headless Chromium and headless Firefox:
+//! every story runs in both (`chromium::…`, `firefox::…`). Each story checks what the customer sees
+//! and what the backend and its database recorded. Helpers are in `support/`; screenshots of every
+//! page state go to `target/e2e-artifacts/<test>-<browser>/`.
 //!
-//! Run: `cargo test -p e2e` (after `npm ci` in e2e/; `scripts/test.sh` does both).
+//! Run: `cargo test -p e2e` (after `npm ci` in e2e/; `scripts/test.sh` does both). A browser whose
+//! driver is missing fails its stories with the reason; `E2E_SKIP_BROWSERS=firefox` (or
+//! `chromium`) reports that browser's stories as ignored — skipped, never passed.
 
 #[macro_use]
 mod support;
@@ -18,21 +20,25 @@ use support::{Browser, Customer, Device, Fault, Outcome, ShopSetup, Step, Visit}
 const TEST_CARD: (&str, &str) = ("현대", "433012******123*");
 
 /// A story: a test that opens a shop and a browser, runs `$body` (a block of steps using `$c`),
-/// and always closes the browser before reporting.
+/// and always closes the browser before reporting. The harness (`main`) runs it in each browser.
 macro_rules! story {
     ($(#[$meta:meta])* $name:ident, $visit:expr, |$c:ident| $body:block) => {
         $(#[$meta])*
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         #[allow(unused_mut)]
-        async fn $name() {
-            let Some(mut $c) = Customer::arrives(stringify!($name), $visit).await else {
-                return;
-            };
-            let outcome: Step = async { $body }.await;
-            $c.finish(outcome).await;
+        fn $name(browser: Browser) -> Story {
+            Box::pin(async move {
+                let mut visit: Visit = $visit;
+                visit.browser = browser;
+                let mut $c = Customer::arrives(stringify!($name), visit).await;
+                let outcome: Step = async { $body }.await;
+                $c.finish(outcome).await;
+            })
         }
     };
 }
+
+/// A story's run in one browser.
+type Story = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// After a registration: exactly one hand-off reached the backend, exactly one Toss issue call was
 /// made, one card is stored for the customer, and the database holds neither the billing key the
@@ -192,22 +198,6 @@ story!(
         c.snapshot("cancelled-phone").await?;
         ensure_eq!(c.shop.hand_offs(), 1, "hand-offs");
         Ok(())
-    }
-);
-
-story!(
-    /// The second supported browser (skipped with a notice when geckodriver is absent).
-    happy_path_in_firefox,
-    Visit { browser: Browser::Firefox, ..Visit::default() },
-    |c| {
-        c.open_registration().await?;
-        c.click_register().await?;
-        c.see_card_window_overlay().await?;
-        c.register_card().await?;
-        c.see("카드가 등록되었어요").await?;
-        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
-        c.snapshot("success-firefox").await?;
-        backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await
     }
 );
 
@@ -754,6 +744,128 @@ story!(
         c.snapshot("operator-second-charge").await?;
         let charged = c.shop.sim.calls_to("charge").await?.iter().filter(|call| call.outcome == "processed").count();
         ensure_eq!(charged, 2, "charges at Toss");
+        Ok(())
+    }
+);
+
+// ------------------------------------------------------------------------------------------------
+// The harness
+
+/// Every story, run in every browser.
+const STORIES: &[(&str, fn(Browser) -> Story)] = &[
+    ("happy_path_in_the_overlay_window", happy_path_in_the_overlay_window),
+    ("happy_path_with_the_keyboard_only", happy_path_with_the_keyboard_only),
+    ("happy_path_in_the_full_page_window", happy_path_in_the_full_page_window),
+    ("happy_path_on_a_phone", happy_path_on_a_phone),
+    ("failures_and_cancel_in_korean", failures_and_cancel_in_korean),
+    ("failures_and_cancel_in_english", failures_and_cancel_in_english),
+    ("success_page_reload_back_forward_and_second_tab", success_page_reload_back_forward_and_second_tab),
+    ("tampered_redirects_reach_nothing", tampered_redirects_reach_nothing),
+    ("a_plain_storefront_page_mounts_the_checkout_from_its_own_script", a_plain_storefront_page_mounts_the_checkout_from_its_own_script),
+    ("each_page_downloads_only_its_own_bundle_on_configured_paths", each_page_downloads_only_its_own_bundle_on_configured_paths),
+    ("sdk_script_unreachable_then_reachable", sdk_script_unreachable_then_reachable),
+    ("slow_sdk_shows_the_loading_button", slow_sdk_shows_the_loading_button),
+    ("backend_5xx_then_ok", backend_5xx_then_ok),
+    ("backend_down", backend_down),
+    ("slow_backend_shows_the_busy_state", slow_backend_shows_the_busy_state),
+    ("toss_errors_reach_the_customer_as_our_copy", toss_errors_reach_the_customer_as_our_copy),
+    ("a_registration_subscribes_and_the_operator_sees_each_month_charged", a_registration_subscribes_and_the_operator_sees_each_month_charged),
+    ("ssr_storefront_registers_a_card_and_the_success_page_survives_a_reload", ssr_storefront_registers_a_card_and_the_success_page_survives_a_reload),
+    ("ssr_storefront_fail_page", ssr_storefront_fail_page),
+];
+
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    let skipped: Vec<String> = std::env::var("E2E_SKIP_BROWSERS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|b| b.trim().to_ascii_lowercase())
+        .filter(|b| !b.is_empty())
+        .collect();
+    let mut trials = Vec::new();
+    for browser in [Browser::Chromium, Browser::Firefox] {
+        let skip = skipped.iter().any(|b| b == browser.name());
+        let missing = support::browser::Driver::locate(browser).is_none();
+        for (name, story) in STORIES {
+            let story = *story;
+            let trial = libtest_mimic::Trial::test(format!("{}::{name}", browser.name()), move || {
+                if missing {
+                    return Err(format!(
+                        "no {} driver here: scripts/bootstrap.sh installs chromium + chromium-driver and \
+                         firefox-esr + geckodriver (or set CHROMEDRIVER / GECKODRIVER); \
+                         E2E_SKIP_BROWSERS={} skips these stories",
+                        browser.name(),
+                        browser.name()
+                    )
+                    .into());
+                }
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                runtime.block_on(story(browser));
+                Ok(())
+            });
+            trials.push(trial.with_ignored_flag(skip));
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+// ------------------------------------------------------------------------------------------------
+// A Leptos SSR + hydrate storefront (examples/ssr)
+
+/// A visit to the SSR example storefront.
+fn ssr_visit() -> Visit {
+    let mut visit = Visit::default();
+    visit.shop.ssr_example = true;
+    visit
+}
+
+story!(
+    /// A Leptos app rendered on the server: the first HTML already holds the busy button and the
+    /// plan; once hydrated, a card registers through the sandbox and billing-server, and the
+    /// success page still shows it after a reload (nothing posted twice).
+    ssr_storefront_registers_a_card_and_the_success_page_survives_a_reload,
+    ssr_visit(),
+    |c| {
+        let html = reqwest::get(c.shop.url("/")).await?.text().await?;
+        ensure!(html.contains("결제 모듈을 불러오는 중…") && html.contains(r#"aria-busy="true""#), "the server renders the busy button");
+        ensure!(html.contains("9,900원") && html.contains("매월"), "the server renders the plan summary");
+        c.open_registration().await?;
+        c.see("프리미엄 플랜").await?;
+        c.snapshot("ssr-registration").await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.register_card().await?;
+        c.see("카드가 등록되었어요").await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        c.snapshot("ssr-success").await?;
+        ensure!(!c.address_has("authKey").await?, "the authKey is in the address bar");
+        ensure_eq!(c.shop.hand_offs(), 1, "hand-offs that reached the backend");
+        c.reload().await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        ensure_eq!(c.shop.hand_offs(), 1, "hand-offs after the reload");
+        ensure_eq!(c.shop.stored_cards().await?.len(), 1, "cards stored");
+        Ok(())
+    }
+);
+
+story!(
+    /// The SSR storefront's fail page: Toss's failure comes back as our copy, rendered after
+    /// hydration.
+    ssr_storefront_fail_page,
+    ssr_visit(),
+    |c| {
+        c.open_registration().await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.choose_test_failure("REJECT_CARD_COMPANY").await?;
+        c.see(KO.fails[2].1).await?;
+        c.see(KO.fails[2].2).await?;
+        c.snapshot("ssr-fail").await?;
+        ensure_eq!(c.shop.hand_offs(), 0, "hand-offs");
         Ok(())
     }
 );

@@ -12,13 +12,23 @@ use serde_json::{json, Value};
 
 use super::Step;
 
-/// Which browser drives the test.
+/// Which browser drives the test: every story runs in both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Browser {
-    /// Headless Chromium through chromedriver (always required).
+    /// Headless Chromium through chromedriver.
     Chromium,
-    /// Headless Firefox through geckodriver (run when geckodriver is installed, else skipped).
+    /// Headless Firefox (ESR) through geckodriver.
     Firefox,
+}
+
+impl Browser {
+    /// `chromium` or `firefox`: test names, artifact folders, `E2E_SKIP_BROWSERS`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Browser::Chromium => "chromium",
+            Browser::Firefox => "firefox",
+        }
+    }
 }
 
 /// The kind of device the customer uses.

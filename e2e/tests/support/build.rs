@@ -107,3 +107,38 @@ pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// The Leptos SSR example (`examples/ssr`), built once per run by `scripts/build-ssr-example.sh`:
+/// the server binary and the site root holding its hydrate bundle. `E2E_SSR_SITE=/path` (with
+/// `E2E_SSR_BIN=/path/ssr-example`) uses a build made beforehand.
+pub fn ssr_example() -> &'static (PathBuf, PathBuf) {
+    static BUILT: OnceLock<Result<(PathBuf, PathBuf), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        if let (Some(site), Some(bin)) = (std::env::var_os("E2E_SSR_SITE"), std::env::var_os("E2E_SSR_BIN")) {
+            return Ok((PathBuf::from(bin), PathBuf::from(site)));
+        }
+        let site = target_dir().join("e2e-ssr-site");
+        super::notice("building the Leptos SSR example (scripts/build-ssr-example.sh)");
+        let started = Instant::now();
+        let output = Command::new(workspace_root().join("scripts/build-ssr-example.sh"))
+            .arg(&site)
+            .current_dir(workspace_root())
+            .env("CARGO_TARGET_DIR", target_dir())
+            .output()
+            .map_err(|e| format!("cannot run scripts/build-ssr-example.sh: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "scripts/build-ssr-example.sh failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let bin = stdout.lines().last().unwrap_or_default().trim().to_owned();
+        super::notice(&format!("SSR example built in {:.0?}", started.elapsed()));
+        Ok((PathBuf::from(bin), site))
+    });
+    match built {
+        Ok(paths) => paths,
+        Err(e) => panic!("e2e: {e}"),
+    }
+}

@@ -66,20 +66,12 @@ pub struct Customer {
 pub const REGISTER_BUTTON: &str = ".tbc-register > button.tbc-button";
 
 impl Customer {
-    /// Starts the shop and the browser for the test `test`. `None` (with a printed notice) when
-    /// `visit.browser` is not installed here; Chromium is required.
-    pub async fn arrives(test: &str, visit: Visit) -> Option<Customer> {
-        let Some(binary) = Driver::locate(visit.browser) else {
-            assert!(
-                visit.browser != Browser::Chromium,
-                "e2e: chromedriver not found (scripts/bootstrap.sh installs it)"
-            );
-            super::notice(&format!(
-                "NOTICE: `{test}` skipped: geckodriver is not installed (install firefox-esr and \
-                 `cargo install geckodriver --locked`, or set GECKODRIVER, to run it)"
-            ));
-            return None;
-        };
+    /// Starts the shop and the browser for the test `test` (the harness has checked that the
+    /// browser's driver is installed).
+    pub async fn arrives(test: &str, visit: Visit) -> Customer {
+        let test = format!("{test}-{}", visit.browser.name());
+        let binary = Driver::locate(visit.browser)
+            .unwrap_or_else(|| panic!("e2e: `{test}`: no {} driver", visit.browser.name()));
         let shop = Shop::open(&visit.shop)
             .await
             .unwrap_or_else(|e| panic!("e2e: `{test}`: the shop did not open: {}", e.0));
@@ -91,14 +83,14 @@ impl Customer {
             .session(visit.browser, visit.device)
             .await
             .unwrap_or_else(|e| panic!("e2e: `{test}`: {}", e.0));
-        let _ = std::fs::remove_dir_all(artifacts_dir().join(test));
-        Some(Customer {
+        let _ = std::fs::remove_dir_all(artifacts_dir().join(&test));
+        Customer {
             shop,
             client: Some(client),
             driver: Some(driver),
-            test: test.to_owned(),
+            test,
             shots: 0,
-        })
+        }
     }
 
     fn client(&self) -> &Client {

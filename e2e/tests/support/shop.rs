@@ -214,6 +214,9 @@ pub struct ShopSetup {
     pub page_config: Value,
     /// How long the backend waits for one Toss call.
     pub toss_timeout: Duration,
+    /// Serve the storefront from the Leptos SSR example (`examples/ssr`) instead of the release
+    /// dist: the browser opens the example, which passes `/api` to billing-server.
+    pub ssr_example: bool,
 }
 
 impl Default for ShopSetup {
@@ -221,6 +224,7 @@ impl Default for ShopSetup {
         Self {
             page_config: Value::Object(Default::default()),
             toss_timeout: Duration::from_secs(3),
+            ssr_example: false,
         }
     }
 }
@@ -240,7 +244,7 @@ pub struct StoredCard {
 
 /// A running shop: the page's origin, the backend, its simulator and its database.
 pub struct Shop {
-    /// `http://127.0.0.1:PORT` of the front door: what the browser opens.
+    /// What the browser opens: the front door (`http://127.0.0.1:PORT`), or the SSR example.
     pub origin: String,
     /// The recording, fault-injecting proxy.
     pub front: Arc<FrontDoor>,
@@ -249,6 +253,7 @@ pub struct Shop {
     dir: PathBuf,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     server: billing_server::Server,
+    ssr: Option<std::process::Child>,
 }
 
 /// Rewrites the JSON configuration block of a document of the build, merging `overrides` into it.
@@ -300,6 +305,12 @@ impl Shop {
         // The front door's port is the page's origin, so the backend must accept it as its own.
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let origin = format!("http://{}", listener.local_addr()?);
+        // The SSR example's port is chosen now, so billing-server can allow its origin.
+        let ssr_port = if setup.ssr_example {
+            Some(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+        } else {
+            None
+        };
 
         let data = dir.join("data");
         let mut settings = billing_server::Settings::demo();
@@ -316,6 +327,9 @@ impl Shop {
             billing_server::settings::Secret::new("e2e:WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo="),
         );
         settings.allowed_origins = vec![origin.clone()];
+        if let Some(port) = ssr_port {
+            settings.allowed_origins.push(format!("http://127.0.0.1:{port}"));
+        }
         settings.instance_id = format!("e2e-{}", dir.display());
         settings.reconcile_interval = Duration::from_millis(500);
         settings.limits.handoff_per_minute = 10_000;
@@ -351,6 +365,29 @@ impl Shop {
                 }
             })
         };
+        let (origin, ssr) = match ssr_port {
+            None => (origin, None),
+            Some(port) => {
+                let (bin, site) = super::build::ssr_example();
+                let child = std::process::Command::new(bin)
+                    .env("PORT", port.to_string())
+                    .env("SITE_ROOT", site)
+                    .env("BILLING_SERVER_URL", &origin)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .map_err(|e| format!("cannot start the SSR example: {e}"))?;
+                let ssr_origin = format!("http://127.0.0.1:{port}");
+                let deadline = std::time::Instant::now() + Duration::from_secs(20);
+                while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+                    if std::time::Instant::now() > deadline {
+                        return Err("the SSR example did not start listening".into());
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                (ssr_origin, Some(child))
+            }
+        };
         Ok(Shop {
             origin,
             front,
@@ -358,6 +395,7 @@ impl Shop {
             dir,
             tasks: vec![accept],
             server: running,
+            ssr,
         })
     }
 
@@ -482,6 +520,10 @@ impl Drop for Shop {
             task.abort();
         }
         self.server.stop();
+        if let Some(mut ssr) = self.ssr.take() {
+            let _ = ssr.kill();
+            let _ = ssr.wait();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
