@@ -772,6 +772,7 @@ const STORIES: &[(&str, fn(Browser) -> Story)] = &[
     ("a_registration_subscribes_and_the_operator_sees_each_month_charged", a_registration_subscribes_and_the_operator_sees_each_month_charged),
     ("ssr_storefront_registers_a_card_and_the_success_page_survives_a_reload", ssr_storefront_registers_a_card_and_the_success_page_survives_a_reload),
     ("ssr_storefront_fail_page", ssr_storefront_fail_page),
+    ("the_dev_loop_serves_every_page_and_the_flow_completes", the_dev_loop_serves_every_page_and_the_flow_completes),
 ];
 
 fn main() {
@@ -866,6 +867,34 @@ story!(
         c.see(KO.fails[2].2).await?;
         c.snapshot("ssr-fail").await?;
         ensure_eq!(c.shop.hand_offs(), 0, "hand-offs");
+        Ok(())
+    }
+);
+
+// ------------------------------------------------------------------------------------------------
+// The dev loop (`trunk serve`, scripts/dev.sh)
+
+story!(
+    /// `trunk serve` is a working dev loop: the registration page gets its customer through the
+    /// proxy, and a card registers; the fail address shows the fail page, not the registration
+    /// bundle's error.
+    the_dev_loop_serves_every_page_and_the_flow_completes,
+    {
+        let mut visit = Visit::default();
+        visit.shop.dev_loop = true;
+        visit
+    },
+    |c| {
+        c.open_registration().await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.register_card().await?;
+        c.see("카드가 등록되었어요").await?;
+        c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        ensure_eq!(c.shop.hand_offs(), 1, "hand-offs through the dev server's proxy");
+        c.open("/billing/fail?code=PAY_PROCESS_ABORTED&message=x").await?;
+        c.see(KO.fails[1].1).await?;
+        c.do_not_see("상점의 결제 설정에 문제가 있어").await?;
         Ok(())
     }
 );

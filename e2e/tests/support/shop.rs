@@ -217,6 +217,9 @@ pub struct ShopSetup {
     /// Serve the storefront from the Leptos SSR example (`examples/ssr`) instead of the release
     /// dist: the browser opens the example, which passes `/api` to billing-server.
     pub ssr_example: bool,
+    /// Serve the storefront from the dev loop (`trunk serve`, dev.html, a debug build) with its
+    /// proxy to billing-server, as `scripts/dev.sh` does.
+    pub dev_loop: bool,
 }
 
 impl Default for ShopSetup {
@@ -225,6 +228,7 @@ impl Default for ShopSetup {
             page_config: Value::Object(Default::default()),
             toss_timeout: Duration::from_secs(3),
             ssr_example: false,
+            dev_loop: false,
         }
     }
 }
@@ -306,7 +310,7 @@ impl Shop {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let origin = format!("http://{}", listener.local_addr()?);
         // The SSR example's port is chosen now, so billing-server can allow its origin.
-        let ssr_port = if setup.ssr_example {
+        let ssr_port = if setup.ssr_example || setup.dev_loop {
             Some(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
         } else {
             None
@@ -367,6 +371,19 @@ impl Shop {
         };
         let (origin, ssr) = match ssr_port {
             None => (origin, None),
+            Some(port) if setup.dev_loop => {
+                let child = start_dev_loop(&dir, port, &origin)?;
+                let dev_origin = format!("http://127.0.0.1:{port}");
+                // trunk builds first (a debug build of every page), then listens.
+                let deadline = std::time::Instant::now() + Duration::from_secs(600);
+                while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+                    if std::time::Instant::now() > deadline {
+                        return Err("trunk serve did not start listening in 10 minutes".into());
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                (dev_origin, Some(child))
+            }
             Some(port) => {
                 let (bin, site) = super::build::ssr_example();
                 let child = std::process::Command::new(bin)
@@ -503,6 +520,34 @@ impl Shop {
                 .collect::<Vec<_>>()
         )
     }
+}
+
+/// `trunk serve` on `port` with the repository's dev page (dev.html) and a proxy of `/api/` to
+/// `backend`: the dev loop of scripts/dev.sh, with its own config file so the proxy points at this
+/// shop (the repository's Trunk.toml points at :8090).
+fn start_dev_loop(dir: &Path, port: u16, backend: &str) -> Step<std::process::Child> {
+    let root = super::build::workspace_root();
+    let config = dir.join("Trunk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[build]\ntarget = {target:?}\ndist = {dist:?}\n\n[tools]\nwasm_bindgen = \"0.2.130\"\n\n\
+             [serve]\naddresses = [\"127.0.0.1\"]\nport = {port}\n\n\
+             [[proxy]]\nrewrite = \"/api/\"\nbackend = \"{backend}/api/\"\n",
+            target = root.join("dev.html").display().to_string(),
+            dist = dir.join("trunk-dist").display().to_string(),
+        ),
+    )?;
+    Ok(std::process::Command::new("trunk")
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .current_dir(&root)
+        .env("CARGO_TARGET_DIR", super::build::target_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run trunk serve: {e}"))?)
 }
 
 /// `text`, cut to `max` characters.
