@@ -57,7 +57,6 @@ use crate::routes::AppContext;
 use crate::session::{SessionSettings, Sessions};
 use crate::settings::{KeySource, SettingsError};
 use crate::sim::Simulator;
-use crate::store::subscriptions::{PlanCycle, PlanRow};
 use crate::store::{PoolSize, Store, StoreError};
 use crate::subscription::{SubscriptionSettings, Subscriptions};
 use crate::toss::TossClient;
@@ -256,16 +255,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     );
     if settings.mode == Mode::Demo {
         store
-            .insert_plan_if_absent(
-                &PlanRow {
-                    id: settings::DEMO_PLAN_ID.to_owned(),
-                    name: "프리미엄 플랜".to_owned(),
-                    amount: 9_900,
-                    cycle: PlanCycle::Monthly,
-                    interval_days: None,
-                },
-                clock.now_ms(),
-            )
+            .insert_plan_if_absent(&settings::demo_plan(), clock.now_ms())
             .await?;
     }
     let subscriptions = Subscriptions::new(

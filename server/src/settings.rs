@@ -20,6 +20,18 @@ pub const DEMO_OPERATOR_TOKEN: &str = "demo-operator-token-not-a-secret";
 /// The demo's plan (created at start-up in demo mode; registrations subscribe to it).
 pub const DEMO_PLAN_ID: &str = "premium-monthly";
 
+/// The demo's plan itself. The demo page (`index.html`) shows the same in its plan summary: a
+/// test below keeps the two equal.
+pub fn demo_plan() -> crate::store::subscriptions::PlanRow {
+    crate::store::subscriptions::PlanRow {
+        id: DEMO_PLAN_ID.to_owned(),
+        name: "프리미엄 플랜".to_owned(),
+        amount: 9_900,
+        cycle: crate::store::subscriptions::PlanCycle::Monthly,
+        interval_days: None,
+    }
+}
+
 /// The real Toss API.
 pub const TOSS_API: &str = "https://api.tosspayments.com";
 
@@ -823,6 +835,23 @@ mod tests {
             settings(&[("TOSS_SECRET_KEY", "live_sk_abcdefghijkl")]).unwrap_err(),
             SettingsError::KeyModeMismatch(_)
         ));
+    }
+
+    #[test]
+    fn the_demo_page_shows_the_plan_the_server_charges() {
+        let html = include_str!("../../index.html");
+        let start = html
+            .find(r#"id="toss-billing-config">"#)
+            .expect("a config block")
+            + 25;
+        let end = start + html[start..].find("</script>").expect("closed");
+        let config: serde_json::Value = serde_json::from_str(&html[start..end]).expect("JSON");
+        let shown: toss_billing_contract::PlanSummary =
+            serde_json::from_value(config["plan"].clone()).expect("index.html has a plan summary");
+        let plan = demo_plan();
+        assert_eq!(shown.name, plan.name);
+        assert_eq!(shown.amount as i64, plan.amount);
+        assert_eq!(shown.cycle, toss_billing_contract::PlanCycle::Monthly);
     }
 
     #[test]
