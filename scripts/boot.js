@@ -27,20 +27,19 @@ function parsed(text, otherwise) {
 }
 
 // <toss-billing-checkout client-key="test_ck_…" customer-key-url="/api/customer" …>: every
-// attribute but the global ones (id, class, style, lang, aria-*, data-*, …) is a configuration
-// field in kebab-case; the numbers and the object/list fields are parsed, and anything else is a
-// string. A <script type="application/json"> child gives the rest; attributes win. The component
-// names whatever is wrong (an unknown attribute is an unknown field).
-const NUMBERS = ["sdkTimeoutMs", "backendTimeoutMs", "backendMaxAttempts", "confirmTimeoutMs"];
-const OBJECTS = ["plan", "callbackQuery", "backendHeaders", "selectableCardTypes"];
+// attribute but the global ones (id, class, style, lang, title, hidden, slot, aria-*, data-*) is a
+// configuration field in kebab-case. The …Ms and …Attempts fields are numbers; a value that is a
+// JSON object or list (plan, callback-query, backend-headers, selectable-card-types) is parsed;
+// anything else is a string. A <script type="application/json"> child gives the rest; attributes
+// win. The component names whatever is wrong (an unknown attribute is an unknown field).
 function elementConfig(element) {
   const block = element.querySelector(':scope > script[type="application/json"]');
   // Unreadable JSON is handed over as text: the component says the configuration is no object.
   const config = block ? parsed(block.textContent, block.textContent) : {};
   for (const { name, value } of element.attributes) {
-    if (/^(id|class|style|lang|dir|title|hidden|slot|part|role|tabindex|inert|aria-.*|data-.*)$/.test(name)) continue;
+    if (/^(id|class|style|lang|title|hidden|slot|aria-|data-)/.test(name)) continue;
     const field = name.replace(/-([a-z])/g, (_, letter) => letter.toUpperCase());
-    config[field] = NUMBERS.includes(field) ? Number(value) : OBJECTS.includes(field) ? parsed(value, value) : value;
+    config[field] = /(Ms|Attempts)$/.test(field) ? Number(value) : /^[[{]/.test(value) ? parsed(value, value) : value;
   }
   return config;
 }

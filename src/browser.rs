@@ -6,6 +6,7 @@ use crate::checkout::urls::hex;
 
 /// Whether this build runs in a browser: wasm, not the server half of an SSR app (`ssr`). On a
 /// native target every web-sys call panics, so nothing here may be called then.
+#[inline(always)] // a constant: the pages' other branch is compiled out of a CSR bundle
 pub fn is_available() -> bool {
     cfg!(all(target_arch = "wasm32", not(feature = "ssr")))
 }
@@ -13,6 +14,7 @@ pub fn is_available() -> bool {
 /// Whether a page may use the browser while it renders: in a browser, and not while hydrating
 /// (`hydrate`: the first render must be the server's HTML, so the browser work waits for an
 /// effect, which runs after hydration).
+#[inline(always)] // a constant in a CSR build: the pages' effect branch is compiled out
 pub fn can_use_now() -> bool {
     #[cfg(feature = "hydrate")]
     if Owner::current_shared_context().is_some_and(|context| context.during_hydration()) {

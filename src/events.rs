@@ -1,30 +1,36 @@
-//! What the host page learns: the checkout's outcomes, as Leptos callbacks for a Leptos app, and as
-//! DOM events on the mount element for any other page (`mount`, `[data-toss-billing-checkout]`,
-//! `<toss-billing-checkout>`).
+//! What the host page learns: the checkout's outcomes, as Leptos callbacks (the components'
+//! `on_*` props) and as DOM events, dispatched on the element the checkout is rendered into: the
+//! mount element for `mount`, `[data-toss-billing-checkout]` and `<toss-billing-checkout>`.
 //!
 //! | event | detail | when |
 //! |---|---|---|
-//! | `toss-billing-checkout:registered` | the masked card `{company?, number?, cardType?, ownerType?}` | the success page shows the registered card |
-//! | `toss-billing-checkout:failed` | `{code}` | a final refusal on the success page; a fail redirect's code on the fail page (`UNREADABLE` when it had none) |
+//! | `toss-billing-checkout:registered` | the masked card `{company?, number?, cardType?, ownerType?}` | the success page shows the registered card (also a stored one, after a reload) |
+//! | `toss-billing-checkout:failed` | `{code}` | a final refusal on the success page; the fail redirect's code on the fail page (`UNREADABLE` when it has none) |
 //! | `toss-billing-checkout:cancelled` | `{code}` | the buyer closed Toss's card window: `USER_CANCEL` (registration page), `PAY_PROCESS_CANCELED` (fail page) |
-//! | `toss-billing-checkout:unconfirmed` | `{code}` | the success page could not confirm the card yet, or is still confirming it (the last error's code; `INTERRUPTED`, `STORAGE_UNAVAILABLE`) |
+//! | `toss-billing-checkout:unconfirmed` | `{code}` | the success page has no final answer yet: could not confirm, or still confirming (the last error's code, or `INTERRUPTED`, `STORAGE_UNAVAILABLE`) |
 //!
-//! Every event bubbles and is composed (it crosses shadow roots). An outcome is reported a
-//! microtask after the page reaches it, so a host that adds its listeners right after `mount()`
-//! returns still hears an outcome decided while mounting (a reloaded success page, the fail page).
+//! Every event bubbles and is composed (it crosses shadow roots). An outcome the page reaches
+//! while it mounts (the fail page, a reloaded success page) is reported a microtask later, so a
+//! host that adds its listeners right after `mount()` returns still hears it. Nothing is
+//! reported once the page is unmounted.
 
 use leptos::prelude::*;
-use send_wrapper::SendWrapper;
 use wasm_bindgen::JsValue;
 
 use crate::checkout::handoff::CardSummary;
 use crate::js_data;
 
-/// The prefix of every DOM event the checkout fires.
-pub const EVENT_PREFIX: &str = "toss-billing-checkout:";
+/// `toss-billing-checkout:registered`.
+pub const REGISTERED: &str = "toss-billing-checkout:registered";
+/// `toss-billing-checkout:failed`.
+pub const FAILED: &str = "toss-billing-checkout:failed";
+/// `toss-billing-checkout:cancelled`.
+pub const CANCELLED: &str = "toss-billing-checkout:cancelled";
+/// `toss-billing-checkout:unconfirmed`.
+pub const UNCONFIRMED: &str = "toss-billing-checkout:unconfirmed";
 
-/// The four outcome callbacks, each optional: what the pages report to their host. A
-/// [`crate::Pages`] set receives them; the components take them as props of the same names.
+/// The four outcome callbacks, each optional: what a [`crate::Pages`] set hands its pages (the
+/// components take them as props of the same names).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Callbacks {
     /// The card is registered: its masked summary.
@@ -37,47 +43,63 @@ pub struct Callbacks {
     pub on_unconfirmed: Option<Callback<String>>,
 }
 
-impl Callbacks {
-    /// Callbacks that fire the DOM events above on `target` (what `mount` gives its pages). Make
-    /// them inside the mount's reactive owner: they are freed with it, and an outcome that
-    /// arrives after the unmount is dropped.
-    pub fn dispatching_on(target: &web_sys::HtmlElement) -> Self {
-        let target = SendWrapper::new(target.clone());
-        let code = |name| event(&target, name, |code: &String| js_data::code_js(code));
-        Callbacks {
-            on_registered: Some(event(&target, "registered", js_data::card_summary_js)),
-            on_failed: Some(code("failed")),
-            on_cancelled: Some(code("cancelled")),
-            on_unconfirmed: Some(code("unconfirmed")),
-        }
+/// A page's root element: the events go to its parent, the element it is rendered into.
+pub(crate) type Root = NodeRef<leptos::html::Section>;
+
+/// Reports an outcome with a code now: to `callback`, and as the DOM event `name` on the parent
+/// of `root` (the page's root element, if it is still there).
+pub(crate) fn code_now(
+    root: Option<web_sys::Element>,
+    callback: Option<Callback<String>>,
+    name: &str,
+    code: &str,
+) {
+    dispatch(root, name, js_data::code_js(code));
+    if let Some(callback) = callback {
+        let _ = callback.try_run(code.to_owned());
     }
 }
 
-/// A callback that dispatches `toss-billing-checkout:{name}` on `target` with `detail(value)`.
-fn event<T: 'static>(
-    target: &SendWrapper<web_sys::HtmlElement>,
+/// [`code_now`], a microtask later.
+pub(crate) fn code_later(
+    root: Root,
+    callback: Option<Callback<String>>,
     name: &'static str,
-    detail: fn(&T) -> JsValue,
-) -> Callback<T> {
-    let target = target.clone();
-    Callback::new(move |value: T| {
-        let init = web_sys::CustomEventInit::new();
-        init.set_bubbles(true);
-        init.set_composed(true);
-        init.set_detail(&detail(&value));
-        let name = [EVENT_PREFIX, name].concat();
-        if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(&name, &init) {
-            let _ = target.dispatch_event(&event);
-        }
-    })
+    code: String,
+) {
+    queue_microtask(move || code_now(element(root), callback, name, &code));
 }
 
-/// Reports `value` to `callback`, if there is one, a microtask from now; nothing if the page
-/// has been unmounted by then.
-pub(crate) fn report<T: 'static>(callback: Option<Callback<T>>, value: T) {
-    if let Some(callback) = callback {
-        queue_microtask(move || {
-            let _ = callback.try_run(value);
-        });
+/// Reports the registered card, a microtask later.
+pub(crate) fn registered_later(
+    root: Root,
+    callback: Option<Callback<CardSummary>>,
+    card: CardSummary,
+) {
+    queue_microtask(move || {
+        dispatch(element(root), REGISTERED, js_data::card_summary_js(&card));
+        if let Some(callback) = callback {
+            let _ = callback.try_run(card);
+        }
+    });
+}
+
+/// The page's root element, unless the page is gone.
+fn element(root: Root) -> Option<web_sys::Element> {
+    root.try_get_untracked().flatten().map(Into::into)
+}
+
+/// Dispatches `name` on the element the page is rendered into (`root`'s parent): bubbling,
+/// composed.
+fn dispatch(root: Option<web_sys::Element>, name: &str, detail: JsValue) {
+    let Some(target) = root.and_then(|root| root.parent_element()) else {
+        return;
+    };
+    let init = web_sys::CustomEventInit::new();
+    init.set_bubbles(true);
+    init.set_composed(true);
+    init.set_detail(&detail);
+    if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(name, &init) {
+        let _ = target.dispatch_event(&event);
     }
 }

@@ -58,18 +58,13 @@ impl Fields {
 
     /// An optional whole number from 0 to 2³²−1.
     pub fn whole_number(&self, name: &str) -> Result<Option<u32>, String> {
-        Ok(self
-            .whole_number_up_to(name, f64::from(u32::MAX))?
-            .map(|n| n as u32))
-    }
-
-    /// An optional whole number from 0 to `max` (at most 2⁵³, what a JS number holds exactly).
-    pub fn whole_number_up_to(&self, name: &str, max: f64) -> Result<Option<u64>, String> {
         let Some(value) = self.get(name) else {
             return Ok(None);
         };
         match value.as_f64() {
-            Some(n) if n.fract() == 0.0 && (0.0..=max).contains(&n) => Ok(Some(n as u64)),
+            Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
+                Ok(Some(n as u32))
+            }
             _ => Err(format!("`{name}` must be a whole number")),
         }
     }
@@ -164,61 +159,77 @@ pub fn raw_config(value: JsValue) -> Result<RawConfig, String> {
                 .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;
-    Ok(RawConfig {
-        client_key: f.string("clientKey")?,
-        customer_key: f.string("customerKey")?,
-        customer_key_url: f.string("customerKeyUrl")?,
-        backend_url: f.string("backendUrl")?,
-        register_path: f.string("registerPath")?,
-        success_path: f.string("successPath")?,
-        fail_path: f.string("failPath")?,
-        callback_query: f.string_pairs("callbackQuery")?,
-        customer_name: f.string("customerName")?,
-        customer_email: f.string("customerEmail")?,
-        locale: f.string("locale")?,
-        sdk_url: f.string("sdkUrl")?,
-        sdk_nonce: f.string("sdkNonce")?,
-        sdk_timeout_ms: f.whole_number("sdkTimeoutMs")?,
+    // Field by field into one value, in loops: one error path for all the fields of a kind,
+    // where a struct literal of `?`s has one per field, each dropping the fields before it.
+    let mut raw = RawConfig {
         window_target,
         selectable_card_types: card_types,
-        backend_headers: f.string_pairs("backendHeaders")?,
-        credentials: f.string("credentials")?,
-        backend_timeout_ms: f.whole_number("backendTimeoutMs")?,
-        backend_max_attempts: f.whole_number("backendMaxAttempts")?,
-        confirm_timeout_ms: f.whole_number("confirmTimeoutMs")?,
-        plan: f
-            .object("plan")?
-            .map(|plan| plan_summary(&plan).map_err(|e| format!("in `plan`: {e}")))
-            .transpose()?,
-        continue_url: f.string("continueUrl")?,
-        continue_label: f.string("continueLabel")?,
-    })
+        ..RawConfig::default()
+    };
+    for (slot, name) in [
+        (&mut raw.client_key, "clientKey"),
+        (&mut raw.customer_key, "customerKey"),
+        (&mut raw.customer_key_url, "customerKeyUrl"),
+        (&mut raw.backend_url, "backendUrl"),
+        (&mut raw.register_path, "registerPath"),
+        (&mut raw.success_path, "successPath"),
+        (&mut raw.fail_path, "failPath"),
+        (&mut raw.customer_name, "customerName"),
+        (&mut raw.customer_email, "customerEmail"),
+        (&mut raw.locale, "locale"),
+        (&mut raw.sdk_url, "sdkUrl"),
+        (&mut raw.sdk_nonce, "sdkNonce"),
+        (&mut raw.credentials, "credentials"),
+        (&mut raw.continue_url, "continueUrl"),
+        (&mut raw.continue_label, "continueLabel"),
+    ] {
+        *slot = f.string(name)?;
+    }
+    for (slot, name) in [
+        (&mut raw.sdk_timeout_ms, "sdkTimeoutMs"),
+        (&mut raw.backend_timeout_ms, "backendTimeoutMs"),
+        (&mut raw.backend_max_attempts, "backendMaxAttempts"),
+        (&mut raw.confirm_timeout_ms, "confirmTimeoutMs"),
+    ] {
+        *slot = f.whole_number(name)?;
+    }
+    for (slot, name) in [
+        (&mut raw.callback_query, "callbackQuery"),
+        (&mut raw.backend_headers, "backendHeaders"),
+    ] {
+        *slot = f.string_pairs(name)?;
+    }
+    if let Some(plan) = f.object("plan")? {
+        raw.plan = Some(plan_summary(&plan).ok_or(PLAN_SHAPE)?);
+    }
+    Ok(raw)
 }
 
+/// What `plan` must look like (one message for any shape problem: the README has the details).
+const PLAN_SHAPE: &str =
+    "`plan` must be {\"name\", \"amount\", \"cycle\": \"monthly\" | \"yearly\" | \
+                          {\"everyDays\": n}, \"firstChargeDate\"?, \"cancelNote\"?}";
+
 /// `{name, amount, cycle: "monthly" | "yearly" | {"everyDays": n}, firstChargeDate?, cancelNote?}`,
-/// as the contract's serde reads it (unknown fields refused).
-fn plan_summary(f: &Fields) -> Result<PlanSummary, String> {
-    f.only(&["name", "amount", "cycle", "firstChargeDate", "cancelNote"])?;
-    let cycle = match f.get("cycle") {
-        Some(cycle) if cycle.as_string().as_deref() == Some("monthly") => PlanCycle::Monthly,
-        Some(cycle) if cycle.as_string().as_deref() == Some("yearly") => PlanCycle::Yearly,
-        Some(cycle) => {
-            let days = Fields::of(cycle)
-                .filter(|c| c.only(&["everyDays"]).is_ok())
-                .and_then(|c| c.whole_number("everyDays").ok().flatten())
-                .ok_or(r#"`cycle` must be "monthly", "yearly" or {"everyDays": n}"#)?;
-            PlanCycle::EveryDays(days)
+/// the shape the contract's serde reads (unknown fields refused); `amount` at most 2³²−1 here.
+fn plan_summary(f: &Fields) -> Option<PlanSummary> {
+    f.only(&["name", "amount", "cycle", "firstChargeDate", "cancelNote"])
+        .ok()?;
+    let cycle = match f.string("cycle") {
+        Ok(Some(cycle)) if cycle == "monthly" => PlanCycle::Monthly,
+        Ok(Some(cycle)) if cycle == "yearly" => PlanCycle::Yearly,
+        _ => {
+            let cycle = f.object("cycle").ok()??;
+            cycle.only(&["everyDays"]).ok()?;
+            PlanCycle::EveryDays(cycle.whole_number("everyDays").ok()??)
         }
-        None => return Err("`cycle` is required".to_owned()),
     };
-    Ok(PlanSummary {
-        name: f.string("name")?.ok_or("`name` is required")?,
-        amount: f
-            .whole_number_up_to("amount", 9_007_199_254_740_991.0)?
-            .ok_or("`amount` is required")?,
+    Some(PlanSummary {
+        name: f.string("name").ok()??,
+        amount: u64::from(f.whole_number("amount").ok()??),
         cycle,
-        first_charge_date: f.string("firstChargeDate")?,
-        cancel_note: f.string("cancelNote")?,
+        first_charge_date: f.string("firstChargeDate").ok()?,
+        cancel_note: f.string("cancelNote").ok()?,
     })
 }
 

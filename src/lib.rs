@@ -85,11 +85,10 @@ pub fn mount(
     config: Result<Config, ConfigError>,
     pages: Pages,
 ) -> CheckoutHandle {
-    let mounted = leptos::mount::mount_to(target.clone(), move || {
+    let mounted = leptos::mount::mount_to(target, move || {
         let page = config.and_then(|config| {
-            browser::check_page_protocol(&config)?;
             let page = config.page_for(&browser::address().path);
-            pages(config, page, Callbacks::dispatching_on(&target))
+            pages(config, page, Callbacks::default())
         });
         page.unwrap_or_else(|error| view! { <ConfigErrorView error /> }.into_any())
     });

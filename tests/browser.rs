@@ -55,6 +55,18 @@ extern "C" {
     fn refuse_session_storage_writes(refuse: bool);
     #[wasm_bindgen(js_name = clickAll)]
     fn click_all(selector: &str, times: u32);
+    #[wasm_bindgen(js_name = recordEvents)]
+    fn record_events(target: &web_sys::Element) -> JsValue;
+    #[wasm_bindgen(js_name = recordedEvents)]
+    fn recorded_events(recorder: &JsValue) -> String;
+    #[wasm_bindgen(js_name = importLoader)]
+    fn import_loader(origin: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = forgetCheckoutGlobal)]
+    fn forget_checkout_global();
+    #[wasm_bindgen(js_name = hasCheckoutGlobal)]
+    fn has_checkout_global() -> bool;
+    #[wasm_bindgen(js_name = checkoutElement)]
+    fn checkout_element(markup: &str) -> web_sys::HtmlElement;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1650,4 +1662,573 @@ async fn an_unknown_code_shows_the_code_and_the_message_only_as_capped_text() {
         .text_content()
         .unwrap();
     assert_eq!(shown.chars().count(), 200, "capped");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The plan summary.
+
+#[wasm_bindgen_test]
+async fn the_plan_is_summarised_beside_the_button_in_both_languages() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let mut config = base_config(&test_id("plan"));
+    config["plan"] = json!({"name": "프리미엄 플랜", "amount": 9900, "cycle": "monthly"});
+    let page = open("/", &config).await;
+    let plan = page.find("dl.tbc-plan").expect("a plan summary");
+    let text = plan.text_content().unwrap();
+    for part in [
+        "프리미엄 플랜",
+        "9,900원",
+        "매월",
+        "카드 등록 즉시",
+        "언제든 해지할 수 있어요. 해지하면 다음 결제일부터 결제되지 않아요.",
+    ] {
+        assert!(text.contains(part), "{part:?} in {text:?}");
+    }
+    assert_eq!(
+        plan.query_selector_all("dt").unwrap().length(),
+        5,
+        "five labelled rows"
+    );
+    page.until_ready().await;
+
+    config["locale"] = json!("en");
+    config["plan"] = json!({"name": "Pro", "amount": 129000, "cycle": {"everyDays": 14},
+        "firstChargeDate": "2026-12-01", "cancelNote": "Cancel from your account page."});
+    let page = open("/", &config).await;
+    let text = page.find("dl.tbc-plan").unwrap().text_content().unwrap();
+    for part in [
+        "Pro",
+        "₩129,000",
+        "every 14 days",
+        "1 December 2026",
+        "Cancel from your account page.",
+    ] {
+        assert!(text.contains(part), "{part:?} in {text:?}");
+    }
+
+    config.as_object_mut().unwrap().remove("plan");
+    let page = open("/", &config).await;
+    assert!(page.find(".tbc-plan").is_none(), "no plan, no summary");
+}
+
+#[wasm_bindgen_test]
+fn the_browsers_plan_reader_accepts_and_refuses_what_serde_does() {
+    use toss_billing_checkout::RawConfig;
+    for plan in [
+        r#"{"name": "프리미엄 플랜", "amount": 9900, "cycle": "monthly"}"#,
+        r#"{"name": "x", "amount": 1, "cycle": "yearly", "firstChargeDate": "2026-12-01", "cancelNote": "n"}"#,
+        r#"{"name": "x", "amount": 4294967295, "cycle": {"everyDays": 14}}"#,
+        r#"{"name": "x", "amount": 4294967296, "cycle": "monthly"}"#,
+        r#"{"name": "x", "amount": 0, "cycle": "monthly"}"#,
+        r#"{"name": "x", "amount": 1, "cycle": {"everyDays": 14, "x": 1}}"#,
+        r#"{"name": "x", "amount": 1, "cycle": "weekly"}"#,
+        r#"{"name": "x", "amount": 1, "cycle": {"everyDays": -1}}"#,
+        r#"{"name": "x", "amount": 1.5, "cycle": "monthly"}"#,
+        r#"{"name": "x", "amount": -1, "cycle": "monthly"}"#,
+        r#"{"name": "x", "amount": "1", "cycle": "monthly"}"#,
+        r#"{"name": 1, "amount": 1, "cycle": "monthly"}"#,
+        r#"{"amount": 1, "cycle": "monthly"}"#,
+        r#"{"name": "x", "cycle": "monthly"}"#,
+        r#"{"name": "x", "amount": 1}"#,
+        r#"{"name": "x", "amount": 1, "cycle": "monthly", "price": 1}"#,
+        r#"["not", "an", "object"]"#,
+        r#""monthly""#,
+    ] {
+        let text = format!(
+            r#"{{"clientKey": "test_ck_abc", "customerKey": "customer-0001", "plan": {plan}}}"#
+        );
+        // serde natively, then validation; the browser's reader, then the same validation.
+        let serde = serde_json::from_str::<RawConfig>(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|raw| raw.validate().map_err(|e| e.to_string()))
+            .map(|config| config.plan);
+        let ours = toss_billing_checkout::config_from_js(js_sys::JSON::parse(&text).unwrap())
+            .map_err(|e| e.to_string())
+            .map(|config| config.plan);
+        match (&serde, &ours) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{plan}"),
+            (Err(_), Err(message)) => assert!(message.contains("plan"), "{plan}: {message}"),
+            _ => panic!("{plan}: serde says {serde:?}, the browser's reader {ours:?}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the host learns: DOM events on the mount element, Leptos callbacks.
+
+/// The events `recorder` (from `recordEvents`) saw on the element, as `(type, detail)`, after
+/// checking each bubbled, was composed, targeted the element and reached the document.
+fn events_seen(recorder: &JsValue) -> Vec<(String, Value)> {
+    let recorded: Value = serde_json::from_str(&recorded_events(recorder)).unwrap();
+    let seen = recorded["seen"].as_array().unwrap();
+    assert_eq!(
+        recorded["atDocument"].as_array().unwrap().len(),
+        seen.len(),
+        "every event bubbles up to the document: {recorded}"
+    );
+    seen.iter()
+        .map(|event| {
+            assert_eq!(event["bubbles"], json!(true), "{event}");
+            assert_eq!(event["composed"], json!(true), "{event}");
+            assert_eq!(event["onTarget"], json!(true), "{event}");
+            let name = event["type"].as_str().unwrap();
+            let name = name.strip_prefix("toss-billing-checkout:").unwrap();
+            (name.to_owned(), event["detail"].clone())
+        })
+        .collect()
+}
+
+/// Opens the checkout like [`open`], listening to its events from the moment `mount()` returns
+/// (before any await: what a host page's script does).
+async fn open_listening(path: &str, config: &Value) -> (Page, JsValue) {
+    arrive_at(path);
+    let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&root).unwrap();
+    let config = js_sys::JSON::parse(&config.to_string()).unwrap();
+    let handle = mount(root.clone(), config_from_js(config), all_pages);
+    let recorder = record_events(&root);
+    leptos::task::tick().await;
+    (Page { root, handle }, recorder)
+}
+
+async fn until_events(recorder: &JsValue, count: usize) -> Vec<(String, Value)> {
+    for _ in 0..300 {
+        if events_seen(recorder).len() >= count {
+            break;
+        }
+        sleep(20).await;
+    }
+    events_seen(recorder)
+}
+
+#[wasm_bindgen_test]
+async fn closing_the_card_window_fires_cancelled_on_the_mount_element() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let page = open("/", &base_config(&test_id("cancel-event"))).await;
+    let recorder = record_events(&page.root);
+    page.until_ready().await;
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"cancel"}"#).unwrap());
+    page.button().click();
+    let seen = until_events(&recorder, 1).await;
+    assert_eq!(
+        seen,
+        [("cancelled".to_owned(), json!({"code": "USER_CANCEL"}))]
+    );
+
+    // A window the page itself closes (destroy() on unmount) is no cancel by the buyer.
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"pending"}"#).unwrap());
+    page.until_ready().await;
+    page.button().click();
+    sleep(50).await;
+    let root = page.root.clone();
+    drop(page);
+    sleep(100).await;
+    assert!(!sandbox_is_open());
+    assert_eq!(
+        events_seen(&recorder).len(),
+        1,
+        "nothing more: {:?}",
+        events_seen(&recorder)
+    );
+    assert!(root.query_selector(".tbc").unwrap().is_none(), "unmounted");
+}
+
+#[wasm_bindgen_test]
+async fn the_success_page_fires_registered_failed_and_unconfirmed() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("registered-event");
+    let mut config = base_config(&id);
+    config["continueUrl"] = json!("/account?tab=billing");
+    let redirect = register_card(&config).await;
+    let (page, recorder) = open_listening(&path_and_query(&redirect), &config).await;
+    page.until_sees("카드가 등록되었어요").await;
+    let seen = until_events(&recorder, 1).await;
+    assert_eq!(
+        seen,
+        [(
+            "registered".to_owned(),
+            json!({"company": "현대", "number": "433012******123*", "cardType": "신용", "ownerType": "개인"})
+        )]
+    );
+    let link = page.find("a.tbc-continue").expect("the continue link");
+    assert_eq!(
+        link.get_attribute("href").as_deref(),
+        Some("/account?tab=billing")
+    );
+    assert_eq!(link.text_content().as_deref(), Some("계속하기"));
+    // A reload shows the stored outcome (decided while mounting), and says so again.
+    drop(page);
+    let (page, recorder) = open_listening("/billing/success", &config).await;
+    let seen = until_events(&recorder, 1).await;
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].0, "registered");
+    drop(page);
+
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("failed-event");
+    let mut config = base_config(&id);
+    config["backendUrl"] = json!(format!("{FIXTURE}/backend/{id}/refuse"));
+    let redirect = register_card(&config).await;
+    let (page, recorder) = open_listening(&path_and_query(&redirect), &config).await;
+    page.until_sees("카드 번호가 올바르지 않아요").await;
+    let seen = until_events(&recorder, 1).await;
+    assert_eq!(
+        seen,
+        [("failed".to_owned(), json!({"code": "INVALID_CARD_NUMBER"}))],
+        "{}",
+        page.text()
+    );
+    assert!(
+        page.find("a.tbc-continue").is_none(),
+        "no continue link without a card"
+    );
+    drop(page);
+
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("unconfirmed-event");
+    let mut config = base_config(&id);
+    config["backendUrl"] = json!(format!("{FIXTURE}/backend/{id}/down9"));
+    config["backendMaxAttempts"] = json!(1);
+    let redirect = register_card(&config).await;
+    let (_page, recorder) = open_listening(&path_and_query(&redirect), &config).await;
+    let seen = until_events(&recorder, 1).await;
+    assert_eq!(
+        seen,
+        [(
+            "unconfirmed".to_owned(),
+            json!({"code": "TOSS_UNAVAILABLE"})
+        )]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_fail_page_fires_failed_or_cancelled_even_to_listeners_added_after_mount() {
+    let config = base_config(&test_id("fail-events"));
+    for (query, expected) in [
+        (
+            "?code=REJECT_CARD_COMPANY&message=x",
+            ("failed", "REJECT_CARD_COMPANY"),
+        ),
+        (
+            "?code=PAY_PROCESS_CANCELED",
+            ("cancelled", "PAY_PROCESS_CANCELED"),
+        ),
+        ("?code=SOMETHING_ODD", ("failed", "SOMETHING_ODD")),
+        ("", ("failed", "UNREADABLE")),
+    ] {
+        // The page decides while mounting; the host listens once mount() has returned.
+        let (page, recorder) = open_listening(&format!("/billing/fail{query}"), &config).await;
+        let seen = until_events(&recorder, 1).await;
+        assert_eq!(
+            seen,
+            [(expected.0.to_owned(), json!({ "code": expected.1 }))],
+            "{query}"
+        );
+        sleep(50).await;
+        assert_eq!(events_seen(&recorder).len(), 1, "once: {query}");
+        drop(page);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn leptos_apps_get_the_outcomes_as_callbacks() {
+    use leptos::prelude::*;
+    use std::sync::{Arc, Mutex};
+    use toss_billing_checkout::{CardRegistration, CardSummary, Checkout, RegistrationFail};
+    forget_tab_state();
+    sandbox_loaded().await;
+    let id = test_id("callbacks");
+    let config = base_config(&id);
+    let validated = || config_from_js(js_sys::JSON::parse(&config.to_string()).unwrap()).unwrap();
+    let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+    let root = || -> web_sys::HtmlElement {
+        let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
+        document().body().unwrap().append_child(&root).unwrap();
+        root
+    };
+    let until_heard = |count: usize| {
+        let heard = heard.clone();
+        async move {
+            for _ in 0..300 {
+                if heard.lock().unwrap().len() >= count {
+                    break;
+                }
+                sleep(20).await;
+            }
+            heard.lock().unwrap().clone()
+        }
+    };
+
+    // The registration page: on_cancelled.
+    arrive_at("/");
+    let (target, config_now, sink) = (root(), validated(), heard.clone());
+    let mounted = leptos::mount::mount_to(target.clone(), move || {
+        view! {
+            <CardRegistration config=config_now on_cancelled=move |code: String| sink.lock().unwrap().push(format!("cancelled {code}")) />
+        }
+    });
+    let button = until_ready_in(&target).await;
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"cancel"}"#).unwrap());
+    button.click();
+    assert_eq!(until_heard(1).await, ["cancelled USER_CANCEL"]);
+    drop(mounted);
+    target.remove();
+
+    // The fail page: on_failed.
+    arrive_at("/billing/fail?code=REJECT_CARD_COMPANY");
+    let (target, config_now, sink) = (root(), validated(), heard.clone());
+    let mounted = leptos::mount::mount_to(target.clone(), move || {
+        view! {
+            <RegistrationFail config=config_now on_failed=move |code: String| sink.lock().unwrap().push(format!("failed {code}")) />
+        }
+    });
+    assert_eq!(until_heard(2).await[1], "failed REJECT_CARD_COMPANY");
+    drop(mounted);
+    target.remove();
+
+    // <Checkout> on the success address: on_registered, with the card.
+    let redirect = register_card(&config).await;
+    arrive_at(&path_and_query(&redirect));
+    let (target, config_now, sink) = (root(), validated(), heard.clone());
+    let mounted = leptos::mount::mount_to(target.clone(), move || {
+        view! {
+            <Checkout config=config_now on_registered=move |card: CardSummary| sink.lock().unwrap().push(format!("registered {}", card.number.unwrap_or_default())) />
+        }
+    });
+    assert_eq!(until_heard(3).await[2], "registered 433012******123*");
+    drop(mounted);
+    target.remove();
+}
+
+// ---------------------------------------------------------------------------------------------
+// <toss-billing-checkout>, the loader's custom element.
+
+/// Defines the element (the loader, as in the repo) and `window.TossBillingCheckout` (this test
+/// binary's wasm, with every page).
+async fn loader_and_api() {
+    wasm_bindgen_futures::JsFuture::from(import_loader(FIXTURE))
+        .await
+        .expect("the loader imports");
+    if !has_checkout_global() {
+        toss_billing_checkout::expose_js_api(all_pages);
+    }
+}
+
+/// Waits until the register button inside `root` is ready; returns it.
+async fn until_ready_in(root: &web_sys::Element) -> web_sys::HtmlElement {
+    let ready = "button.tbc-button[data-state=ready]";
+    for _ in 0..300 {
+        if let Some(button) = root.query_selector(ready).unwrap() {
+            return button.unchecked_into();
+        }
+        sleep(20).await;
+    }
+    panic!(
+        "the button never became ready; it shows {:?}",
+        root.text_content()
+    );
+}
+
+async fn until_inside(element: &web_sys::HtmlElement, text: &str) {
+    for _ in 0..300 {
+        if element.text_content().unwrap_or_default().contains(text) {
+            return;
+        }
+        sleep(20).await;
+    }
+    panic!(
+        "expected {text:?}; the element shows {:?}",
+        element.text_content()
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_element_mounts_from_its_attributes_fires_its_events_and_unmounts_when_removed() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    loader_and_api().await;
+    arrive_at("/shop");
+    let element = checkout_element(&format!(
+        r#"<toss-billing-checkout id="checkout" class="shop-checkout" data-shop="1" aria-label="checkout"
+            client-key="{CLIENT_KEY}" customer-key="customer-0001" sdk-url="{}" credentials="omit"
+            sdk-timeout-ms="9000" locale="en"
+            plan='{{"name": "Pro", "amount": 9900, "cycle": "yearly"}}'></toss-billing-checkout>"#,
+        sandbox_url()
+    ));
+    let recorder = record_events(&element);
+    document().body().unwrap().append_child(&element).unwrap();
+    until_inside(&element, "Register card").await;
+    let text = element.text_content().unwrap();
+    assert!(text.contains("₩9,900") && text.contains("yearly"), "{text}");
+    let button = until_ready_in(&element).await;
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"cancel"}"#).unwrap());
+    button.click();
+    let seen = until_events(&recorder, 1).await;
+    assert_eq!(
+        seen,
+        [("cancelled".to_owned(), json!({"code": "USER_CANCEL"}))]
+    );
+
+    // Removed while its card window is open: unmounted, the window closed, nothing thrown.
+    let button = until_ready_in(&element).await;
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"pending"}"#).unwrap());
+    button.click();
+    sleep(50).await;
+    assert!(sandbox_is_open());
+    element.remove();
+    sleep(100).await;
+    assert!(!sandbox_is_open(), "the SDK payment was destroyed");
+    assert!(
+        element.query_selector(".tbc").unwrap().is_none(),
+        "unmounted"
+    );
+    assert_eq!(
+        events_seen(&recorder).len(),
+        1,
+        "no event for the page's own close"
+    );
+
+    // Back in the document: mounted afresh, and it works.
+    document().body().unwrap().append_child(&element).unwrap();
+    until_inside(&element, "Register card").await;
+    assert_eq!(
+        element.query_selector_all(".tbc").unwrap().length(),
+        1,
+        "one checkout, not two"
+    );
+    element.remove();
+}
+
+#[wasm_bindgen_test]
+async fn the_element_reads_a_json_child_and_waits_for_the_bundle() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    loader_and_api().await;
+    arrive_at("/billing/fail");
+    forget_checkout_global();
+    let element = checkout_element(&format!(
+        r#"<toss-billing-checkout fail-path="/billing/fail" locale="ko">
+            <script type="application/json">{{"clientKey": "{CLIENT_KEY}", "customerKey": "customer-0001",
+              "locale": "en", "sdkUrl": "{}"}}</script>
+        </toss-billing-checkout>"#,
+        sandbox_url()
+    ));
+    let recorder = record_events(&element);
+    document().body().unwrap().append_child(&element).unwrap();
+    sleep(100).await;
+    assert!(
+        element.query_selector(".tbc").unwrap().is_none(),
+        "nothing before TossBillingCheckout exists"
+    );
+    // The bundle starts: it offers TossBillingCheckout and fires toss-billing-checkout:ready.
+    toss_billing_checkout::expose_js_api(all_pages);
+    // The fail page (its address), in Korean: the attribute wins over the JSON child.
+    until_inside(&element, "카드 등록 중 오류가 발생했어요").await;
+    let seen = until_events(&recorder, 1).await;
+    assert_eq!(seen, [("failed".to_owned(), json!({"code": "UNREADABLE"}))]);
+    element.remove();
+}
+
+#[wasm_bindgen_test]
+async fn the_element_reports_bad_attributes_by_field() {
+    forget_tab_state();
+    loader_and_api().await;
+    arrive_at("/");
+    for (attributes, message) in [
+        (
+            format!(r#"client-key="{CLIENT_KEY}" customer-key="customer-0001" client-kye="x""#),
+            "unknown field `clientKye`",
+        ),
+        (
+            format!(
+                r#"client-key="{CLIENT_KEY}" customer-key="customer-0001" sdk-timeout-ms="soon""#
+            ),
+            "`sdkTimeoutMs` must be a whole number",
+        ),
+        (
+            format!(r#"client-key="{CLIENT_KEY}" customer-key="customer-0001" plan="premium""#),
+            "`plan` must be an object",
+        ),
+        (
+            r#"customer-key="customer-0001""#.to_owned(),
+            "`clientKey` is required",
+        ),
+    ] {
+        let element = checkout_element(&format!(
+            "<toss-billing-checkout {attributes}></toss-billing-checkout>"
+        ));
+        document().body().unwrap().append_child(&element).unwrap();
+        until_inside(&element, message).await;
+        assert!(
+            element.query_selector("button").unwrap().is_none(),
+            "{attributes}"
+        );
+        element.remove();
+    }
+    let element = checkout_element(
+        r#"<toss-billing-checkout><script type="application/json">{ not json</script></toss-billing-checkout>"#,
+    );
+    document().body().unwrap().append_child(&element).unwrap();
+    until_inside(&element, "must be a JSON object").await;
+    element.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_live_key_on_a_plain_http_page_is_refused_before_anything_loads() {
+    forget_tab_state();
+    remove_toss_global();
+    let mut config = base_config(&test_id("live-http"));
+    config["clientKey"] = json!("live_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq");
+    config["backendUrl"] = json!("/api/billing/issue");
+    config.as_object_mut().unwrap().remove("sdkUrl");
+    // The test page is served over http.
+    assert_eq!(window().location().protocol().unwrap(), "http:");
+    let page = open("/", &config).await;
+    page.until_sees("`clientKey`").await;
+    page.see("https");
+    page.see("상점의 결제 설정에 문제가 있어");
+    page.dont_see("D5GePWvyJnrK0W0k6q8gLzN97Eoq");
+    assert!(page.button().disabled(), "nothing to click");
+    assert!(
+        page.find(".tbc-alert button").is_none(),
+        "no retry: it cannot help"
+    );
+    assert_eq!(
+        script_tags_with_src("js.tosspayments.com"),
+        0,
+        "no SDK loaded"
+    );
+    // With an http:// backend the configuration itself is refused, naming the field.
+    config["backendUrl"] = json!("http://api.shop.example/issue");
+    let page = open("/", &config).await;
+    page.see("`backendUrl`");
+    assert!(page.find("button.tbc-button").is_none());
+
+    // A Leptos app that renders the page itself (no mount()): refused before the SDK loads too.
+    let validated = toss_billing_checkout::RawConfig {
+        client_key: Some("live_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq".into()),
+        customer_key: Some("customer-0001".into()),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    let target: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&target).unwrap();
+    let mounted = leptos::mount::mount_to(target.clone(), move || {
+        use leptos::prelude::*;
+        view! { <toss_billing_checkout::CardRegistration config=validated /> }
+    });
+    until_inside(&target, "`clientKey`").await;
+    assert_eq!(
+        script_tags_with_src("js.tosspayments.com"),
+        0,
+        "no SDK loaded"
+    );
+    drop(mounted);
+    target.remove();
 }

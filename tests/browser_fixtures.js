@@ -78,3 +78,50 @@ export function refuseSessionStorageWrites(refuse) {
     ? function () { throw new DOMException("The quota has been exceeded.", "QuotaExceededError"); }
     : realSetItem;
 }
+
+// What reached a listener on the mount element and one on the document, for each checkout event.
+const EVENTS = ["registered", "failed", "cancelled", "unconfirmed"];
+export function recordEvents(target) {
+  const seen = [];
+  const atDocument = [];
+  for (const name of EVENTS) {
+    const type = "toss-billing-checkout:" + name;
+    target.addEventListener(type, (event) => {
+      seen.push({
+        type: event.type,
+        detail: event.detail,
+        bubbles: event.bubbles,
+        composed: event.composed,
+        onTarget: event.target === target,
+      });
+    });
+    document.addEventListener(type, (event) => {
+      if (event.target === target) atDocument.push(event.type);
+    });
+  }
+  return { seen, atDocument };
+}
+
+export function recordedEvents(recorder) {
+  return JSON.stringify(recorder);
+}
+
+// The loader as it is in the repo (no bundles: importing it only defines <toss-billing-checkout>).
+export function importLoader(origin) {
+  return import(origin + "/loader/boot.js");
+}
+
+export function forgetCheckoutGlobal() {
+  delete window.TossBillingCheckout;
+}
+
+export function hasCheckoutGlobal() {
+  return !!window.TossBillingCheckout;
+}
+
+// A <toss-billing-checkout> element from markup, not yet in the document.
+export function checkoutElement(markup) {
+  const template = document.createElement("template");
+  template.innerHTML = markup;
+  return template.content.firstElementChild;
+}

@@ -1351,19 +1351,53 @@ fn cycles_and_first_charges_in_both_languages() {
     assert_eq!(date_parts("2000-02-29"), Some((2000, 2, 29)));
     assert_eq!(date_parts("1900-02-29"), None);
     let plan = PlanSummary {
-        name: "x".into(),
-        amount: 1,
+        name: "Pro <b>\"&\"</b>".into(),
+        amount: 9_900,
         cycle: PlanCycle::Monthly,
         first_charge_date: None,
         cancel_note: None,
     };
     assert_eq!(
-        cancel_note_text(&plan, Locale::Ko),
-        "언제든 해지할 수 있어요. 해지하면 다음 결제일부터 결제되지 않아요."
+        plan_rows_html(&plan, Locale::Ko),
+        "<dt>플랜</dt><dd class=\"tbc-plan-name\">Pro &lt;b&gt;&quot;&amp;&quot;&lt;/b&gt;</dd>\
+         <dt>요금</dt><dd class=\"tbc-plan-amount\">9,900원</dd>\
+         <dt>결제 주기</dt><dd class=\"tbc-plan-cycle\">매월</dd>\
+         <dt>첫 결제</dt><dd class=\"tbc-plan-first\">카드 등록 즉시</dd>\
+         <dt>해지</dt><dd class=\"tbc-plan-cancel\">언제든 해지할 수 있어요. 해지하면 다음 결제일부터 결제되지 않아요.</dd>"
+    );
+    let en = plan_rows_html(
+        &PlanSummary {
+            name: "Pro".into(),
+            cancel_note: Some("<script>alert(1)</script>".into()),
+            first_charge_date: Some("2026-12-01".into()),
+            ..plan
+        },
+        Locale::En,
+    );
+    assert!(
+        en.contains(">₩9,900<") && en.contains(">1 December 2026<"),
+        "{en}"
+    );
+    assert!(en.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{en}");
+    assert!(!en.contains("<script>"), "{en}");
+    let default_note = plan_rows_html(
+        &PlanSummary {
+            name: "x".into(),
+            amount: 1,
+            cycle: PlanCycle::Yearly,
+            first_charge_date: None,
+            cancel_note: None,
+        },
+        Locale::En,
+    );
+    assert!(
+        default_note.contains("Cancel any time; nothing is charged after you cancel."),
+        "{default_note}"
     );
     assert_eq!(
-        cancel_note_text(&plan, Locale::En),
-        "Cancel any time; nothing is charged after you cancel."
+        fill("\u{2}-\u{1}-\u{3}", &["a", "b"]),
+        "b-a-",
+        "a missing value is empty"
     );
 }
 
@@ -1410,6 +1444,12 @@ fn the_plan_setting_is_checked_field_by_field() {
     assert_eq!(plan_of.cycle, PlanCycle::EveryDays(14));
     assert_eq!(plan_of.cancel_note, None, "a blank note is the default one");
     assert_eq!(refused_field(plan(json!({"amount": 0}))), "plan.amount");
+    assert_eq!(
+        refused_field(plan(json!({"amount": 4_294_967_296u64}))),
+        "plan.amount",
+        "what a browser reads"
+    );
+    assert!(plan(json!({"amount": 4_294_967_295u64})).is_ok());
     assert_eq!(refused_field(plan(json!({"name": " "}))), "plan.name");
     assert_eq!(
         refused_field(plan(json!({"name": "가".repeat(101)}))),

@@ -1,6 +1,7 @@
 //! Runtime configuration: what a storefront sets per page, no rebuild. Every field is documented in
 //! the README; [`RawConfig`] is what the page gives, [`Config`] what survived validation.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{MapAccess, Visitor};
@@ -9,7 +10,7 @@ use serde::{Deserialize, Deserializer};
 use super::copy::Locale;
 use super::handoff::{RetryPolicy, DEFAULT_CONFIRM_TIMEOUT_MS};
 use super::keys::{looks_like_secret_key, ClientKey, CustomerKey, KeyError};
-use super::plan::{check_plan, PlanSummary};
+use super::plan::{check_plan, tidy_plan, PlanSummary};
 use super::query::parse_query;
 use super::request::CardOwnerType;
 use super::urls::{check_extra_query, check_path, UrlError, WindowTarget};
@@ -161,7 +162,7 @@ pub enum ConfigError {
         /// The camelCase field name.
         field: &'static str,
         /// What is wrong, without repeating the value.
-        problem: String,
+        problem: Cow<'static, str>,
     },
     /// The page loaded a bundle that lacks the page its address asks for (e.g. the registration
     /// bundle at the success address); the text says which and what to load instead.
@@ -169,12 +170,39 @@ pub enum ConfigError {
     NotInBundle(&'static str),
 }
 
-fn invalid(field: &'static str, problem: impl ToString) -> ConfigError {
+fn invalid(field: &'static str, problem: impl Into<Problem>) -> ConfigError {
     ConfigError::Invalid {
         field,
-        problem: problem.to_string(),
+        problem: problem.into().0,
     }
 }
+
+/// A problem's words: static text is kept as it is (no copy, no formatting code at each of the
+/// many call sites); an error value is written once, with its `Display`.
+struct Problem(Cow<'static, str>);
+
+impl From<&'static str> for Problem {
+    fn from(text: &'static str) -> Self {
+        Problem(Cow::Borrowed(text))
+    }
+}
+
+impl From<String> for Problem {
+    fn from(text: String) -> Self {
+        Problem(Cow::Owned(text))
+    }
+}
+
+macro_rules! problem_from_error {
+    ($($error:ty),*) => {$(
+        impl From<$error> for Problem {
+            fn from(error: $error) -> Self {
+                Problem(Cow::Owned(error.to_string()))
+            }
+        }
+    )*};
+}
+problem_from_error!(KeyError, UrlError, super::query::QueryError);
 
 /// Where the customerKey comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,31 +283,30 @@ const OWN_HEADERS: [&str; 4] = [
     "content-length",
 ];
 
-/// A same-site path, or an absolute http(s) URL (for a backend on another origin).
-fn check_endpoint(field: &'static str, value: &str) -> Result<String, ConfigError> {
+/// A same-site path, or an absolute http(s) URL (for a backend on another origin); trimmed.
+fn check_endpoint<'a>(field: &'static str, value: &'a str) -> Result<&'a str, ConfigError> {
     let value = value.trim();
     let absolute = value.starts_with("https://") || value.starts_with("http://");
-    if absolute {
-        if super::urls::is_absolute_http_url(value) {
-            return Ok(value.to_owned());
-        }
+    if absolute && !super::urls::is_absolute_http_url(value) {
         return Err(invalid(
             field,
             "must be a path starting with '/' or an absolute http(s) URL",
         ));
     }
-    check_path(value).map_err(|e| invalid(field, e))?;
-    Ok(value.to_owned())
+    if !absolute {
+        check_path(value).map_err(|e| invalid(field, e))?;
+    }
+    Ok(value)
 }
 
-fn path_or(
+/// A configured path (or its default), whose own query may not use the names Toss or we append.
+fn check_path_field<'a>(
     field: &'static str,
-    value: Option<String>,
-    default: &str,
-) -> Result<String, ConfigError> {
-    let path = value.unwrap_or_else(|| default.to_owned());
-    check_path(&path).map_err(|e| invalid(field, e))?;
-    // The path's own query is allowed, but not with the names Toss or we append.
+    value: &'a Option<String>,
+    default: &'a str,
+) -> Result<&'a str, ConfigError> {
+    let path = value.as_deref().unwrap_or(default);
+    check_path(path).map_err(|e| invalid(field, e))?;
     if let Some((_, query)) = path.split_once('?') {
         let pairs = parse_query(query).map_err(|e| invalid(field, e))?;
         check_extra_query(&pairs).map_err(|e| invalid(field, e))?;
@@ -294,10 +321,49 @@ fn header_name_ok(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// A free-text field: trimmed, `None` when blank.
+fn text(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn locale_of(value: Option<&str>) -> Option<Locale> {
+    match value {
+        None | Some("ko") | Some("ko-KR") => Some(Locale::Ko),
+        Some("en") | Some("en-US") => Some(Locale::En),
+        Some(_) => None,
+    }
+}
+
+fn credentials_of(value: Option<&str>) -> Option<Credentials> {
+    match value {
+        None | Some("same-origin") => Some(Credentials::SameOrigin),
+        Some("include") => Some(Credentials::Include),
+        Some("omit") => Some(Credentials::Omit),
+        Some(_) => None,
+    }
+}
+
+/// `value` (or `default`) if it is within `range`, else the field's error.
+fn in_range(
+    field: &'static str,
+    value: Option<u32>,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+    problem: &'static str,
+) -> Result<u32, ConfigError> {
+    let value = value.unwrap_or(default);
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(field, problem))
+    }
+}
+
+const DEFAULT_BACKEND_URL: &str = "/api/billing/issue";
+
 impl RawConfig {
-    /// Every string value, with its field name, for the secret-key sweep.
-    fn strings(&self) -> Vec<(&'static str, &str)> {
-        let mut all = vec![];
+    /// The first field with a secret key in any of its strings.
+    fn field_with_secret(&self) -> Option<&'static str> {
         let singles = [
             ("customerKey", &self.customer_key),
             ("customerKeyUrl", &self.customer_key_url),
@@ -311,40 +377,49 @@ impl RawConfig {
             ("continueUrl", &self.continue_url),
             ("continueLabel", &self.continue_label),
         ];
-        for (field, value) in singles {
-            if let Some(value) = value {
-                all.push((field, value.as_str()));
-            }
+        let secret = |value: &String| looks_like_secret_key(value);
+        if let Some((field, _)) = singles
+            .iter()
+            .find(|(_, value)| value.as_ref().is_some_and(secret))
+        {
+            return Some(field);
         }
         if let Some(plan) = &self.plan {
-            all.push(("plan", plan.name.as_str()));
-            for text in [&plan.first_charge_date, &plan.cancel_note]
-                .into_iter()
-                .flatten()
+            if secret(&plan.name)
+                || [&plan.first_charge_date, &plan.cancel_note]
+                    .iter()
+                    .any(|t| t.as_ref().is_some_and(secret))
             {
-                all.push(("plan", text.as_str()));
+                return Some("plan");
             }
         }
-        for (field, map) in [
+        [
             ("backendHeaders", &self.backend_headers),
             ("callbackQuery", &self.callback_query),
-        ] {
-            for (name, value) in map.iter().flatten() {
-                all.push((field, name.as_str()));
-                all.push((field, value.as_str()));
-            }
-        }
-        all
+        ]
+        .into_iter()
+        .find(|(_, pairs)| {
+            pairs
+                .iter()
+                .flatten()
+                .any(|(name, value)| secret(name) || secret(value))
+        })
+        .map(|(field, _)| field)
     }
 
     /// Validates everything; the first problem found is reported.
     pub fn validate(self) -> Result<Config, ConfigError> {
+        // Every rule first, on borrowed values; then the fields move into the Config. (One pass
+        // that moves as it checks would drop every field not yet moved at each of its many early
+        // returns: kilobytes of drop code in the page's wasm.)
+        let (client_key, customer) = self.check()?;
+        Ok(self.into_config(client_key, customer))
+    }
+
+    /// Every rule, in order; the two values only a parse can give.
+    fn check(&self) -> Result<(ClientKey, CustomerSource), ConfigError> {
         // A secret key anywhere in a page is the worst mistake there is: refuse before anything else.
-        if let Some((field, _)) = self
-            .strings()
-            .into_iter()
-            .find(|(_, value)| looks_like_secret_key(value))
-        {
+        if let Some(field) = self.field_with_secret() {
             return Err(invalid(field, KeyError::SecretKeyInBrowser));
         }
         let client_key = ClientKey::parse(
@@ -353,7 +428,7 @@ impl RawConfig {
                 .ok_or(ConfigError::Missing("clientKey"))?,
         )
         .map_err(|e| invalid("clientKey", e))?;
-        let customer = match (self.customer_key, self.customer_key_url) {
+        let customer = match (&self.customer_key, &self.customer_key_url) {
             (Some(_), Some(_)) => {
                 return Err(invalid(
                     "customerKey",
@@ -361,24 +436,26 @@ impl RawConfig {
                 ))
             }
             (Some(key), None) => CustomerSource::Fixed(
-                CustomerKey::parse(&key).map_err(|e| invalid("customerKey", e))?,
+                CustomerKey::parse(key).map_err(|e| invalid("customerKey", e))?,
             ),
-            (None, Some(url)) => CustomerSource::Url(check_endpoint("customerKeyUrl", &url)?),
+            (None, Some(url)) => {
+                CustomerSource::Url(check_endpoint("customerKeyUrl", url)?.to_owned())
+            }
             (None, None) => return Err(ConfigError::Missing("customerKey")),
         };
         let backend_url = check_endpoint(
             "backendUrl",
-            self.backend_url.as_deref().unwrap_or("/api/billing/issue"),
+            self.backend_url.as_deref().unwrap_or(DEFAULT_BACKEND_URL),
         )?;
-        let register_path = path_or("registerPath", self.register_path, "/")?;
-        let success_path = path_or(
+        let register_path = check_path_field("registerPath", &self.register_path, "/")?;
+        let success_path = check_path_field(
             "successPath",
-            self.success_path,
+            &self.success_path,
             toss_billing_contract::DEFAULT_SUCCESS_PATH,
         )?;
-        let fail_path = path_or(
+        let fail_path = check_path_field(
             "failPath",
-            self.fail_path,
+            &self.fail_path,
             toss_billing_contract::DEFAULT_FAIL_PATH,
         )?;
         if success_path == fail_path || success_path == register_path || fail_path == register_path
@@ -388,68 +465,67 @@ impl RawConfig {
                 "registerPath, successPath and failPath must all differ",
             ));
         }
-        let callback_query = self.callback_query.unwrap_or_default();
-        check_extra_query(&callback_query).map_err(|e: UrlError| invalid("callbackQuery", e))?;
-        let text =
-            |field: &'static str, value: Option<String>| -> Result<Option<String>, ConfigError> {
-                match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
-                    Some(v) if v.chars().count() > 100 => {
-                        Err(invalid(field, "must be at most 100 characters"))
-                    }
-                    other => Ok(other),
-                }
-            };
-        let customer_name = text("customerName", self.customer_name)?;
-        let customer_email = text("customerEmail", self.customer_email)?;
-        let locale = match self.locale.as_deref() {
-            None | Some("ko") | Some("ko-KR") => Locale::Ko,
-            Some("en") | Some("en-US") => Locale::En,
-            Some(_) => return Err(invalid("locale", "must be \"ko\" or \"en\"")),
-        };
-        let sdk_url = self.sdk_url.unwrap_or_else(|| TOSS_SDK_URL.to_owned());
-        let sdk_url = check_endpoint("sdkUrl", &sdk_url)?;
+        check_extra_query(self.callback_query.as_deref().unwrap_or_default())
+            .map_err(|e: UrlError| invalid("callbackQuery", e))?;
+        for (field, value) in [
+            ("customerName", &self.customer_name),
+            ("customerEmail", &self.customer_email),
+        ] {
+            if value
+                .as_deref()
+                .is_some_and(|v| v.trim().chars().count() > 100)
+            {
+                return Err(invalid(field, "must be at most 100 characters"));
+            }
+        }
+        locale_of(self.locale.as_deref())
+            .ok_or_else(|| invalid("locale", "must be \"ko\" or \"en\""))?;
+        let sdk_url = check_endpoint("sdkUrl", self.sdk_url.as_deref().unwrap_or(TOSS_SDK_URL))?;
         if !client_key.is_test() {
             // A live key charges real cards: only the real SDK, and only over https.
             if sdk_url != TOSS_SDK_URL {
                 return Err(invalid(
                     "sdkUrl",
-                    "a live client key (live_ck_) must load the real TossPayments SDK, \
-                     https://js.tosspayments.com/v2/standard, not a sandbox or a copy",
+                    "a live client key must load the real TossPayments SDK, \
+                     https://js.tosspayments.com/v2/standard",
                 ));
             }
-            let plain_http = |field: &'static str, url: Option<&str>| match url {
-                Some(url) if url.starts_with("http://") => Err(invalid(
-                    field,
-                    "a live client key (live_ck_) needs an https backend, not http://",
-                )),
-                _ => Ok(()),
+            let customer_url = match &customer {
+                CustomerSource::Url(url) => url.as_str(),
+                CustomerSource::Fixed(_) => "",
             };
-            plain_http("backendUrl", Some(&backend_url))?;
-            if let CustomerSource::Url(url) = &customer {
-                plain_http("customerKeyUrl", Some(url))?;
+            for (field, url) in [
+                ("backendUrl", backend_url),
+                ("customerKeyUrl", customer_url),
+            ] {
+                if url.starts_with("http://") {
+                    return Err(invalid(field, "a live client key needs an https backend"));
+                }
             }
         }
-        let sdk_nonce = self.sdk_nonce.filter(|n| !n.is_empty());
-        if sdk_nonce.as_deref().is_some_and(|n| {
+        if self.sdk_nonce.as_deref().is_some_and(|n| {
             !n.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b))
         }) {
             return Err(invalid("sdkNonce", "must be a base64 value"));
         }
-        let sdk_timeout_ms = self.sdk_timeout_ms.unwrap_or(15_000);
-        if !(1_000..=120_000).contains(&sdk_timeout_ms) {
-            return Err(invalid("sdkTimeoutMs", "must be between 1000 and 120000"));
+        in_range(
+            "sdkTimeoutMs",
+            self.sdk_timeout_ms,
+            15_000,
+            1_000..=120_000,
+            "must be between 1000 and 120000",
+        )?;
+        if let Some(types) = &self.selectable_card_types {
+            if types.len() > 2 || (types.len() == 2 && types[0] == types[1]) {
+                return Err(invalid(
+                    "selectableCardTypes",
+                    "list PERSONAL and/or CORPORATE, each at most once",
+                ));
+            }
         }
-        let card_types = self.selectable_card_types.unwrap_or_default();
-        if card_types.len() > 2 || (card_types.len() == 2 && card_types[0] == card_types[1]) {
-            return Err(invalid(
-                "selectableCardTypes",
-                "list PERSONAL and/or CORPORATE, each at most once",
-            ));
-        }
-        let mut backend_headers = vec![];
-        for (name, value) in self.backend_headers.unwrap_or_default() {
-            if !header_name_ok(&name) || OWN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        for (name, value) in self.backend_headers.iter().flatten() {
+            if !header_name_ok(name) || OWN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
                 return Err(invalid(
                     "backendHeaders",
                     format!("`{name}` is not a header the page may set"),
@@ -461,86 +537,94 @@ impl RawConfig {
                     format!("the value of `{name}` has control characters"),
                 ));
             }
-            backend_headers.push((name, value));
         }
-        let credentials = match self.credentials.as_deref() {
-            None | Some("same-origin") => Credentials::SameOrigin,
-            Some("include") => Credentials::Include,
-            Some("omit") => Credentials::Omit,
-            Some(_) => {
-                return Err(invalid(
-                    "credentials",
-                    "must be \"same-origin\", \"include\" or \"omit\"",
-                ))
-            }
-        };
-        let backend_timeout_ms = self.backend_timeout_ms.unwrap_or(10_000);
-        if !(500..=120_000).contains(&backend_timeout_ms) {
-            return Err(invalid(
-                "backendTimeoutMs",
-                "must be between 500 and 120000",
-            ));
+        credentials_of(self.credentials.as_deref()).ok_or_else(|| {
+            invalid(
+                "credentials",
+                "must be \"same-origin\", \"include\" or \"omit\"",
+            )
+        })?;
+        in_range(
+            "backendTimeoutMs",
+            self.backend_timeout_ms,
+            10_000,
+            500..=120_000,
+            "must be between 500 and 120000",
+        )?;
+        in_range(
+            "backendMaxAttempts",
+            self.backend_max_attempts,
+            3,
+            1..=6,
+            "must be between 1 and 6",
+        )?;
+        in_range(
+            "confirmTimeoutMs",
+            self.confirm_timeout_ms,
+            DEFAULT_CONFIRM_TIMEOUT_MS,
+            5_000..=DEFAULT_CONFIRM_TIMEOUT_MS,
+            "must be between 5000 and 20000",
+        )?;
+        if let Some(plan) = &self.plan {
+            check_plan(plan).map_err(|p| invalid(p.field, p.problem))?;
         }
-        let max_attempts = self.backend_max_attempts.unwrap_or(3);
-        if !(1..=6).contains(&max_attempts) {
-            return Err(invalid("backendMaxAttempts", "must be between 1 and 6"));
+        if let Some(url) = &self.continue_url {
+            check_endpoint("continueUrl", url)?;
         }
-        let confirm_timeout_ms = self
-            .confirm_timeout_ms
-            .unwrap_or(DEFAULT_CONFIRM_TIMEOUT_MS);
-        if !(5_000..=DEFAULT_CONFIRM_TIMEOUT_MS).contains(&confirm_timeout_ms) {
-            return Err(invalid(
-                "confirmTimeoutMs",
-                "must be between 5000 and 20000",
-            ));
-        }
-        let plan = self
-            .plan
-            .map(check_plan)
-            .transpose()
-            .map_err(|p| invalid(p.field, p.problem))?;
-        let continue_url = self
-            .continue_url
-            .map(|url| check_endpoint("continueUrl", &url))
-            .transpose()?;
-        let continue_label = match self.continue_label.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(_) if continue_url.is_none() => {
+        match self.continue_label.as_deref().map(str::trim) {
+            None | Some("") => {}
+            Some(_) if self.continue_url.is_none() => {
                 return Err(invalid("continueLabel", "is used only with continueUrl"))
             }
             Some(label) if label.chars().count() > 40 => {
                 return Err(invalid("continueLabel", "must be at most 40 characters"))
             }
-            Some(label) => Some(label.to_owned()),
+            Some(_) => {}
+        }
+        Ok((client_key, customer))
+    }
+
+    /// The checked configuration, its defaults filled in (`check` has accepted it).
+    fn into_config(self, client_key: ClientKey, customer: CustomerSource) -> Config {
+        let endpoint = |value: Option<String>, default: &str| {
+            value.as_deref().unwrap_or(default).trim().to_owned()
         };
-        Ok(Config {
+        let path =
+            |value: Option<String>, default: &str| value.unwrap_or_else(|| default.to_owned());
+        Config {
             client_key,
             customer,
-            backend_url,
-            register_path,
-            success_path,
-            fail_path,
-            callback_query,
-            customer_name,
-            customer_email,
-            locale,
-            sdk_url,
-            sdk_nonce,
-            sdk_timeout_ms,
+            backend_url: endpoint(self.backend_url, DEFAULT_BACKEND_URL),
+            register_path: path(self.register_path, "/"),
+            success_path: path(
+                self.success_path,
+                toss_billing_contract::DEFAULT_SUCCESS_PATH,
+            ),
+            fail_path: path(self.fail_path, toss_billing_contract::DEFAULT_FAIL_PATH),
+            callback_query: self.callback_query.unwrap_or_default(),
+            customer_name: text(self.customer_name),
+            customer_email: text(self.customer_email),
+            locale: locale_of(self.locale.as_deref()).unwrap_or_default(),
+            sdk_url: endpoint(self.sdk_url, TOSS_SDK_URL),
+            sdk_nonce: self.sdk_nonce.filter(|n| !n.is_empty()),
+            sdk_timeout_ms: self.sdk_timeout_ms.unwrap_or(15_000),
             window_target: self.window_target,
-            card_types,
-            backend_headers,
-            credentials,
-            backend_timeout_ms,
+            card_types: self.selectable_card_types.unwrap_or_default(),
+            backend_headers: self.backend_headers.unwrap_or_default(),
+            credentials: credentials_of(self.credentials.as_deref())
+                .unwrap_or(Credentials::SameOrigin),
+            backend_timeout_ms: self.backend_timeout_ms.unwrap_or(10_000),
             retry: RetryPolicy {
-                max_attempts,
+                max_attempts: self.backend_max_attempts.unwrap_or(3),
                 ..RetryPolicy::default()
             },
-            confirm_timeout_ms,
-            plan,
-            continue_url,
-            continue_label,
-        })
+            confirm_timeout_ms: self
+                .confirm_timeout_ms
+                .unwrap_or(DEFAULT_CONFIRM_TIMEOUT_MS),
+            plan: self.plan.map(tidy_plan),
+            continue_url: self.continue_url.map(|url| url.trim().to_owned()),
+            continue_label: text(self.continue_label),
+        }
     }
 }
 

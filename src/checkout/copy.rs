@@ -67,9 +67,15 @@ texts! {
     PlanBilled => "결제 주기", "Billed";
     PlanFirstCharge => "첫 결제", "First charge";
     PlanCancel => "해지", "Cancelling";
+    /// `\u{1}`: the amount, digits grouped.
+    PlanAmount => "\u{1}원", "₩\u{1}";
     PlanMonthly => "매월", "monthly";
     PlanYearly => "매년", "yearly";
     PlanDaily => "매일", "every day";
+    /// `\u{1}`: the number of days.
+    PlanEveryDays => "\u{1}일마다", "every \u{1} days";
+    /// `\u{1}` year, `\u{2}` month, `\u{3}` day, `\u{4}` the month's English name.
+    PlanDate => "\u{1}년 \u{2}월 \u{3}일", "\u{3} \u{4} \u{1}";
     /// billing-server charges the first period when the card is registered.
     PlanFirstChargeNow => "카드 등록 즉시", "when you register";
     PlanCancelNote => "언제든 해지할 수 있어요. 해지하면 다음 결제일부터 결제되지 않아요.",

@@ -27,15 +27,16 @@ fn trimmed(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-/// Checks a `plan` setting: a name of 1–100 characters, an amount above 0, a cycle of at least one
+/// Checks a `plan` setting: a name of 1–100 characters, an amount of 1 to 2³²−1 KRW (what the
+/// browser reads), a cycle of at least one
 /// day, a real `YYYY-MM-DD` date, a cancellation note of at most 200 characters (blank: the
-/// default note). Returns it trimmed.
-pub fn check_plan(plan: PlanSummary) -> Result<PlanSummary, PlanProblem> {
-    let name = trimmed(&plan.name)
-        .filter(|name| name.chars().count() <= 100)
-        .ok_or(problem("plan.name", "must be 1 to 100 characters"))?;
-    if plan.amount == 0 {
-        return Err(problem("plan.amount", "must be more than 0 (KRW)"));
+/// default note). Surrounding spaces do not count ([`tidy_plan`] removes them).
+pub fn check_plan(plan: &PlanSummary) -> Result<(), PlanProblem> {
+    if !(1..=100).contains(&plan.name.trim().chars().count()) {
+        return Err(problem("plan.name", "must be 1 to 100 characters"));
+    }
+    if !(1..=u64::from(u32::MAX)).contains(&plan.amount) {
+        return Err(problem("plan.amount", "must be 1 to 4294967295 (KRW)"));
     }
     if plan.cycle == PlanCycle::EveryDays(0) {
         return Err(problem("plan.cycle", "everyDays must be at least 1"));
@@ -47,21 +48,26 @@ pub fn check_plan(plan: PlanSummary) -> Result<PlanSummary, PlanProblem> {
     {
         return Err(problem(
             "plan.firstChargeDate",
-            "must be a date written YYYY-MM-DD",
+            "must be a real date, YYYY-MM-DD",
         ));
     }
-    let cancel_note = plan.cancel_note.as_deref().and_then(trimmed);
-    if cancel_note
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > 200)
+    if plan
+        .cancel_note
+        .as_deref()
+        .is_some_and(|n| n.trim().chars().count() > 200)
     {
         return Err(problem("plan.cancelNote", "must be at most 200 characters"));
     }
-    Ok(PlanSummary {
-        name,
-        cancel_note,
+    Ok(())
+}
+
+/// A checked plan with its text trimmed; a blank cancellation note is none (the default note).
+pub fn tidy_plan(plan: PlanSummary) -> PlanSummary {
+    PlanSummary {
+        name: plan.name.trim().to_owned(),
+        cancel_note: plan.cancel_note.as_deref().and_then(trimmed),
         ..plan
-    })
+    }
 }
 
 /// `(year, month, day)` of a real calendar date written `YYYY-MM-DD`.
@@ -89,55 +95,83 @@ pub fn date_parts(date: &str) -> Option<(u32, u32, u32)> {
 
 /// Appends `n` in decimal, with a `,` between groups of three when `grouped`.
 pub fn push_number(out: &mut String, mut n: u64, grouped: bool) {
-    let mut digits = [0u8; 20];
-    let mut len = 0;
+    let mut digits = [0u8; 26];
+    let mut at = digits.len();
+    let mut count = 0;
     loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        len += 1;
+        if grouped && count > 0 && count % 3 == 0 {
+            at -= 1;
+            digits[at] = b',';
+        }
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        count += 1;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    for i in (0..len).rev() {
-        out.push(char::from(digits[i]));
-        if grouped && i > 0 && i % 3 == 0 {
-            out.push(',');
+    // Only ASCII digits and commas were written.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
+fn number(n: u64, grouped: bool) -> String {
+    let mut out = String::new();
+    push_number(&mut out, n, grouped);
+    out
+}
+
+/// Appends `template` with `\u{1}` … `\u{9}` replaced by `values[0]` … `values[8]`, each written as HTML
+/// text (`& < > "` escaped; a missing value is empty). One small loop builds every line of the
+/// plan summary.
+pub fn fill_into(out: &mut String, template: &str, values: &[&str]) {
+    for c in template.chars() {
+        let value = match c {
+            '\u{1}'..='\u{9}' => Some(values.get(c as usize - 1).copied().unwrap_or_default()),
+            _ => None,
+        };
+        let Some(value) = value else {
+            out.push(c);
+            continue;
+        };
+        for c in value.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                c => out.push(c),
+            }
         }
+    }
+}
+
+/// [`fill_into`] a new string.
+pub fn fill(template: &str, values: &[&str]) -> String {
+    let mut out = String::new();
+    fill_into(&mut out, template, values);
+    out
+}
+
+/// The template of a cycle, and its number of days (for `everyDays`).
+fn cycle_template(cycle: PlanCycle) -> (Text, u64) {
+    match cycle {
+        PlanCycle::Monthly => (Text::PlanMonthly, 0),
+        PlanCycle::Yearly => (Text::PlanYearly, 0),
+        PlanCycle::EveryDays(1) => (Text::PlanDaily, 0),
+        PlanCycle::EveryDays(days) => (Text::PlanEveryDays, u64::from(days)),
     }
 }
 
 /// The amount in KRW: ko `9,900원`, en `₩9,900`.
 pub fn amount_text(amount: u64, locale: Locale) -> String {
-    let mut out = String::new();
-    if locale == Locale::En {
-        out.push('₩');
-    }
-    push_number(&mut out, amount, true);
-    if locale == Locale::Ko {
-        out.push('원');
-    }
-    out
+    fill(Text::PlanAmount.get(locale), &[&number(amount, true)])
 }
 
 /// The cycle: `매월`/`monthly`, `매년`/`yearly`, `14일마다`/`every 14 days` (`매일`/`every day`).
 pub fn cycle_text(cycle: PlanCycle, locale: Locale) -> String {
-    let days = match cycle {
-        PlanCycle::Monthly => return Text::PlanMonthly.get(locale).to_owned(),
-        PlanCycle::Yearly => return Text::PlanYearly.get(locale).to_owned(),
-        PlanCycle::EveryDays(1) => return Text::PlanDaily.get(locale).to_owned(),
-        PlanCycle::EveryDays(days) => days,
-    };
-    let mut out = String::new();
-    if locale == Locale::En {
-        out.push_str("every ");
-    }
-    push_number(&mut out, u64::from(days), true);
-    out.push_str(match locale {
-        Locale::Ko => "일마다",
-        Locale::En => " days",
-    });
-    out
+    let (template, days) = cycle_template(cycle);
+    fill(template.get(locale), &[&number(days, true)])
 }
 
 const MONTHS: [&str; 12] = [
@@ -155,37 +189,63 @@ const MONTHS: [&str; 12] = [
     "December",
 ];
 
-/// The first charge: ko `2026년 12월 1일`, en `1 December 2026`; without a date, when billing-server
-/// charges the first period: at registration (ko `카드 등록 즉시`, en `when you register`).
-pub fn first_charge_text(date: Option<&str>, locale: Locale) -> String {
-    let Some((year, month, day)) = date.and_then(date_parts) else {
-        return Text::PlanFirstChargeNow.get(locale).to_owned();
+/// The first charge's template and values: the date (ko `2026년 12월 1일`, en `1 December
+/// 2026`), or, without one, when billing-server charges the first period: at registration (ko
+/// `카드 등록 즉시`, en `when you register`).
+fn first_charge_parts(date: Option<&str>) -> (Text, [String; 3], &'static str) {
+    let (template, (year, month, day)) = match date.and_then(date_parts) {
+        Some(date) => (Text::PlanDate, date),
+        None => (Text::PlanFirstChargeNow, (0, 1, 0)),
     };
+    let numbers = [year, month, day].map(|n| number(u64::from(n), false));
+    (template, numbers, MONTHS[month as usize - 1])
+}
+
+/// The first charge, as [`plan_rows_html`] writes it.
+pub fn first_charge_text(date: Option<&str>, locale: Locale) -> String {
+    let (template, [year, month, day], name) = first_charge_parts(date);
+    fill(template.get(locale), &[&year, &month, &day, name])
+}
+
+/// The plan summary's rows, as the markup inside its `<dl>`: the plan, its price in KRW, how
+/// often it is charged, the first charge, and how to cancel (the merchant's note, or ours).
+/// Every value is escaped: the name and the note are the page's own text.
+pub fn plan_rows_html(plan: &PlanSummary, locale: Locale) -> String {
+    let (cycle, days) = cycle_template(plan.cycle);
+    let (first, [year, month, day], month_name) =
+        first_charge_parts(plan.first_charge_date.as_deref());
+    let (amount, days) = (number(plan.amount, true), number(days, true));
+    let note = plan
+        .cancel_note
+        .as_deref()
+        .unwrap_or(Text::PlanCancelNote.get(locale));
     let mut out = String::new();
-    match locale {
-        Locale::Ko => {
-            push_then(&mut out, year, "년 ");
-            push_then(&mut out, month, "월 ");
-            push_then(&mut out, day, "일");
-        }
-        Locale::En => {
-            push_then(&mut out, day, " ");
-            out.push_str(MONTHS[month as usize - 1]);
-            out.push(' ');
-            push_then(&mut out, year, "");
-        }
+    for (label, class, template, values) in [
+        (Text::PlanName, "name", "\u{1}", [&*plan.name, "", "", ""]),
+        (
+            Text::PlanPrice,
+            "amount",
+            Text::PlanAmount.get(locale),
+            [&amount, "", "", ""],
+        ),
+        (
+            Text::PlanBilled,
+            "cycle",
+            cycle.get(locale),
+            [&days, "", "", ""],
+        ),
+        (
+            Text::PlanFirstCharge,
+            "first",
+            first.get(locale),
+            [&year, &month, &day, month_name],
+        ),
+        (Text::PlanCancel, "cancel", "\u{1}", [note, "", "", ""]),
+    ] {
+        let start = "<dt>\u{1}</dt><dd class=\"tbc-plan-\u{2}\">";
+        fill_into(&mut out, start, &[label.get(locale), class]);
+        fill_into(&mut out, template, &values);
+        out.push_str("</dd>");
     }
     out
-}
-
-fn push_then(out: &mut String, n: u32, after: &str) {
-    push_number(out, u64::from(n), false);
-    out.push_str(after);
-}
-
-/// The cancellation note: the merchant's, or ours.
-pub fn cancel_note_text(plan: &PlanSummary, locale: Locale) -> String {
-    plan.cancel_note
-        .clone()
-        .unwrap_or_else(|| Text::PlanCancelNote.get(locale).to_owned())
 }

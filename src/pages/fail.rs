@@ -8,11 +8,12 @@ use crate::checkout::copy::{fail_code_text, Locale, Text};
 use crate::checkout::query::without_parameters;
 use crate::checkout::redirect::{parse_fail, FailCode, FailRedirect};
 use crate::components::{Alert, BackLink, Spinner};
-use crate::events::report;
+use crate::events::{code_later, Root, CANCELLED, FAILED};
 use crate::storage;
 
 /// Reads the fail redirect, scrubs it from the address, ends the attempt, and reports it.
 fn arrive(
+    root: Root,
     on_failed: Option<Callback<String>>,
     on_cancelled: Option<Callback<String>>,
 ) -> FailRedirect {
@@ -24,10 +25,12 @@ fn arrive(
     );
     // The attempt is over: its state must not validate a later success redirect.
     storage::clear_pending();
-    match failure.code {
-        FailCode::PayProcessCanceled => report(on_cancelled, "PAY_PROCESS_CANCELED".to_owned()),
-        ref code => report(on_failed, code.as_str().unwrap_or("UNREADABLE").to_owned()),
-    }
+    let (callback, name) = match failure.code {
+        FailCode::PayProcessCanceled => (on_cancelled, CANCELLED),
+        _ => (on_failed, FAILED),
+    };
+    let code = failure.code.as_str().unwrap_or("UNREADABLE");
+    code_later(root, callback, name, code.to_owned());
     failure
 }
 
@@ -70,13 +73,14 @@ pub fn RegistrationFail(
     let locale = config.locale;
     let register_path = config.register_path;
     let failure = RwSignal::new(None::<FailRedirect>);
+    let root = Root::new();
     if browser::can_use_now() {
-        failure.set(Some(arrive(on_failed, on_cancelled)));
+        failure.set(Some(arrive(root, on_failed, on_cancelled)));
     } else {
-        Effect::new(move |_| failure.set(Some(arrive(on_failed, on_cancelled))));
+        Effect::new(move |_| failure.set(Some(arrive(root, on_failed, on_cancelled))));
     }
     view! {
-        <section class="tbc tbc-fail" lang=locale.tag() aria-labelledby="tbc-fail-title">
+        <section class="tbc tbc-fail" lang=locale.tag() aria-labelledby="tbc-fail-title" node_ref=root>
             {move || match failure.get() {
                 None => view! {
                     <h2 id="tbc-fail-title" class="tbc-title" aria-busy="true">

@@ -12,7 +12,7 @@ use crate::checkout::redirect::PendingRegistration;
 use crate::checkout::request::{CardBillingParams, CardBillingRequest, Flow};
 use crate::checkout::urls::{callback_urls, choose_window_target};
 use crate::components::{Alert, PlanSummaryView, Spinner};
-use crate::events::report;
+use crate::events::{code_now, CANCELLED};
 use crate::sdk::{self, Payment, ScriptSource, SdkError, TossPayments};
 use crate::storage;
 
@@ -72,8 +72,7 @@ fn failed_from_sdk(error: &SdkError) -> RegisterState {
 
 /// Loads what the button needs, in parallel: the customerKey (fixed or from the backend) and the SDK.
 async fn prepare(config: &Config) -> Result<(Payment, CustomerKey), RegisterState> {
-    // A live key on a plain-http page is refused before anything loads (a Leptos app renders
-    // this page itself, without `mount`'s check).
+    // A live key on a plain-http page is refused before anything loads.
     browser::check_page_protocol(config).map_err(|error| RegisterState::Failed {
         text: Text::IntegrationError,
         detail: Some(error.to_string()),
@@ -191,8 +190,10 @@ pub fn CardRegistration(
     on_cancelled: Option<Callback<String>>,
 ) -> impl IntoView {
     let locale = config.locale;
-    let plan = config.plan.clone();
-    let config = StoredValue::new(config);
+    let mut config = config;
+    let plan = config.plan.take();
+    // Shared, not cloned, by the tasks that need it: a Config's clone is a kilobyte of wasm.
+    let config = StoredValue::new(std::sync::Arc::new(config));
     let state = RwSignal::new(RegisterState::Loading);
     let notice = RwSignal::new(None::<Text>);
     let payment = StoredValue::new_local(None::<(Payment, CustomerKey)>);
@@ -273,7 +274,11 @@ pub fn CardRegistration(
                 Err(error) if error.is_cancel() => {
                     // The buyer's cancel, not our own destroy() on unmount.
                     if let SdkError::UserCancel { .. } = error {
-                        report(on_cancelled, "USER_CANCEL".to_owned());
+                        // The page's root is the button's parent (no NodeRef of its own: each
+                        // NodeRef type costs the page's wasm most of a kilobyte).
+                        let root = button.try_get_untracked().flatten();
+                        let root = root.and_then(|button| button.parent_element());
+                        code_now(root, on_cancelled, CANCELLED, "USER_CANCEL");
                     }
                     storage::clear_pending_if(&registration);
                     state.set(RegisterState::Ready);

@@ -15,7 +15,7 @@ use crate::checkout::handoff::{
 use crate::checkout::query::without_parameters;
 use crate::checkout::redirect::RedirectError;
 use crate::components::{Alert, BackLink, CardSummaryView, Spinner};
-use crate::events::{report, Callbacks};
+use crate::events::{code_later, registered_later, Callbacks, Root, FAILED, UNCONFIRMED};
 use crate::storage;
 
 /// Why a hand-off has no final answer yet, as the page words it.
@@ -54,22 +54,37 @@ fn view_of(status: &HandoffStatus) -> View {
 }
 
 /// Shows a status and reports it to the host.
-fn show(shown: RwSignal<View>, on: Callbacks, status: &HandoffStatus) {
+fn show(shown: RwSignal<View>, on: Host, status: &HandoffStatus) {
+    let (root, on) = on;
     match status {
-        HandoffStatus::Registered { card } => report(on.on_registered, card.clone()),
-        HandoffStatus::Refused { error } => report(on.on_failed, error.code.clone()),
-        HandoffStatus::Unconfirmed { error, .. } => report(on.on_unconfirmed, error.code.clone()),
-        HandoffStatus::Sending => report(on.on_unconfirmed, "INTERRUPTED".to_owned()),
+        HandoffStatus::Registered { card } => {
+            registered_later(root, on.on_registered, card.clone())
+        }
+        HandoffStatus::Refused { error } => {
+            code_later(root, on.on_failed, FAILED, error.code.clone())
+        }
+        HandoffStatus::Unconfirmed { error, .. } => {
+            code_later(root, on.on_unconfirmed, UNCONFIRMED, error.code.clone())
+        }
+        HandoffStatus::Sending => code_later(
+            root,
+            on.on_unconfirmed,
+            UNCONFIRMED,
+            "INTERRUPTED".to_owned(),
+        ),
     }
     shown.try_set(view_of(status));
 }
+
+/// Where the page reports to: its root (for the DOM events) and the host's callbacks.
+type Host = (Root, Callbacks);
 
 /// Posts the record and stores whatever comes back.
 fn send(
     config: StoredValue<Config>,
     record: StoredValue<Option<HandoffRecord>>,
     shown: RwSignal<View>,
-    on: Callbacks,
+    on: Host,
 ) {
     let (Some(config), Some(Some(mut current))) = (config.try_get_value(), record.try_get_value())
     else {
@@ -136,12 +151,16 @@ pub fn RegistrationSuccess(
     #[prop(optional, into)]
     on_unconfirmed: Option<Callback<String>>,
 ) -> impl IntoView {
-    let on = Callbacks {
-        on_registered,
-        on_failed,
-        on_cancelled: None,
-        on_unconfirmed,
-    };
+    let root = Root::new();
+    let on = (
+        root,
+        Callbacks {
+            on_registered,
+            on_failed,
+            on_cancelled: None,
+            on_unconfirmed,
+        },
+    );
     let locale: Locale = config.locale;
     let register_path = config.register_path.clone();
     let continue_link = config.continue_url.clone().map(|href| {
@@ -176,7 +195,12 @@ pub fn RegistrationSuccess(
                     send(config, record, shown, on);
                 } else {
                     shown.set(View::Unconfirmed(Unsure::NotConfirmed));
-                    report(on.on_unconfirmed, "STORAGE_UNAVAILABLE".to_owned());
+                    code_later(
+                        root,
+                        on.1.on_unconfirmed,
+                        UNCONFIRMED,
+                        "STORAGE_UNAVAILABLE".into(),
+                    );
                     record.set_value(Some(fresh));
                 }
             }
@@ -206,7 +230,7 @@ pub fn RegistrationSuccess(
     let can_retry = move || record.with_value(|r| r.as_ref().is_some_and(|r| r.auth_key.is_some()));
     let back = register_path.clone();
     view! {
-        <section class="tbc tbc-success" lang=locale.tag() aria-labelledby="tbc-success-title">
+        <section class="tbc tbc-success" lang=locale.tag() aria-labelledby="tbc-success-title" node_ref=root>
             {move || {
                 let back = back.clone();
                 match shown.get() {
