@@ -1,10 +1,74 @@
 //! A card-registration checkout for the TossPayments JS SDK v2 card auto-payment (자동결제, billing)
-//! flow, as Leptos components, and as a JS-callable mount for storefronts not written in Rust.
+//! flow, as Leptos components, and as a JS-callable mount and an HTML element for storefronts
+//! not written in Rust.
 //!
-//! - [`checkout`]: pure rules (keys, URLs, redirects, hand-off decisions, configuration, copy).
+//! # Features: the Leptos rendering mode
+//!
+//! The crate enables no Leptos mode itself: the app that links it picks one, and the crate
+//! forwards it to `leptos`.
+//!
+//! | feature | for | what the pages do |
+//! |---|---|---|
+//! | `csr` | client-side rendering: the two shipped bundles, the browser tests, a Leptos CSR app | render in the browser and use it at once |
+//! | `hydrate` | the browser half of a Leptos SSR app | hydrate the server's HTML; the browser work (SDK, address, storage) runs in an effect after hydration |
+//! | `ssr` | the server half of a Leptos SSR app (native) | render their first state to HTML; no browser API is called |
+//!
+//! # Three ways to embed it
+//!
+//! 1. **A Leptos app (CSR)**: `toss-billing-checkout = { …, features = ["csr"] }`, then render
+//!    [`Checkout`] (the page for the address) or [`CardRegistration`], [`RegistrationSuccess`],
+//!    [`RegistrationFail`] on your own routes, with a [`Config`] from [`RawConfig::validate`] and
+//!    the `on_registered` / `on_failed` / `on_cancelled` / `on_unconfirmed` callbacks.
+//! 2. **A Leptos SSR app**: the `ssr` feature for the server build, `hydrate` for the browser
+//!    build; the same components. Each page's first render is the same on both sides (the
+//!    registration page's busy button and plan, the success page's "confirming" state, the fail
+//!    page's neutral heading), so hydration finds what the server sent. Give [`Checkout`] the
+//!    request's `path` on the server, or use the page components on your routes.
+//! 3. **Any page**: the built bundles and their loader (`toss-billing-checkout-loader.js`), then
+//!    `<toss-billing-checkout client-key="…" …>`, a `[data-toss-billing-checkout]` element with
+//!    the page's JSON configuration block, or `TossBillingCheckout.mount(element, config)` from a
+//!    script. The outcomes arrive as DOM events on that element ([`events`]).
+//!
+//! ```no_run
+//! use leptos::prelude::*;
+//! use toss_billing_checkout::{CardSummary, Checkout, PlanCycle, PlanSummary, RawConfig};
+//!
+//! let config = RawConfig {
+//!     client_key: Some("test_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq".into()),
+//!     customer_key_url: Some("/api/customer".into()),
+//!     plan: Some(PlanSummary {
+//!         name: "프리미엄 플랜".into(),
+//!         amount: 9_900,
+//!         cycle: PlanCycle::Monthly,
+//!         first_charge_date: None,
+//!         cancel_note: None,
+//!     }),
+//!     continue_url: Some("/account".into()),
+//!     ..RawConfig::default()
+//! }
+//! .validate()
+//! .expect("a valid configuration");
+//! leptos::mount::mount_to_body(move || {
+//!     view! {
+//!         <Checkout
+//!             config
+//!             on_registered=|card: CardSummary| leptos::logging::log!("registered {:?}", card.number)
+//!             on_cancelled=|code: String| leptos::logging::log!("closed the window: {code}")
+//!         />
+//!     }
+//! });
+//! ```
+//!
+//! # Layout
+//!
+//! - [`checkout`]: pure rules (keys, URLs, redirects, hand-off decisions, configuration, the plan
+//!   summary's words, SDK error classification, copy); no web-sys, nothing from above it.
 //! - [`sdk`]: the only code that touches the `TossPayments` global.
 //! - [`backend`]: the hand-off to the merchant's backend. [`storage`]: this tab's memory.
-//! - [`pages`]: the registration, success and fail pages; [`components`]: small shared views.
+//! - [`pages`]: the registration, success and fail pages; [`components`]: small shared views;
+//!   [`events`]: what the host learns.
+
+#![deny(missing_docs)]
 
 pub mod backend;
 pub mod browser;

@@ -104,6 +104,7 @@ pub struct CardBillingParams {
     /// Optional, at most 100 characters.
     pub customer_email: Option<String>,
     /// `None` lets Toss pick (iframe on PC, self on mobile).
+    /// `iframe` or `self`.
     pub window_target: Option<WindowTarget>,
     /// Empty = Toss's default choice.
     pub card_types: Vec<CardOwnerType>,
@@ -189,21 +190,31 @@ impl CardBillingRequest {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WireRequest<'a> {
+    /// Always `CARD`.
     pub method: &'static str,
+    /// Where Toss redirects after a registered card (absolute).
     pub success_url: &'a str,
+    /// Where Toss redirects after a failure (absolute).
     pub fail_url: &'a str,
+    /// Shown in Toss's window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<&'a str>,
+    /// Shown in Toss's window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_email: Option<&'a str>,
+    /// `iframe` or `self`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window_target: Option<WindowTarget>,
+    /// `PERSONAL` / `CORPORATE`, the first preselected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selectable_card_types: Option<&'a [CardOwnerType]>,
+    /// `DIRECT` for a direct flow; absent for Toss's default window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow_mode: Option<&'static str>,
+    /// The easy-pay app of a direct flow.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub easy_pay: Option<EasyPay>,
+    /// The card company of a direct flow.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card_company: Option<&'a str>,
 }

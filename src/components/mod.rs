@@ -8,6 +8,14 @@ use crate::checkout::plan::{plan_rows_html, PlanSummary};
 
 /// A busy indicator, hidden from assistive technology (the button's `aria-busy` and the status
 /// line say the same in words).
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use toss_billing_checkout::components::Spinner;
+///
+/// let busy = RwSignal::new(true);
+/// let view = view! { <Spinner visible=move || busy.get() /> };
+/// ```
 #[component]
 pub fn Spinner(
     /// Whether it shows (a plain closure: a `Signal` would add a memo's code to the wasm).
@@ -17,6 +25,18 @@ pub fn Spinner(
 }
 
 /// An error panel that takes keyboard focus when it appears, so the reason is read out at once.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use toss_billing_checkout::checkout::copy::{Locale, Text};
+/// use toss_billing_checkout::components::Alert;
+///
+/// let view = view! {
+///     <Alert locale=Locale::En text=Text::LoadFailed code=Some("NETWORK_ERROR".to_owned())>
+///         <button type="button">{Text::TryAgain.get(Locale::En)}</button>
+///     </Alert>
+/// };
+/// ```
 #[component]
 pub fn Alert(
     /// Copy language.
@@ -58,6 +78,20 @@ pub fn Alert(
 
 /// The registered card, as the backend described it (already masked). Every field is optional:
 /// only the rows with something in them are shown, and nothing at all for a card without details.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use toss_billing_checkout::checkout::copy::Locale;
+/// use toss_billing_checkout::components::CardSummaryView;
+/// use toss_billing_checkout::CardSummary;
+///
+/// let card = CardSummary {
+///     company: Some("현대".into()),
+///     number: Some("433012******123*".into()),
+///     ..CardSummary::default()
+/// };
+/// let view = view! { <CardSummaryView locale=Locale::Ko card /> };
+/// ```
 #[component]
 pub fn CardSummaryView(
     /// Copy language.
@@ -90,7 +124,25 @@ pub fn CardSummaryView(
 }
 
 /// What the customer signs up for (the `plan` setting), beside the register button: the plan, its
-/// price in KRW, how often it is charged, the first charge, and how to cancel.
+/// price in KRW, how often it is charged, the first charge, and how to cancel. Themed by the
+/// `--tbc-*` custom properties, like the card summary.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use toss_billing_checkout::checkout::copy::Locale;
+/// use toss_billing_checkout::components::PlanSummaryView;
+/// use toss_billing_checkout::{PlanCycle, PlanSummary};
+///
+/// let plan = PlanSummary {
+///     name: "Pro".into(),
+///     amount: 12_900,
+///     cycle: PlanCycle::EveryDays(14),
+///     first_charge_date: Some("2026-12-01".into()),
+///     cancel_note: None,
+/// };
+/// // Plan · Pro, Price · ₩12,900, Billed · every 14 days, First charge · 1 December 2026, …
+/// let view = view! { <PlanSummaryView locale=Locale::En plan /> };
+/// ```
 #[component]
 pub fn PlanSummaryView(
     /// Copy language.
@@ -116,6 +168,14 @@ fn card_row(
 }
 
 /// A link back to the registration page.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use toss_billing_checkout::checkout::copy::Locale;
+/// use toss_billing_checkout::components::BackLink;
+///
+/// let view = view! { <BackLink locale=Locale::Ko href="/subscribe".to_owned() /> };
+/// ```
 #[component]
 pub fn BackLink(
     /// Copy language.

@@ -144,6 +144,17 @@ pub fn return_pages(config: Config, page: Page, on: Callbacks) -> Result<AnyView
 }
 
 /// One clear on-page error for a configuration that failed validation; nothing else runs.
+///
+/// ```no_run
+/// use leptos::prelude::*;
+/// use toss_billing_checkout::{ConfigErrorView, RawConfig};
+///
+/// let page = match RawConfig::default().validate() {
+///     Ok(_) => unreachable!("a configuration without a client key is refused"),
+///     // "configuration field `clientKey` is required"
+///     Err(error) => view! { <ConfigErrorView error /> },
+/// };
+/// ```
 #[component]
 pub fn ConfigErrorView(
     /// What is wrong.
