@@ -5,8 +5,8 @@
 //! page state go to `target/e2e-artifacts/<test>-<browser>/`.
 //!
 //! Run: `cargo test -p e2e` (after `npm ci` in e2e/; `scripts/test.sh` does both). A browser whose
-//! driver is missing fails its stories with the reason; `E2E_SKIP_BROWSERS=firefox` (or
-//! `chromium`) reports that browser's stories as ignored — skipped, never passed.
+//! driver is missing fails its stories with the reason; `SKIP_BROWSERS=firefox` (or `chromium`)
+//! reports that browser's stories as ignored — skipped, never passed.
 
 #[macro_use]
 mod support;
@@ -777,7 +777,8 @@ const STORIES: &[(&str, fn(Browser) -> Story)] = &[
 
 fn main() {
     let args = libtest_mimic::Arguments::from_args();
-    let skipped: Vec<String> = std::env::var("E2E_SKIP_BROWSERS")
+    let skipped: Vec<String> = std::env::var("SKIP_BROWSERS")
+        .or_else(|_| std::env::var("E2E_SKIP_BROWSERS"))
         .unwrap_or_default()
         .split(',')
         .map(|b| b.trim().to_ascii_lowercase())
@@ -794,7 +795,7 @@ fn main() {
                     return Err(format!(
                         "no {} driver here: scripts/bootstrap.sh installs chromium + chromium-driver and \
                          firefox-esr + geckodriver (or set CHROMEDRIVER / GECKODRIVER); \
-                         E2E_SKIP_BROWSERS={} skips these stories",
+                         SKIP_BROWSERS={} skips these stories",
                         browser.name(),
                         browser.name()
                     )
