@@ -12,6 +12,22 @@
 // (one that mounts from its own script) can name the bundle: toss-billing-checkout-loader.js?bundle=return.
 const BUNDLES = /* filled in by assemble-dist.py */ {};
 
+// First, before this script fetches anything: the one-time authKey of Toss's success redirect
+// leaves the address bar, where every other script on the page (an analytics tag) could read it.
+// The redirect's query moves to this tab's sessionStorage, keyed to this path; the success page's
+// component takes it from there (src/storage.rs, take_arrival) and checks it exactly as it would
+// check the address. Storage blocked: the address keeps it, and the component scrubs it itself.
+if (/[?&]authKey=/.test(location.search)) {
+  try {
+    sessionStorage.setItem("toss-billing-checkout:arrival", location.pathname + "\n" + location.search);
+    const rest = new URLSearchParams(location.search);
+    for (const name of ["authKey", "customerKey", "state"]) rest.delete(name);
+    const query = rest.toString();
+    history.replaceState(history.state, "", location.pathname + (query && "?" + query) + location.hash);
+    performance.mark("toss-billing-checkout:authkey-scrubbed");
+  } catch {}
+}
+
 function pageFor(successPath, failPath, pathname) {
   const bare = (path) => String(path).split("?")[0].replace(/\/+$/, "");
   const here = bare(pathname);

@@ -7,6 +7,9 @@ use crate::js_data::{self, Fields};
 
 const PENDING: &str = "tossBilling.pending";
 const HANDOFF: &str = "tossBilling.handoff";
+/// Where the loader (scripts/boot.js) puts Toss's success redirect query, `path \n query`, when
+/// it takes the authKey out of the address bar before anything else runs.
+const ARRIVAL: &str = "toss-billing-checkout:arrival";
 
 /// sessionStorage is missing or refuses writes (some privacy modes, full quota).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +39,15 @@ fn remove(key: &str) {
     if let Ok(storage) = session() {
         let _ = storage.remove_item(key);
     }
+}
+
+/// The redirect query the loader moved out of the address for `path`, once (it is removed).
+pub fn take_arrival(path: &str) -> Option<String> {
+    let storage = session().ok()?;
+    let stored = storage.get_item(ARRIVAL).ok()??;
+    let _ = storage.remove_item(ARRIVAL);
+    let (moved_from, query) = stored.split_once('\n')?;
+    (moved_from == path).then(|| query.to_owned())
 }
 
 /// The registration this tab started, if any.

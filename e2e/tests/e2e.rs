@@ -130,6 +130,11 @@ story!(
         c.snapshot_for_docs("success", "ko-success").await?;
         ensure!(!c.address_has("authKey").await?, "the authKey is still in the address bar");
         ensure!(!c.address_has("customerKey").await?, "the customerKey is still in the address bar");
+        // The loader took it out, before it fetched anything (not the component, later).
+        let scrubbed = c
+            .run("return performance.getEntriesByName('toss-billing-checkout:authkey-scrubbed').length;", vec![])
+            .await?;
+        ensure_eq!(scrubbed, json!(1), "the loader's scrub mark");
         backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await
     }
 );

@@ -177,8 +177,10 @@ pub fn RegistrationSuccess(
     // Decide and scrub in one go: the authKey leaves the address bar in the same task that reads it.
     let arrive = move || {
         let address = browser::address();
+        // The loader may have moved the redirect's query out of the address before anything ran.
+        let query = storage::take_arrival(&address.path).unwrap_or_else(|| address.query.clone());
         let arrival = success_arrival(
-            &address.query,
+            &query,
             storage::load_pending().as_ref(),
             storage::load_handoff(),
         );
