@@ -222,6 +222,17 @@ function initScript({ selector, pending, click }) {
   if (window !== window.top) return;
   if (pending) {
     try { sessionStorage.setItem("tossBilling.pending", JSON.stringify(pending)); } catch (e) { /* measured as a failure */ }
+    // When the one-time authKey leaves the address bar (any page's replaceState/pushState that
+    // drops it): how long every other script on the page could have read it.
+    window.__authKeyGone = null;
+    for (const method of ["replaceState", "pushState"]) {
+      const original = history[method].bind(history);
+      history[method] = (...args) => {
+        const result = original(...args);
+        if (window.__authKeyGone === null && !/[?&]authKey=/.test(location.search)) window.__authKeyGone = performance.now();
+        return result;
+      };
+    }
   }
   if (!click) return;
   const calls = window.__billingCalls || (window.__billingCalls = []);
@@ -305,7 +316,8 @@ async function oneRun(browser, site, which, throttle, latency) {
       return entry ? entry.startTime : null;
     }, issue, { timeout: 30_000, polling: 20 });
     const t = await handle.jsonValue();
-    return { t, errors, log: site.log };
+    const scrubbed = await page.evaluate(() => window.__authKeyGone);
+    return { t, scrubbed, errors, log: site.log };
   } finally {
     await context.close();
   }
@@ -397,6 +409,7 @@ async function main() {
               if (which === "success" && !r.log.some((l) => l.method === "POST")) problems.push(`${site.name} success: no POST reached the server`);
               if (round === 0) continue;
               results[site.name][which][throttle].push(r.t);
+              if (which === "success") results[site.name].scrub[throttle].push(r.scrubbed);
               if (which === "register") {
                 results[site.name].clicks[throttle].push(r.bench);
                 results[site.name].timelines[throttle].push({ timeline: r.timeline, bench: r.bench, t: r.t });
@@ -453,6 +466,13 @@ async function main() {
         }
       }
     }
+    lines.push(`\n## The authKey in the address bar: ms from navigation start until the page takes it out\n`);
+    lines.push("(median (p25–p75) of the success-page runs; \"never\" when the page leaves it there)\n");
+    const scrubRows = sites.map((s) => [s.name, ...ths.map((th) => {
+      const xs = results[s.name].scrub[th].filter((x) => x !== null && x !== undefined);
+      return xs.length === results[s.name].scrub[th].length && xs.length ? stat(xs) : xs.length ? `${stat(xs)}, never in ${results[s.name].scrub[th].length - xs.length} runs` : "never";
+    })]);
+    lines.push(table(["page", ...ths.map((th) => `authKey visible until${th > 1 ? ` @${th}x CPU` : ""}`)], scrubRows, ["l", ...ths.map(() => "r")]));
     lines.push(`\n## Clicks before the first working one (every 5 ms from navigation start), all runs\n`);
     const crow = [];
     for (const s of sites) {

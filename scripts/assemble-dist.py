@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Assembles the release frontend from trunk's two builds (run by scripts/build-release.sh):
 
-    assemble-dist.py DIST RETURN_DIST
+    assemble-dist.py DIST RETURN_DIST [PRERENDER]
 
 DIST is trunk's build of index.html (the registration bundle, CSS, sandbox, examples); RETURN_DIST
 its build of return.html (the return bundle: success and fail pages). This script
@@ -20,7 +20,11 @@ its build of return.html (the return bundle: success and fail pages). This scrip
 - writes toss-billing-checkout-loader.js, the stable entry for any storefront page: it adds the
   stylesheet, then boots the same way;
 - minifies the stylesheets (comments and layout whitespace) and updates their integrity hashes;
-- drops index.html's source comments (they explain the source, not the page).
+- drops index.html's source comments (they explain the source, not the page);
+- with PRERENDER (src/bin/prerender.rs, built natively), puts the registration page's first state
+  (busy button, copy, plan summary), rendered by the component itself from index.html's own
+  configuration block, in index.html's checkout slot: on screen as soon as the document is
+  parsed; the bundle replaces it with the same markup when it mounts.
 """
 import base64
 import hashlib
@@ -211,10 +215,25 @@ def take_bundle(html, name):
     return html, found[1][0], found[2][0]
 
 
+def prerender(html, prerenderer):
+    """The registration page's first state, rendered into the page's checkout slot."""
+    block = re.search(r'<script type="application/json" id="toss-billing-config">(.*?)</script>', html, re.S)
+    slot = '<div data-toss-billing-checkout></div>'
+    if not block or slot not in html:
+        fail("index.html needs its configuration block and an empty %s to prerender into" % slot)
+    result = subprocess.run([prerenderer], input=block.group(1), capture_output=True, text=True)
+    if result.returncode != 0:
+        fail("prerendering the registration page failed:\n%s" % result.stderr)
+    if "<script" in result.stdout:
+        fail("the prerendered markup has a script")
+    return html.replace(slot, '<div data-toss-billing-checkout data-toss-billing-prerendered>%s</div>' % result.stdout, 1)
+
+
 def main():
-    if len(sys.argv) != 3:
-        fail("usage: assemble-dist.py DIST RETURN_DIST")
-    dist, return_dist = sys.argv[1:]
+    if len(sys.argv) not in (3, 4):
+        fail("usage: assemble-dist.py DIST RETURN_DIST [PRERENDER]")
+    dist, return_dist = sys.argv[1:3]
+    prerenderer = sys.argv[3] if len(sys.argv) == 4 else None
     index_path = os.path.join(dist, "index.html")
     html, js, wasm = take_bundle(read(index_path), index_path)
     _, return_js, return_wasm = take_bundle(read(os.path.join(return_dist, "index.html")), "return.html")
@@ -279,6 +298,8 @@ def main():
         if name == "return":
             # The success and fail pages never load the Toss SDK: drop the page's preload of it.
             page = re.sub(r'\s*<link rel="preload" href="[^"]*" as="script"\s*/?>', "", page)
+        elif prerenderer:
+            page = prerender(page, prerenderer)
         write(os.path.join(dist, document), page)
 
 

@@ -21,7 +21,7 @@ step "format and lint (the component in each Leptos mode, host and wasm32)"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p toss-billing-checkout --all-targets --features csr -- -D warnings
-cargo clippy -p toss-billing-checkout --all-targets --features ssr -- -D warnings
+cargo clippy -p toss-billing-checkout --all-targets --features prerender -- -D warnings
 cargo clippy -p toss-billing-checkout --target wasm32-unknown-unknown --all-targets --features csr -- -D warnings
 cargo clippy -p toss-billing-checkout --target wasm32-unknown-unknown --all-targets --features hydrate -- -D warnings
 cargo clippy -p toss-billing-ssr-example --all-targets --features ssr -- -D warnings

@@ -149,6 +149,12 @@ pub fn mount(
     config: Result<Config, ConfigError>,
     pages: Pages,
 ) -> CheckoutHandle {
+    // The page holds the checkout's first state, prerendered at build time (src/bin/prerender.rs):
+    // replace it in this same task, so the browser never paints the slot empty.
+    if target.has_attribute("data-toss-billing-prerendered") {
+        target.set_inner_html("");
+        let _ = target.remove_attribute("data-toss-billing-prerendered");
+    }
     let mounted = leptos::mount::mount_to(target, move || {
         let page = config.and_then(|config| {
             let page = config.page_for(&browser::address().path);
