@@ -236,6 +236,13 @@ function initScript({ selector, pending, click }) {
   }
   if (!click) return;
   const calls = window.__billingCalls || (window.__billingCalls = []);
+  // Layout shift until the first working click (e.g. a prerendered checkout replaced by the wasm's).
+  window.__cls = 0;
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (!e.hadRecentInput) window.__cls += e.value;
+    }).observe({ type: "layout-shift", buffered: true });
+  } catch (e) { /* not measured in this browser */ }
   const log = (window.__bench = { clicks: 0, none: 0, disabled: 0, enabled: 0, lost: 0, firstSeen: null, firstSeenLabel: null, firstSeenDisabled: null, firstEnabled: null, lostAt: [], disabledLabels: {} });
   let pendingClick = null; // an enabled click whose effect is checked at the next tick
   const timer = setInterval(() => {
@@ -299,7 +306,7 @@ async function oneRun(browser, site, which, throttle, latency) {
     if (which === "register") {
       await page.waitForFunction(() => window.__billingCalls && window.__billingCalls.length > 0, null, { timeout: 30_000, polling: 20 });
       const out = await page.evaluate(() => ({
-        t: window.__billingCalls[0].t, n: window.__billingCalls.length, params: window.__billingCalls[0].params, bench: window.__bench,
+        t: window.__billingCalls[0].t, n: window.__billingCalls.length, params: window.__billingCalls[0].params, bench: { ...window.__bench, cls: window.__cls },
         // Where the time went: when each file was asked for and when it had arrived, and the
         // document's own milestones.
         timeline: [
@@ -486,6 +493,16 @@ async function main() {
       }
     }
     lines.push(table(["page", "no button yet", "on the disabled (busy) button", "lost: button looked ready, nothing happened", "button first shown (median ms)", "button first enabled (median ms)"], crow, ["l", "r", "r", "r", "r", "r"]));
+    const plain = sites.find((x) => x.name === "vanilla");
+    if (plain) {
+      const shown = (name, th) => median(results[name].clicks[th].map((b) => b && b.firstSeen).filter((x) => x !== null && x !== undefined));
+      for (const s of sites.filter((x) => x.kind === "ours")) {
+        for (const th of ths) {
+          const cls = results[s.name].clicks[th].map((b) => (b && b.cls) || 0);
+          lines.push(`- ${s.name} @${th}x CPU: button first shown ${(shown(s.name, th) / shown("vanilla", th)).toFixed(2)}× the plain HTML page's; layout shift (CLS) median ${median(cls).toFixed(3)}, max ${Math.max(...cls).toFixed(3)}`);
+        }
+      }
+    }
     for (const s of sites) {
       const labels = {};
       for (const th of ths) for (const b of results[s.name].clicks[th]) for (const [k, v] of Object.entries((b && b.disabledLabels) || {})) labels[k] = (labels[k] || 0) + v;
