@@ -388,7 +388,7 @@ async function main() {
 
   const browserLaunch = () => chromium.launch({ executablePath: args.chromium, headless: true, args: LAUNCH_ARGS });
   const results = {};
-  for (const site of sites) results[site.name] = { register: { 1: [], [args.throttle]: [] }, success: { 1: [], [args.throttle]: [] }, clicks: { 1: [], [args.throttle]: [] }, timelines: { 1: [], [args.throttle]: [] } };
+  for (const site of sites) results[site.name] = { register: { 1: [], [args.throttle]: [] }, success: { 1: [], [args.throttle]: [] }, clicks: { 1: [], [args.throttle]: [] }, timelines: { 1: [], [args.throttle]: [] }, scrub: { 1: [], [args.throttle]: [] } };
   const filesBySite = {};
   const successFilesBySite = {};
   const problems = [];

@@ -167,16 +167,50 @@ pub fn mount(
     }
 }
 
-/// `mount(element, config)` for storefront scripts: checks the arguments, then [`mount`]s.
+thread_local! {
+    /// Checkouts mounted by a page's script: they stay until that script calls `unmount()`,
+    /// whatever becomes of the handle object. (A handle is a wasm-bindgen object that the garbage
+    /// collector frees when the page drops it: a page that ignored the return value of `mount()`
+    /// lost its checkout at the next collection, mid-purchase.)
+    static MOUNTED_FROM_JS: std::cell::RefCell<Vec<Option<CheckoutHandle>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// What `TossBillingCheckout.mount(element, config)` returns: `unmount()` removes the checkout.
+/// The checkout stays mounted until then, even if the page keeps no reference to this.
+#[wasm_bindgen]
+pub struct MountedCheckout {
+    slot: usize,
+}
+
+#[wasm_bindgen]
+impl MountedCheckout {
+    /// Removes the checkout from the page (and destroys the SDK payment). Calling it again does
+    /// nothing.
+    pub fn unmount(&self) {
+        let handle =
+            MOUNTED_FROM_JS.with(|all| all.borrow_mut().get_mut(self.slot).and_then(Option::take));
+        drop(handle); // outside the borrow: unmounting runs the checkout's cleanup
+    }
+}
+
+/// `mount(element, config)` for storefront scripts: checks the arguments, then [`mount`]s and
+/// keeps the checkout until the page unmounts it.
 pub fn mount_from_js(
     target: JsValue,
     config: JsValue,
     pages: Pages,
-) -> Result<CheckoutHandle, JsError> {
+) -> Result<MountedCheckout, JsError> {
     let target = target.dyn_into::<web_sys::HtmlElement>().map_err(|_| {
         JsError::new("TossBillingCheckout.mount: the first argument must be an HTML element")
     })?;
-    Ok(mount(target, config_from_js(config), pages))
+    let handle = mount(target, config_from_js(config), pages);
+    let slot = MOUNTED_FROM_JS.with(|all| {
+        let mut all = all.borrow_mut();
+        all.push(Some(handle));
+        all.len() - 1
+    });
+    Ok(MountedCheckout { slot })
 }
 
 /// Installs `window.TossBillingCheckout = { mount(element, config) }` for storefront scripts (the

@@ -758,26 +758,82 @@ story!(
 
 /// Every story, run in every browser.
 const STORIES: &[(&str, fn(Browser) -> Story)] = &[
-    ("happy_path_in_the_overlay_window", happy_path_in_the_overlay_window),
-    ("happy_path_with_the_keyboard_only", happy_path_with_the_keyboard_only),
-    ("happy_path_in_the_full_page_window", happy_path_in_the_full_page_window),
+    (
+        "happy_path_in_the_overlay_window",
+        happy_path_in_the_overlay_window,
+    ),
+    (
+        "happy_path_with_the_keyboard_only",
+        happy_path_with_the_keyboard_only,
+    ),
+    (
+        "happy_path_in_the_full_page_window",
+        happy_path_in_the_full_page_window,
+    ),
     ("happy_path_on_a_phone", happy_path_on_a_phone),
-    ("failures_and_cancel_in_korean", failures_and_cancel_in_korean),
-    ("failures_and_cancel_in_english", failures_and_cancel_in_english),
-    ("success_page_reload_back_forward_and_second_tab", success_page_reload_back_forward_and_second_tab),
-    ("tampered_redirects_reach_nothing", tampered_redirects_reach_nothing),
-    ("a_plain_storefront_page_mounts_the_checkout_from_its_own_script", a_plain_storefront_page_mounts_the_checkout_from_its_own_script),
-    ("each_page_downloads_only_its_own_bundle_on_configured_paths", each_page_downloads_only_its_own_bundle_on_configured_paths),
-    ("sdk_script_unreachable_then_reachable", sdk_script_unreachable_then_reachable),
-    ("slow_sdk_shows_the_loading_button", slow_sdk_shows_the_loading_button),
+    (
+        "failures_and_cancel_in_korean",
+        failures_and_cancel_in_korean,
+    ),
+    (
+        "failures_and_cancel_in_english",
+        failures_and_cancel_in_english,
+    ),
+    (
+        "success_page_reload_back_forward_and_second_tab",
+        success_page_reload_back_forward_and_second_tab,
+    ),
+    (
+        "tampered_redirects_reach_nothing",
+        tampered_redirects_reach_nothing,
+    ),
+    (
+        "a_plain_storefront_page_mounts_the_checkout_from_its_own_script",
+        a_plain_storefront_page_mounts_the_checkout_from_its_own_script,
+    ),
+    (
+        "each_page_downloads_only_its_own_bundle_on_configured_paths",
+        each_page_downloads_only_its_own_bundle_on_configured_paths,
+    ),
+    (
+        "sdk_script_unreachable_then_reachable",
+        sdk_script_unreachable_then_reachable,
+    ),
+    (
+        "slow_sdk_shows_the_loading_button",
+        slow_sdk_shows_the_loading_button,
+    ),
     ("backend_5xx_then_ok", backend_5xx_then_ok),
     ("backend_down", backend_down),
-    ("slow_backend_shows_the_busy_state", slow_backend_shows_the_busy_state),
-    ("toss_errors_reach_the_customer_as_our_copy", toss_errors_reach_the_customer_as_our_copy),
-    ("a_registration_subscribes_and_the_operator_sees_each_month_charged", a_registration_subscribes_and_the_operator_sees_each_month_charged),
-    ("ssr_storefront_registers_a_card_and_the_success_page_survives_a_reload", ssr_storefront_registers_a_card_and_the_success_page_survives_a_reload),
+    (
+        "slow_backend_shows_the_busy_state",
+        slow_backend_shows_the_busy_state,
+    ),
+    (
+        "toss_errors_reach_the_customer_as_our_copy",
+        toss_errors_reach_the_customer_as_our_copy,
+    ),
+    (
+        "a_registration_subscribes_and_the_operator_sees_each_month_charged",
+        a_registration_subscribes_and_the_operator_sees_each_month_charged,
+    ),
+    (
+        "ssr_storefront_registers_a_card_and_the_success_page_survives_a_reload",
+        ssr_storefront_registers_a_card_and_the_success_page_survives_a_reload,
+    ),
     ("ssr_storefront_fail_page", ssr_storefront_fail_page),
-    ("the_dev_loop_serves_every_page_and_the_flow_completes", the_dev_loop_serves_every_page_and_the_flow_completes),
+    (
+        "the_dev_loop_serves_every_page_and_the_flow_completes",
+        the_dev_loop_serves_every_page_and_the_flow_completes,
+    ),
+    (
+        "a_plain_host_page_hears_the_checkouts_events",
+        a_plain_host_page_hears_the_checkouts_events,
+    ),
+    (
+        "the_checkout_element_mounts_from_attributes_and_fires_its_events",
+        the_checkout_element_mounts_from_attributes_and_fires_its_events,
+    ),
 ];
 
 fn main() {
@@ -795,9 +851,11 @@ fn main() {
         let missing = support::browser::Driver::locate(browser).is_none();
         for (name, story) in STORIES {
             let story = *story;
-            let trial = libtest_mimic::Trial::test(format!("{}::{name}", browser.name()), move || {
-                if missing {
-                    return Err(format!(
+            let trial = libtest_mimic::Trial::test(
+                format!("{}::{name}", browser.name()),
+                move || {
+                    if missing {
+                        return Err(format!(
                         "no {} driver here: scripts/bootstrap.sh installs chromium + chromium-driver and \
                          firefox-esr + geckodriver (or set CHROMEDRIVER / GECKODRIVER); \
                          SKIP_BROWSERS={} skips these stories",
@@ -805,15 +863,16 @@ fn main() {
                         browser.name()
                     )
                     .into());
-                }
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("a runtime");
-                runtime.block_on(story(browser));
-                Ok(())
-            });
+                    }
+                    let runtime = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(2)
+                        .enable_all()
+                        .build()
+                        .expect("a runtime");
+                    runtime.block_on(story(browser));
+                    Ok(())
+                },
+            );
             trials.push(trial.with_ignored_flag(skip));
         }
     }
@@ -842,7 +901,7 @@ story!(
         ensure!(html.contains("9,900원") && html.contains("매월"), "the server renders the plan summary");
         c.open_registration().await?;
         c.see("프리미엄 플랜").await?;
-        c.snapshot("ssr-registration").await?;
+        c.snapshot_for_docs("ssr-registration", "ssr-registration").await?;
         c.click_register().await?;
         c.see_card_window_overlay().await?;
         c.register_card().await?;
@@ -901,6 +960,79 @@ story!(
         c.open("/billing/fail?code=PAY_PROCESS_ABORTED&message=x").await?;
         c.see(KO.fails[1].1).await?;
         c.do_not_see("상점의 결제 설정에 문제가 있어").await?;
+        Ok(())
+    }
+);
+
+// ------------------------------------------------------------------------------------------------
+// Host pages hear the outcome (events), through mount() and through the element
+
+/// The events the host page heard (e2e/fixtures/host/host.js writes each one down).
+async fn events_heard(c: &Customer) -> Step<String> {
+    Ok(c.run(
+        "return document.getElementById('events').innerText;",
+        vec![],
+    )
+    .await?
+    .as_str()
+    .unwrap_or_default()
+    .to_owned())
+}
+
+/// Registers a card, then cancels one, then fails one, on a host page (`page` and its -ok/-no
+/// copies), checking the event each time.
+async fn a_host_page_hears_every_outcome(c: &mut Customer, page: &str, docs: &str) -> Step {
+    c.open(page).await?;
+    c.wait_until_register_button_works().await?;
+    c.snapshot_for_docs("host-registration", docs).await?;
+    c.click_register().await?;
+    c.see_card_window_overlay().await?;
+    c.register_card().await?;
+    c.see("Your card is registered").await?;
+    c.see("toss-billing-checkout:registered bubbles=true composed=true")
+        .await?;
+    let heard = events_heard(c).await?;
+    ensure!(
+        heard.contains(r#""company":"현대""#) && heard.contains(r#""number":"433012******123*""#),
+        "the registered event's card: {heard}"
+    );
+    c.open(page).await?;
+    c.click_register().await?;
+    c.see_card_window_overlay().await?;
+    c.cancel_card_window().await?;
+    c.see("toss-billing-checkout:cancelled bubbles=true composed=true")
+        .await?;
+    c.open(page).await?;
+    c.click_register().await?;
+    c.see_card_window_overlay().await?;
+    c.choose_test_failure("REJECT_CARD_COMPANY").await?;
+    c.see(
+        r#"toss-billing-checkout:failed bubbles=true composed=true {"code":"REJECT_CARD_COMPANY"}"#,
+    )
+    .await?;
+    ensure_eq!(c.shop.hand_offs(), 1, "hand-offs");
+    Ok(())
+}
+
+story!(
+    /// A plain HTML page that mounts the checkout from its own script hears registered, cancelled
+    /// and failed as DOM events on its element (bubbling to document, composed).
+    a_plain_host_page_hears_the_checkouts_events,
+    Visit::default(),
+    |c| { a_host_page_hears_every_outcome(&mut c, "/host/mount.html", "mount-registration").await }
+);
+
+story!(
+    /// The same with `<toss-billing-checkout>` configured by attributes: a template-only storefront.
+    the_checkout_element_mounts_from_attributes_and_fires_its_events,
+    Visit::default(),
+    |c| {
+        a_host_page_hears_every_outcome(&mut c, "/host/element.html", "element-registration").await?;
+        // Removing the element unmounts the checkout cleanly.
+        c.open("/host/element.html").await?;
+        c.wait_until_register_button_works().await?;
+        c.run("document.querySelector('toss-billing-checkout').remove();", vec![]).await?;
+        c.wait_until("the checkout to be gone", "return !document.querySelector('.tbc');").await?;
         Ok(())
     }
 );

@@ -114,7 +114,10 @@ pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 pub fn ssr_example() -> &'static (PathBuf, PathBuf) {
     static BUILT: OnceLock<Result<(PathBuf, PathBuf), String>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
-        if let (Some(site), Some(bin)) = (std::env::var_os("E2E_SSR_SITE"), std::env::var_os("E2E_SSR_BIN")) {
+        if let (Some(site), Some(bin)) = (
+            std::env::var_os("E2E_SSR_SITE"),
+            std::env::var_os("E2E_SSR_BIN"),
+        ) {
             return Ok((PathBuf::from(bin), PathBuf::from(site)));
         }
         let site = target_dir().join("e2e-ssr-site");

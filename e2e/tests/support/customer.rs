@@ -417,7 +417,10 @@ impl Customer {
     /// `E2E_UPDATE_SCREENSHOTS=1`.
     pub async fn snapshot_for_docs(&mut self, state: &str, name: &str) -> Step {
         let path = self.snapshot(state).await?;
-        if std::env::var("E2E_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        // The docs show Chromium's rendering (one picture per page, not one per browser).
+        if std::env::var("E2E_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1")
+            && self.test.ends_with("-chromium")
+        {
             let docs = workspace_root().join("docs/screenshots");
             std::fs::create_dir_all(&docs)?;
             std::fs::copy(&path, docs.join(format!("{name}.png")))?;

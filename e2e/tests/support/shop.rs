@@ -299,6 +299,21 @@ impl Shop {
         let dist = dir.join("dist");
         copy_dir(release_dist(), &dist)?;
         configure_page(&dist.join("index.html"), &setup.page_config)?;
+        // Host pages that are not the demo: a plain page mounting from its own script, and the
+        // element, each also standing in for the pages Toss returns to (e2e/fixtures/host).
+        let host = dist.join("host");
+        copy_dir(
+            &super::build::workspace_root().join("e2e/fixtures/host"),
+            &host,
+        )?;
+        for (page, copies) in [
+            ("mount.html", ["mount-ok.html", "mount-no.html"]),
+            ("element.html", ["element-ok.html", "element-no.html"]),
+        ] {
+            for copy in copies {
+                std::fs::copy(host.join(page), host.join(copy))?;
+            }
+        }
         // return.html (the same page preloading the return bundle, which the server gives on the
         // success and fail paths) carries the configuration too.
         let return_page = dist.join("return.html");
@@ -311,7 +326,11 @@ impl Shop {
         let origin = format!("http://{}", listener.local_addr()?);
         // The SSR example's port is chosen now, so billing-server can allow its origin.
         let ssr_port = if setup.ssr_example || setup.dev_loop {
-            Some(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+            Some(
+                std::net::TcpListener::bind("127.0.0.1:0")?
+                    .local_addr()?
+                    .port(),
+            )
         } else {
             None
         };
@@ -327,12 +346,15 @@ impl Shop {
         settings.toss_timeout = setup.toss_timeout;
         settings.toss_quick_retries = 2;
         settings.toss_backoff = Duration::from_millis(20);
-        settings.encryption = billing_server::settings::KeySource::Env(
-            billing_server::settings::Secret::new("e2e:WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo="),
-        );
+        settings.encryption =
+            billing_server::settings::KeySource::Env(billing_server::settings::Secret::new(
+                "e2e:WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=",
+            ));
         settings.allowed_origins = vec![origin.clone()];
         if let Some(port) = ssr_port {
-            settings.allowed_origins.push(format!("http://127.0.0.1:{port}"));
+            settings
+                .allowed_origins
+                .push(format!("http://127.0.0.1:{port}"));
         }
         settings.instance_id = format!("e2e-{}", dir.display());
         settings.reconcile_interval = Duration::from_millis(500);
@@ -376,7 +398,10 @@ impl Shop {
                 let dev_origin = format!("http://127.0.0.1:{port}");
                 // trunk builds first (a debug build of every page), then listens.
                 let deadline = std::time::Instant::now() + Duration::from_secs(600);
-                while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+                while tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_err()
+                {
                     if std::time::Instant::now() > deadline {
                         return Err("trunk serve did not start listening in 10 minutes".into());
                     }
@@ -396,7 +421,10 @@ impl Shop {
                     .map_err(|e| format!("cannot start the SSR example: {e}"))?;
                 let ssr_origin = format!("http://127.0.0.1:{port}");
                 let deadline = std::time::Instant::now() + Duration::from_secs(20);
-                while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+                while tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_err()
+                {
                     if std::time::Instant::now() > deadline {
                         return Err("the SSR example did not start listening".into());
                     }

@@ -5,7 +5,8 @@ use leptos_meta::{provide_meta_context, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use toss_billing_checkout::{
-    CardRegistration, Config, PlanCycle, PlanSummary, RawConfig, RegistrationFail, RegistrationSuccess,
+    CardRegistration, Config, PlanCycle, PlanSummary, RawConfig, RegistrationFail,
+    RegistrationSuccess,
 };
 
 /// The checkout's configuration: the same on the server and in the browser (both render with it).

@@ -47,12 +47,17 @@ async fn proxy(State(upstream): State<Upstream>, request: Request) -> Response {
         Ok(answer) => {
             let mut response = Response::builder().status(answer.status());
             for (name, value) in answer.headers() {
-                if name != header::TRANSFER_ENCODING && name != header::CONNECTION && name != header::CONTENT_LENGTH {
+                if name != header::TRANSFER_ENCODING
+                    && name != header::CONNECTION
+                    && name != header::CONTENT_LENGTH
+                {
                     response = response.header(name, value);
                 }
             }
             let bytes = answer.bytes().await.unwrap_or_default();
-            response.body(Body::from(bytes)).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+            response
+                .body(Body::from(bytes))
+                .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
         }
         Err(_) => (
             StatusCode::BAD_GATEWAY,
@@ -65,15 +70,19 @@ async fn proxy(State(upstream): State<Upstream>, request: Request) -> Response {
 
 fn css(text: &'static str) -> Response {
     let mut response = text.into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
     response
 }
 
 #[tokio::main]
 async fn main() {
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
     let site_root = std::env::var("SITE_ROOT").unwrap_or_else(|_| "target/ssr-example-site".into());
     let upstream = Upstream {
         base: std::env::var("BILLING_SERVER_URL")
@@ -97,7 +106,10 @@ async fn main() {
     let app = Router::new()
         .route("/pkg/checkout.css", get(|| async { css(CHECKOUT_CSS) }))
         .route("/pkg/shop.css", get(|| async { css(SHOP_CSS) }))
-        .nest_service("/pkg", tower_http::services::ServeDir::new(format!("{site_root}/pkg")))
+        .nest_service(
+            "/pkg",
+            tower_http::services::ServeDir::new(format!("{site_root}/pkg")),
+        )
         .nest_service("/sandbox", tower_http::services::ServeDir::new(sandbox))
         .leptos_routes(&options, routes, {
             let options = options.clone();
@@ -108,6 +120,9 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
         .await
         .expect("the port is free");
-    println!("ssr-example listening on http://{}", listener.local_addr().expect("bound"));
+    println!(
+        "ssr-example listening on http://{}",
+        listener.local_addr().expect("bound")
+    );
     axum::serve(listener, app).await.expect("the server runs");
 }
