@@ -46,6 +46,19 @@ fn cpu_seconds(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Threads ready to run on the machine right now (`procs_running` in /proc/stat, this sampler
+/// included).
+fn procs_running() -> u64 {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|stat| {
+            stat.lines()
+                .find_map(|l| l.strip_prefix("procs_running "))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// CPU seconds of every PostgreSQL process on the machine.
 fn postgres_cpu_seconds() -> f64 {
     std::fs::read_dir("/proc")
@@ -145,6 +158,10 @@ fn server_env(
         ("SESSION_RATE_PER_MINUTE", "1000000".into()),
         ("SESSION_BURST", "100000".into()),
         ("MAX_CONNECTIONS", "4096".into()),
+        (
+            "SCHEDULER_CONCURRENCY",
+            std::env::var("BENCH_SCHEDULER_CONCURRENCY").unwrap_or_else(|_| "32".into()),
+        ),
     ]
 }
 
@@ -340,6 +357,9 @@ async fn bench_scheduler(db: Db, instances: usize, subscriptions: usize) -> f64 
         .collect();
     let sim_before = sim.pid().map_or(0.0, cpu_seconds);
     let pg_before = postgres_cpu_seconds();
+    // Sampled while it runs: PostgreSQL sessions waiting on a lock (instances must not wait on
+    // each other), and threads ready to run on the machine (more than its 2 cores: CPU queueing).
+    let (mut samples, mut lock_waits, mut max_lock_waits, mut runnable) = (0u32, 0u32, 0i64, 0u64);
     loop {
         let done = count(
             &database,
@@ -349,6 +369,18 @@ async fn bench_scheduler(db: Db, instances: usize, subscriptions: usize) -> f64 
         .await;
         if done >= subscriptions as i64 {
             break;
+        }
+        samples += 1;
+        runnable += procs_running();
+        if db == Db::Postgres {
+            let waiting = count(
+                &database,
+                db,
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
+            )
+            .await;
+            lock_waits += u32::from(waiting > 0);
+            max_lock_waits = max_lock_waits.max(waiting);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -376,13 +408,78 @@ async fn bench_scheduler(db: Db, instances: usize, subscriptions: usize) -> f64 
     .await;
     eprintln!(
         "  {} x{instances}: {elapsed:.1} s; CPU seconds: billing-server {}, simulator {sim_cpu:.1}, \
-         PostgreSQL {pg_cpu:.1} (the machine has {:.1}); simulator calls {}; charges sent twice: {resent}",
+         PostgreSQL {pg_cpu:.1} (the machine has {:.1}); simulator calls {}; charges sent twice: {resent}; \
+         threads ready to run: {:.1} on average (2 cores){}",
         if db == Db::Sqlite { "SQLite" } else { "PostgreSQL" },
         servers_cpu.join(" + "),
         elapsed * 2.0,
-        stats["calls"]
+        stats["calls"],
+        runnable as f64 / f64::from(samples.max(1)),
+        if db == Db::Postgres {
+            format!("; sessions waiting on a lock: in {lock_waits} of {samples} samples (at most {max_lock_waits})")
+        } else {
+            String::new()
+        }
     );
     subscriptions as f64 / elapsed
+}
+
+/// The simulator alone, with no billing-server in front: `n` billing keys issued, then each
+/// charged once, `concurrency` at a time, each answered after 100 ms. Its charges per second are
+/// the ceiling of the scheduler table on this machine: Toss itself is not a bottleneck, but the
+/// stand-in (one SQLite writer, on the same two cores) can be.
+async fn bench_simulator_alone(n: usize, concurrency: usize) -> f64 {
+    use base64::Engine;
+    let dir = TempDir::new();
+    let sim = with_sim(dir.path()).await;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .build()
+        .unwrap();
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("test_sk_benchsimulatoralone:")
+    );
+    let (http, auth, base) = (&http, &auth, &sim.url);
+    let keys: Vec<(String, String)> = futures::stream::iter(0..n)
+        .map(|i| async move {
+            let customer = format!("bench-sim-{i}");
+            let r: Value = http
+                .post(format!("{base}/v1/billing/authorizations/issue"))
+                .header("authorization", auth)
+                .json(&json!({ "authKey": format!("bench-auth-{i}"), "customerKey": customer }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (
+                r["billingKey"].as_str().expect("a billing key").to_owned(),
+                customer,
+            )
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let started = Instant::now();
+    futures::stream::iter(keys.iter().enumerate())
+        .for_each_concurrent(concurrency, |(i, (key, customer))| async move {
+            let r = http
+                .post(format!("{base}/v1/billing/{key}"))
+                .header("authorization", auth)
+                .header("idempotency-key", format!("bench-charge-{i}"))
+                .json(&json!({
+                    "customerKey": customer, "amount": 9900,
+                    "orderId": format!("bench-order-{i}"), "orderName": "bench",
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+        })
+        .await;
+    n as f64 / started.elapsed().as_secs_f64()
 }
 
 struct TempDir(PathBuf);
@@ -430,7 +527,7 @@ async fn main() {
         }
     };
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
-    if only != "scheduler" {
+    if only.is_empty() || only == "handoffs" {
         println!("\nhand-offs: 200 concurrent, Toss (simulator) answering after 100 ms\n");
         println!("| database | instances | p50 | p99 |\n|---|---:|---:|---:|");
         for &db in &databases {
@@ -446,6 +543,21 @@ async fn main() {
         }
     }
     if only == "handoffs" {
+        return;
+    }
+    // The same charges straight at the simulator, as many at a time as one and as two
+    // instances send (SCHEDULER_CONCURRENCY each): what the table below could reach at most.
+    let per_instance: usize = std::env::var("BENCH_SCHEDULER_CONCURRENCY")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(32);
+    println!("\nthe simulator alone (no billing-server), each charge answered after 100 ms:\n");
+    println!("| at a time | charges/s |\n|---:|---:|");
+    for at_a_time in [per_instance, 2 * per_instance] {
+        let rate = bench_simulator_alone(subscriptions, at_a_time).await;
+        println!("| {at_a_time} | {rate:.0} |");
+    }
+    if only == "simulator" {
         return;
     }
     println!("\nscheduler: {subscriptions} due subscriptions, Toss (simulator) answering each charge after 100 ms\n");

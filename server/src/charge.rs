@@ -220,7 +220,9 @@ impl Charges {
         {
             Some(row) => {
                 let this = self.clone();
-                self.0.tasks.spawn(async move { this.run(row).await });
+                self.0.tasks.spawn(async move {
+                    this.run(row).await;
+                });
                 Ok(true)
             }
             None => Ok(false),
@@ -284,7 +286,9 @@ impl Charges {
         let count = claimed.len();
         for row in claimed {
             let this = self.clone();
-            self.0.tasks.spawn(async move { this.run(row).await });
+            self.0.tasks.spawn(async move {
+                this.run(row).await;
+            });
         }
         Ok(count)
     }
@@ -328,7 +332,11 @@ impl Charges {
                 .ok_or(ChargeError::NoBillingKey)?;
             return self.same_or_conflict(existing, request).await;
         };
-        self.clone().run(row).await;
+        // The settled row as the store returned it; read again only when this run did not
+        // settle it (the lease was lost, or the bookkeeping failed).
+        if let Some(settled) = self.clone().run(row).await {
+            return Ok(settled);
+        }
         Ok(self
             .0
             .store
@@ -337,8 +345,9 @@ impl Charges {
             .expect("charges are never deleted"))
     }
 
-    /// One run of a claimed charge, its lease renewed while it runs.
-    async fn run(self, row: ChargeRow) {
+    /// One run of a claimed charge, its lease renewed while it runs. Returns the row as this run
+    /// settled it, if it did.
+    async fn run(self, row: ChargeRow) -> Option<ChargeRow> {
         let order_id = row.order_id.clone();
         let heartbeat = {
             let (store, owner, lease, clock, order_id) = (
@@ -361,14 +370,19 @@ impl Charges {
                 }
             })
         };
-        if let Err(e) = self.run_inner(&row).await {
-            tracing::error!(order_id, error = %e, "charge bookkeeping failed; the lease will lapse and the charge be looked up again");
-        }
+        let settled = match self.run_inner(&row).await {
+            Ok(settled) => settled,
+            Err(e) => {
+                tracing::error!(order_id, error = %e, "charge bookkeeping failed; the lease will lapse and the charge be looked up again");
+                None
+            }
+        };
         heartbeat.abort();
         self.wake(&order_id);
+        settled
     }
 
-    async fn run_inner(&self, row: &ChargeRow) -> Result<(), StoreError> {
+    async fn run_inner(&self, row: &ChargeRow) -> Result<Option<ChargeRow>, StoreError> {
         let store = &self.0.store;
         let owner = &self.0.settings.owner;
         // Sent before (by us, or by a run that crashed): ask Toss what happened first.
@@ -460,7 +474,7 @@ impl Charges {
                     now,
                 )
                 .await?;
-            return Ok(());
+            return Ok(None);
         };
         let body = json!({
             "customerKey": row.customer_key,
@@ -473,7 +487,7 @@ impl Charges {
         loop {
             let now = self.0.clock.now_ms();
             if !store.mark_charge_sending(&row.order_id, owner, now).await? {
-                return Ok(()); // the lease was lost: another runner has it
+                return Ok(None); // the lease was lost: another runner has it
             }
             let result = self
                 .0
@@ -517,7 +531,11 @@ impl Charges {
         }
     }
 
-    async fn settle(&self, row: &ChargeRow, settled: Settled) -> Result<(), StoreError> {
+    async fn settle(
+        &self,
+        row: &ChargeRow,
+        settled: Settled,
+    ) -> Result<Option<ChargeRow>, StoreError> {
         let now = self.0.clock.now_ms();
         let (status, payment_key, approved_at, code, message, next_attempt_at) = match settled {
             Settled::Done {
@@ -548,7 +566,8 @@ impl Charges {
                 now + backoff_after(row.sends + 1),
             ),
         };
-        self.0
+        let settled = self
+            .0
             .store
             .settle_charge(
                 &row.order_id,
@@ -586,7 +605,7 @@ impl Charges {
                 "charge outcome unclear; it will be looked up"
             ),
         }
-        Ok(())
+        Ok(settled)
     }
 }
 

@@ -8,6 +8,7 @@
 //! a new attempt is made only after the previous one *failed*, an unknown outcome is reconciled by
 //! `charge` (Toss's order lookup) before anything new is sent, and nothing follows a success.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -178,10 +179,22 @@ impl Subscriptions {
             )
             .await?;
         let count = claimed.len();
+        // Each plan once per pass, not once per subscription: a pass works on up to `batch`
+        // subscriptions of a handful of plans, and every round trip saved is latency taken off
+        // each charge (a price change still applies from the next pass on).
+        let mut plans: HashMap<String, Option<PlanRow>> = HashMap::new();
+        for sub in &claimed {
+            if !plans.contains_key(&sub.plan_id) {
+                let plan = self.0.store.plan(&sub.plan_id).await?;
+                plans.insert(sub.plan_id.clone(), plan);
+            }
+        }
+        let plans = &plans;
         futures::stream::iter(claimed)
             .for_each_concurrent(self.0.settings.concurrency, |sub| async move {
                 let id = sub.id;
-                if let Err(e) = self.work(sub).await {
+                let plan = plans.get(&sub.plan_id).cloned().flatten();
+                if let Err(e) = self.work(sub, plan).await {
                     tracing::error!(subscription = id, error = %e, "subscription work failed; its lease lapses and it is tried again");
                 }
             })
@@ -191,9 +204,13 @@ impl Subscriptions {
 
     /// Works on one claimed subscription until nothing is due now (catching up several periods
     /// after a long stop), then releases it with its next look.
-    async fn work(&self, mut sub: SubscriptionRow) -> Result<(), StoreError> {
+    async fn work(
+        &self,
+        mut sub: SubscriptionRow,
+        plan: Option<PlanRow>,
+    ) -> Result<(), StoreError> {
         let owner = self.0.settings.owner.clone();
-        let Some(plan) = self.0.store.plan(&sub.plan_id).await? else {
+        let Some(plan) = plan else {
             tracing::error!(
                 subscription = sub.id,
                 plan = sub.plan_id,

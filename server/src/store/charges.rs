@@ -281,19 +281,22 @@ impl Store {
     }
 
     /// Stores what a call taught us and releases the lease. A final outcome is stored once.
+    /// Returns the settled row; `None` if this runner no longer held the lease.
     pub async fn settle_charge(
         &self,
         order_id: &str,
         owner: &str,
         outcome: ChargeOutcome<'_>,
         now: i64,
-    ) -> StoreResult<bool> {
-        let done = on_pool!(self, pool => sqlx::query(
+    ) -> StoreResult<Option<ChargeRow>> {
+        let sql = format!(
             "UPDATE charges SET status = $1, payment_key = COALESCE($2, payment_key), \
              approved_at = COALESCE($3, approved_at), result_code = $4, result_message = $5, \
              next_attempt_at = $6, lease_owner = NULL, lease_until = NULL, updated_at = $7 \
-             WHERE order_id = $8 AND lease_owner = $9 AND status IN ('PENDING', 'UNKNOWN')",
-        )
+             WHERE order_id = $8 AND lease_owner = $9 AND status IN ('PENDING', 'UNKNOWN') \
+             RETURNING {COLUMNS}"
+        );
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ChargeRow>(&sql)
         .bind(outcome.status)
         .bind(outcome.payment_key)
         .bind(outcome.approved_at)
@@ -303,10 +306,8 @@ impl Store {
         .bind(now)
         .bind(order_id)
         .bind(owner)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(done == 1)
+        .fetch_optional(pool)
+        .await)?)
     }
 
     /// Records one call made to Toss for a charge.
