@@ -46,17 +46,24 @@ fn cpu_seconds(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Threads ready to run on the machine right now (`procs_running` in /proc/stat, this sampler
-/// included).
-fn procs_running() -> u64 {
+/// The machine's CPU ticks so far: (busy, all), from the first line of /proc/stat (steal counts
+/// as busy: the hypervisor gave the time to someone else).
+fn machine_ticks() -> (u64, u64) {
     std::fs::read_to_string("/proc/stat")
         .ok()
         .and_then(|stat| {
-            stat.lines()
-                .find_map(|l| l.strip_prefix("procs_running "))
-                .and_then(|n| n.trim().parse().ok())
+            let fields: Vec<u64> = stat
+                .lines()
+                .next()?
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            let all: u64 = fields.iter().take(8).sum();
+            let idle = fields.get(3)? + fields.get(4)?; // idle + iowait
+            Some((all - idle, all))
         })
-        .unwrap_or(0)
+        .unwrap_or((0, 1))
 }
 
 /// CPU seconds of every PostgreSQL process on the machine.
@@ -358,8 +365,9 @@ async fn bench_scheduler(db: Db, instances: usize, subscriptions: usize) -> f64 
     let sim_before = sim.pid().map_or(0.0, cpu_seconds);
     let pg_before = postgres_cpu_seconds();
     // Sampled while it runs: PostgreSQL sessions waiting on a lock (instances must not wait on
-    // each other), and threads ready to run on the machine (more than its 2 cores: CPU queueing).
-    let (mut samples, mut lock_waits, mut max_lock_waits, mut runnable) = (0u32, 0u32, 0i64, 0u64);
+    // each other); and how busy the whole machine was (other work on it skews the figures).
+    let (mut samples, mut lock_waits, mut max_lock_waits) = (0u32, 0u32, 0i64);
+    let machine_before = machine_ticks();
     loop {
         let done = count(
             &database,
@@ -371,7 +379,6 @@ async fn bench_scheduler(db: Db, instances: usize, subscriptions: usize) -> f64 
             break;
         }
         samples += 1;
-        runnable += procs_running();
         if db == Db::Postgres {
             let waiting = count(
                 &database,
@@ -385,6 +392,9 @@ async fn bench_scheduler(db: Db, instances: usize, subscriptions: usize) -> f64 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let machine_after = machine_ticks();
+    let machine_busy = 100.0 * (machine_after.0 - machine_before.0) as f64
+        / (machine_after.1 - machine_before.1).max(1) as f64;
     // Where the time went: each process's CPU over the run (this machine has 2 cores: 2 CPU
     // seconds per second), and calls beyond one charge per subscription (lookups, resends).
     let servers_cpu: Vec<String> = servers
@@ -409,12 +419,11 @@ async fn bench_scheduler(db: Db, instances: usize, subscriptions: usize) -> f64 
     eprintln!(
         "  {} x{instances}: {elapsed:.1} s; CPU seconds: billing-server {}, simulator {sim_cpu:.1}, \
          PostgreSQL {pg_cpu:.1} (the machine has {:.1}); simulator calls {}; charges sent twice: {resent}; \
-         threads ready to run: {:.1} on average (2 cores){}",
+         the machine {machine_busy:.0}% busy{}",
         if db == Db::Sqlite { "SQLite" } else { "PostgreSQL" },
         servers_cpu.join(" + "),
         elapsed * 2.0,
         stats["calls"],
-        runnable as f64 / f64::from(samples.max(1)),
         if db == Db::Postgres {
             format!("; sessions waiting on a lock: in {lock_waits} of {samples} samples (at most {max_lock_waits})")
         } else {
