@@ -3,6 +3,11 @@
 //! registration page only. The success and fail pages are the return bundle (`src/bin/return.rs`);
 //! the loader picks one by address.
 
-fn main() {
+// No `fn main`: std's runtime start-up (its stdout and thread bookkeeping, ~1 KB of wasm) has
+// nothing to do in a page; wasm-bindgen calls this once the module is instantiated.
+#![no_main]
+
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+fn start() {
     toss_billing_checkout::start(toss_billing_checkout::registration_page);
 }

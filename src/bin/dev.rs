@@ -2,6 +2,11 @@
 //! bundle, because the dev server answers every address with the same document. Never shipped:
 //! the release has a bundle per page kind (`src/main.rs`, `src/bin/return.rs`).
 
-fn main() {
+// No `fn main`: std's runtime start-up (its stdout and thread bookkeeping, ~1 KB of wasm) has
+// nothing to do in a page; wasm-bindgen calls this once the module is instantiated.
+#![no_main]
+
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+fn start() {
     toss_billing_checkout::start(toss_billing_checkout::all_pages);
 }
