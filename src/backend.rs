@@ -6,16 +6,17 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use gloo_net::http::{Request, RequestBuilder};
+use gloo_net::http::Request;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, RequestCredentials};
+use web_sys::{AbortController, Headers, RequestCredentials, RequestInit};
 
 use crate::checkout::config::{Config, Credentials};
 use crate::checkout::handoff::{
     Answer, AttemptFailure, Confirmation, HandoffRecord, HandoffStatus, Next,
 };
 use crate::checkout::keys::CustomerKey;
+use crate::checkout::words::decimal;
 use crate::js_data::{self, Fields};
 
 /// What went wrong fetching the customerKey from the merchant's backend.
@@ -28,11 +29,16 @@ pub enum BackendError {
     #[error("the backend did not answer in time")]
     Timeout,
     /// An HTTP error status.
-    #[error("the backend answered {0}")]
+    #[error(fmt = status)]
     Status(u16),
     /// A 2xx whose body is not the documented one.
     #[error("the backend's answer is not in the documented format")]
     BadResponse,
+}
+
+/// "the backend answered 503", without `write!`.
+fn status(code: &u16, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    crate::checkout::words::write_all(f, &["the backend answered ", &decimal(u64::from(*code))])
 }
 
 thread_local! {
@@ -41,19 +47,38 @@ thread_local! {
     static IN_FLIGHT: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
-fn with_config(builder: RequestBuilder, config: &Config) -> RequestBuilder {
-    let credentials = match config.credentials {
+/// A request to the merchant's backend: `Accept: application/json`, the configured headers and
+/// credentials, `signal`; a POST also gets its `Idempotency-Key` and JSON body. Built as a
+/// `web_sys::Request` and sent with gloo-net (its builder formats the URL's query with
+/// `core::fmt`, kilobytes of the page's wasm for a query we never add).
+fn backend_request(
+    config: &Config,
+    url: &str,
+    post: Option<(&str, String)>,
+    signal: &web_sys::AbortSignal,
+) -> Option<Request> {
+    let headers = Headers::new().ok()?;
+    headers.set("Accept", "application/json").ok()?;
+    for (name, value) in &config.backend_headers {
+        headers.set(name, value).ok()?;
+    }
+    let init = RequestInit::new();
+    init.set_credentials(match config.credentials {
         Credentials::SameOrigin => RequestCredentials::SameOrigin,
         Credentials::Include => RequestCredentials::Include,
         Credentials::Omit => RequestCredentials::Omit,
-    };
-    let builder = builder
-        .header("Accept", "application/json")
-        .credentials(credentials);
-    config
-        .backend_headers
-        .iter()
-        .fold(builder, |b, (name, value)| b.header(name, value))
+    });
+    init.set_signal(Some(signal));
+    if let Some((idempotency_key, body)) = post {
+        headers.set("Idempotency-Key", idempotency_key).ok()?;
+        headers.set("Content-Type", "application/json").ok()?;
+        init.set_method("POST");
+        init.set_body(&JsValue::from(body));
+    }
+    init.set_headers(&headers);
+    web_sys::Request::new_with_str_and_init(url, &init)
+        .ok()
+        .map(Request::from)
 }
 
 /// Resolves after `ms` milliseconds.
@@ -78,14 +103,15 @@ fn now_ms() -> u64 {
     now as u64
 }
 
-/// Sends one request and reads its whole answer within `timeout_ms`: one timer and one
-/// `AbortSignal` cover the headers and the body, so a body that stalls is a timeout, not a hang.
-/// The body is parsed by the browser (`Response.json()`, no JSON parser in the wasm); `None` when
-/// it is not a JSON object.
+/// Sends one request (`post`: see [`backend_request`]) and reads its whole answer within
+/// `timeout_ms`: one timer and one `AbortSignal` cover the headers and the body, so a body that
+/// stalls is a timeout, not a hang. The body is parsed by the browser (`Response.json()`, no JSON
+/// parser in the wasm); `None` when it is not a JSON object.
 async fn fetch_whole(
-    builder: RequestBuilder,
+    config: &Config,
+    url: &str,
+    post: Option<(&str, String)>,
     timeout_ms: u32,
-    make: impl FnOnce(RequestBuilder) -> Result<Request, gloo_net::Error>,
 ) -> Result<(u16, Option<Fields>), BackendError> {
     let controller = AbortController::new().map_err(|_| BackendError::Network)?;
     let timed_out = Rc::new(Cell::new(false));
@@ -105,8 +131,8 @@ async fn fetch_whole(
         )
         .map_err(|_| BackendError::Network)?;
     let answer = async {
-        let request = make(builder.abort_signal(Some(&controller.signal())))
-            .map_err(|_| BackendError::Network)?;
+        let request = backend_request(config, url, post, &controller.signal())
+            .ok_or(BackendError::Network)?;
         let response = request.send().await.map_err(|_| BackendError::Network)?;
         let status = response.status();
         let body = match web_sys::Response::from(response).json() {
@@ -131,9 +157,7 @@ async fn fetch_whole(
 
 /// `GET customerKeyUrl` → the signed-in customer's customerKey, validated.
 pub async fn fetch_customer_key(config: &Config, url: &str) -> Result<CustomerKey, BackendError> {
-    let builder = with_config(Request::get(url), config);
-    let (status, body) =
-        fetch_whole(builder, config.backend_timeout_ms, RequestBuilder::build).await?;
+    let (status, body) = fetch_whole(config, url, None, config.backend_timeout_ms).await?;
     if !(200..300).contains(&status) {
         return Err(BackendError::Status(status));
     }
@@ -152,10 +176,8 @@ async fn post_issue_once(config: &Config, record: &HandoffRecord, timeout_ms: u3
     else {
         return Answer::failed(AttemptFailure::Network);
     };
-    let builder = with_config(Request::post(&config.backend_url), config)
-        .header("Idempotency-Key", &record.idempotency_key)
-        .header("Content-Type", "application/json");
-    match fetch_whole(builder, timeout_ms, |b| b.body(body)).await {
+    let post = Some((record.idempotency_key.as_str(), body));
+    match fetch_whole(config, &config.backend_url, post, timeout_ms).await {
         Ok((status, body)) => {
             let card = body
                 .as_ref()

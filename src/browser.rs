@@ -70,7 +70,7 @@ pub fn replace_query(address: &Address, new_query: &str) {
         return;
     }
     if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-        let url = format!("{}{}{}", address.path, new_query, address.hash);
+        let url = [&*address.path, new_query, &address.hash].concat();
         let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
     }
 }

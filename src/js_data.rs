@@ -18,6 +18,11 @@ use crate::checkout::redirect::{AuthKey, PendingRegistration};
 use crate::checkout::request::{CardOwnerType, WireRequest};
 use crate::checkout::urls::WindowTarget;
 
+/// "`name` what is wrong" (written without `format!`: its machinery is kilobytes of wasm).
+fn problem(name: &str, what: &str) -> String {
+    ["`", name, "` ", what].concat()
+}
+
 /// The fields of a plain JS object.
 pub struct Fields(JsValue);
 
@@ -52,7 +57,7 @@ impl Fields {
             Some(value) => value
                 .as_string()
                 .map(Some)
-                .ok_or_else(|| format!("`{name}` must be a string")),
+                .ok_or_else(|| problem(name, "must be a string")),
         }
     }
 
@@ -65,7 +70,7 @@ impl Fields {
             Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
                 Ok(Some(n as u32))
             }
-            _ => Err(format!("`{name}` must be a whole number")),
+            _ => Err(problem(name, "must be a whole number")),
         }
     }
 
@@ -76,7 +81,7 @@ impl Fields {
             .into_iter()
             .find(|key| !known.contains(&key.as_str()))
         {
-            Some(unknown) => Err(format!("unknown field `{unknown}`")),
+            Some(unknown) => Err(["unknown field `", &unknown, "`"].concat()),
             None => Ok(()),
         }
     }
@@ -92,7 +97,7 @@ impl Fields {
             None => Ok(None),
             Some(value) => Fields::of(value)
                 .map(Some)
-                .ok_or_else(|| format!("`{name}` must be an object")),
+                .ok_or_else(|| problem(name, "must be an object")),
         }
     }
 
@@ -107,7 +112,7 @@ impl Fields {
                 .string(&key)
                 .ok()
                 .flatten()
-                .ok_or_else(|| format!("`{name}.{key}` must be a string"))?;
+                .ok_or_else(|| problem(&[name, ".", &key].concat(), "must be a string"))?;
             out.push((key, value));
         }
         Ok(Some(out))
@@ -119,14 +124,14 @@ impl Fields {
             return Ok(None);
         };
         if !Array::is_array(&value) {
-            return Err(format!("`{name}` must be a list"));
+            return Err(problem(name, "must be a list"));
         }
         let items: Array = value.unchecked_into();
         items
             .iter()
             .map(|item| {
                 item.as_string()
-                    .ok_or_else(|| format!("`{name}` must list strings"))
+                    .ok_or_else(|| problem(name, "must list strings"))
             })
             .collect::<Result<_, _>>()
             .map(Some)

@@ -114,7 +114,7 @@ pub fn config_from_page() -> Result<Config, ConfigError> {
         .and_then(|d| d.get_element_by_id(CONFIG_ELEMENT_ID))
         .and_then(|e| e.text_content())
         .ok_or_else(|| {
-            ConfigError::Unreadable(format!("no element with id `{CONFIG_ELEMENT_ID}`"))
+            ConfigError::Unreadable(["no element with id `", CONFIG_ELEMENT_ID, "`"].concat())
         })?;
     let value = js_sys::JSON::parse(&text)
         .map_err(|_| ConfigError::Unreadable("it is not valid JSON".to_owned()))?;

@@ -14,6 +14,7 @@ use super::plan::{check_plan, tidy_plan, PlanSummary};
 use super::query::parse_query;
 use super::request::CardOwnerType;
 use super::urls::{check_extra_query, check_path, UrlError, WindowTarget};
+use super::words::write_all;
 
 /// The real TossPayments SDK v2 script.
 pub const TOSS_SDK_URL: &str = "https://js.tosspayments.com/v2/standard";
@@ -148,16 +149,14 @@ impl RawConfig {
 }
 
 /// Why the configuration was refused. The message names the field, never a secret.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
-    /// The configuration could not be read at all.
-    #[error("the checkout configuration could not be read: {0}")]
+    /// The configuration could not be read at all: "the checkout configuration could not be
+    /// read: …".
     Unreadable(String),
-    /// A required field is missing.
-    #[error("configuration field `{0}` is required")]
+    /// A required field is missing: "configuration field `…` is required".
     Missing(&'static str),
-    /// A field has a bad value.
-    #[error("configuration field `{field}`: {problem}")]
+    /// A field has a bad value: "configuration field `…`: …".
     Invalid {
         /// The camelCase field name.
         field: &'static str,
@@ -166,9 +165,28 @@ pub enum ConfigError {
     },
     /// The page loaded a bundle that lacks the page its address asks for (e.g. the registration
     /// bundle at the success address); the text says which and what to load instead.
-    #[error("{0}")]
     NotInBundle(&'static str),
 }
+
+impl fmt::Display for ConfigError {
+    /// Written piece by piece (no `write!`: its machinery is kilobytes of the page's wasm).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreadable(why) => {
+                write_all(f, &["the checkout configuration could not be read: ", why])
+            }
+            Self::Missing(field) => {
+                write_all(f, &["configuration field `", field, "` is required"])
+            }
+            Self::Invalid { field, problem } => {
+                write_all(f, &["configuration field `", field, "`: ", problem])
+            }
+            Self::NotInBundle(text) => f.write_str(text),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 fn invalid(field: &'static str, problem: impl Into<Problem>) -> ConfigError {
     ConfigError::Invalid {
@@ -528,13 +546,13 @@ impl RawConfig {
             if !header_name_ok(name) || OWN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
                 return Err(invalid(
                     "backendHeaders",
-                    format!("`{name}` is not a header the page may set"),
+                    ["`", name, "` is not a header the page may set"].concat(),
                 ));
             }
             if value.chars().any(|c| c.is_control()) {
                 return Err(invalid(
                     "backendHeaders",
-                    format!("the value of `{name}` has control characters"),
+                    ["the value of `", name, "` has control characters"].concat(),
                 ));
             }
         }

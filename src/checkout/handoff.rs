@@ -12,7 +12,7 @@ use super::urls::hex;
 /// `Idempotency-Key` for the hand-off: `ak-` + hex SHA-256 of the authKey. Derived, so every retry
 /// and every tab sends the same one, and the key itself never appears in a header.
 pub fn idempotency_key(auth_key: &AuthKey) -> String {
-    format!("ak-{}", hex(&sha256(auth_key.expose().as_bytes())))
+    ["ak-", &hex(&sha256(auth_key.expose().as_bytes()))].concat()
 }
 
 /// The hand-off's wire types are the contract crate's, shared with the backend (re-exported so

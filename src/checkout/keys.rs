@@ -28,7 +28,7 @@ pub enum KeyError {
     #[error("the client key must start with test_ck_ or live_ck_ followed by letters and digits")]
     UnknownClientKeyKind,
     /// customerKey shorter than 2 or longer than 50 characters.
-    #[error("the customerKey must be 2 to 50 characters long (it has {0})")]
+    #[error(fmt = customer_key_length)]
     CustomerKeyLength(usize),
     /// customerKey with a character outside `A-Z a-z 0-9 - _ = . @`.
     #[error("the customerKey may only contain A-Z, a-z, 0-9 and - _ = . @")]
@@ -38,6 +38,19 @@ pub enum KeyError {
         "the anonymous customerKey (@@ANONYMOUS) cannot register a card for automatic payments"
     )]
     AnonymousCustomer,
+}
+
+/// "the customerKey must be 2 to 50 characters long (it has N)", without `write!`.
+fn customer_key_length(count: &usize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let count = super::words::decimal(*count as u64);
+    super::words::write_all(
+        f,
+        &[
+            "the customerKey must be 2 to 50 characters long (it has ",
+            &count,
+            ")",
+        ],
+    )
 }
 
 use toss_billing_contract::CustomerKeyProblem;

@@ -13,3 +13,4 @@ pub mod request;
 pub mod sdk_error;
 pub mod sha256;
 pub mod urls;
+pub mod words;

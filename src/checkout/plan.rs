@@ -4,6 +4,7 @@
 //! browser's `Intl` would each cost more wasm (or JS glue) than these few lines.
 
 use super::copy::{Locale, Text};
+pub use super::words::push_number;
 
 /// The plan type is the contract's (billing-server's `GET /api/plan` answers the same shape).
 pub use toss_billing_contract::{PlanCycle, PlanSummary};
@@ -91,28 +92,6 @@ pub fn date_parts(date: &str) -> Option<(u32, u32, u32)> {
         _ => return None,
     };
     (year >= 1 && (1..=days).contains(&day)).then_some((year, month, day))
-}
-
-/// Appends `n` in decimal, with a `,` between groups of three when `grouped`.
-pub fn push_number(out: &mut String, mut n: u64, grouped: bool) {
-    let mut digits = [0u8; 26];
-    let mut at = digits.len();
-    let mut count = 0;
-    loop {
-        if grouped && count > 0 && count % 3 == 0 {
-            at -= 1;
-            digits[at] = b',';
-        }
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        count += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits and commas were written.
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 fn number(n: u64, grouped: bool) -> String {

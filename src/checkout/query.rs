@@ -97,6 +97,6 @@ pub fn without_parameters(query: &str, names: &[&str]) -> String {
     if kept.is_empty() {
         String::new()
     } else {
-        format!("?{}", kept.join("&"))
+        ["?", &kept.join("&")].concat()
     }
 }

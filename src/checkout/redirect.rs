@@ -4,6 +4,7 @@ use std::fmt;
 
 use super::keys::{CustomerKey, KeyError};
 use super::query::{parse_query, QueryError};
+use super::words::write_all;
 
 use toss_billing_contract::AuthKeyProblem;
 /// The longest authKey Toss issues.
@@ -44,13 +45,13 @@ impl fmt::Debug for AuthKey {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RedirectError {
     /// The query could not be decoded.
-    #[error("the address is malformed: {0}")]
+    #[error(fmt = malformed)]
     Query(#[from] QueryError),
     /// A required parameter is absent or empty.
-    #[error("the address has no {0}")]
+    #[error(fmt = missing)]
     Missing(&'static str),
     /// A parameter appears more than once.
-    #[error("the address has more than one {0}")]
+    #[error(fmt = duplicated)]
     Duplicated(&'static str),
     /// The authKey is longer than Toss ever issues.
     #[error("the authKey is longer than 300 characters")]
@@ -59,7 +60,7 @@ pub enum RedirectError {
     #[error("the authKey contains characters that are not allowed")]
     AuthKeyMalformed,
     /// The customerKey breaks the rule.
-    #[error("the customerKey is invalid: {0}")]
+    #[error(fmt = invalid_customer_key)]
     CustomerKey(KeyError),
     /// This tab never started a card registration (or already finished it).
     #[error("this browser tab did not start a card registration")]
@@ -70,6 +71,25 @@ pub enum RedirectError {
     /// The `state` is not the one this tab put in the successUrl.
     #[error("the state value does not match the registration this tab started")]
     StateMismatch,
+}
+
+// The messages with a value in them, without `write!` (see `super::words`).
+fn malformed(error: &QueryError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str("the address is malformed: ")?;
+    fmt::Display::fmt(error, f)
+}
+
+fn missing(name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write_all(f, &["the address has no ", name])
+}
+
+fn duplicated(name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write_all(f, &["the address has more than one ", name])
+}
+
+fn invalid_customer_key(error: &KeyError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str("the customerKey is invalid: ")?;
+    fmt::Display::fmt(error, f)
 }
 
 /// What this tab remembers, before opening the card window, to recognise its own redirect.

@@ -70,7 +70,7 @@ pub enum RequestError {
     #[error("failUrl must be an absolute http(s) URL")]
     FailUrlNotAbsolute,
     /// A name or email over 100 characters.
-    #[error("{0} must be at most 100 characters")]
+    #[error(fmt = too_long)]
     TooLong(&'static str),
     /// An empty card-type list, or one with repeats.
     #[error("selectableCardTypes must list PERSONAL and/or CORPORATE, each at most once")]
@@ -78,6 +78,11 @@ pub enum RequestError {
     /// An empty or oversize card company code.
     #[error("cardCompany must be a non-empty code of at most 20 characters")]
     BadCardCompany,
+}
+
+/// "FIELD must be at most 100 characters", without `write!`.
+fn too_long(field: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    super::words::write_all(f, &[field, " must be at most 100 characters"])
 }
 
 /// A validated `requestBillingAuth({ method: "CARD", … })` request.

@@ -2,103 +2,89 @@
 //! built and tested natively and shown by any view; `sdk::sdk_error_from_js` (the browser side)
 //! turns a thrown `JsValue` into its parts and then into this. Re-exported as `sdk::SdkError`.
 
+use super::words::{decimal, write_all};
+
 /// Everything that can go wrong between us and the TossPayments SDK: loading its script, and every
 /// documented error `code` its calls throw or reject with (contract §3). Unknown codes are kept
 /// verbatim in [`SdkError::Other`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SdkError {
     /// The `<script>` failed to load (network, 404, CSP). Retrying may help.
-    #[error("the TossPayments script could not be loaded from {url}")]
     ScriptLoadFailed {
         /// The script URL that failed.
         url: String,
     },
     /// The script loaded but did not define `window.TossPayments`.
-    #[error("the script at {url} loaded but did not define TossPayments")]
     NamespaceMissing {
         /// The script URL that loaded.
         url: String,
     },
     /// The script did not finish loading in time.
-    #[error("the TossPayments script did not load within {timeout_ms} ms")]
     LoadTimedOut {
         /// The timeout that elapsed.
         timeout_ms: u32,
     },
     /// `USER_CANCEL`: the buyer closed the card window.
-    #[error("the buyer closed the card window ({message})")]
     UserCancel {
         /// Toss's message.
         message: String,
     },
     /// `PAYMENT_REQUEST_ABORTED`: `destroy()` while the window was open.
-    #[error("the card window was closed by the page ({message})")]
     PaymentRequestAborted {
         /// Toss's message.
         message: String,
     },
     /// `NOT_SUPPORTED_METHOD`: the client key has no billing contract.
-    #[error("this client key has no card billing contract ({message})")]
     NotSupportedMethod {
         /// Toss's message.
         message: String,
     },
     /// `INCORRECT_SUCCESS_URL_FORMAT`.
-    #[error("Toss refused the successUrl ({message})")]
     IncorrectSuccessUrlFormat {
         /// Toss's message.
         message: String,
     },
     /// `INCORRECT_FAIL_URL_FORMAT`.
-    #[error("Toss refused the failUrl ({message})")]
     IncorrectFailUrlFormat {
         /// Toss's message.
         message: String,
     },
     /// `INVALID_METHOD_TRANSACTION`: another request is already running (double click).
-    #[error("another card window is already open ({message})")]
     InvalidMethodTransaction {
         /// Toss's message.
         message: String,
     },
     /// `INVALID_PARAMETERS`: a missing, unknown or mistyped parameter.
-    #[error("Toss refused the request parameters ({message})")]
     InvalidParameters {
         /// Toss's message.
         message: String,
     },
     /// `INVALID_CLIENT_KEY`.
-    #[error("Toss refused the client key ({message})")]
     InvalidClientKey {
         /// Toss's message.
         message: String,
     },
     /// `INVALID_CUSTOMER_KEY`.
-    #[error("Toss refused the customerKey ({message})")]
     InvalidCustomerKey {
         /// Toss's message.
         message: String,
     },
     /// `INSECURE_KEY_USAGE`: a secret key where a client/customer key belongs.
-    #[error("a secret key was used in the browser ({message})")]
     InsecureKeyUsage {
         /// Toss's message.
         message: String,
     },
     /// `NOT_SUPPORTED_WIDGET_KEY`: a payment-widget key was given to `payment()`.
-    #[error("a payment-widget key cannot be used for billing ({message})")]
     NotSupportedWidgetKey {
         /// Toss's message.
         message: String,
     },
     /// `UNKNOWN`.
-    #[error("Toss reported an unknown error ({message})")]
     Unknown {
         /// Toss's message.
         message: String,
     },
     /// Any other code, kept verbatim for support.
-    #[error("Toss reported {code} ({message})")]
     Other {
         /// The code as Toss sent it.
         code: String,
@@ -106,12 +92,78 @@ pub enum SdkError {
         message: String,
     },
     /// A throw or rejection that is not an object with a code or a known class name.
-    #[error("the TossPayments SDK failed: {description}")]
     Unexpected {
         /// What was thrown, as text.
         description: String,
     },
 }
+
+impl std::fmt::Display for SdkError {
+    /// The developer's description (shown under "details for developers" for the errors a
+    /// developer must fix), written piece by piece: no `write!`, no number formatting.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let number;
+        let (before, value, after) = match self {
+            Self::ScriptLoadFailed { url } => {
+                ("the TossPayments script could not be loaded from ", url, "")
+            }
+            Self::NamespaceMissing { url } => (
+                "the script at ",
+                url,
+                " loaded but did not define TossPayments",
+            ),
+            Self::LoadTimedOut { timeout_ms } => {
+                number = decimal(u64::from(*timeout_ms));
+                (
+                    "the TossPayments script did not load within ",
+                    &number,
+                    " ms",
+                )
+            }
+            Self::UserCancel { message } => ("the buyer closed the card window (", message, ")"),
+            Self::PaymentRequestAborted { message } => {
+                ("the card window was closed by the page (", message, ")")
+            }
+            Self::NotSupportedMethod { message } => (
+                "this client key has no card billing contract (",
+                message,
+                ")",
+            ),
+            Self::IncorrectSuccessUrlFormat { message } => {
+                ("Toss refused the successUrl (", message, ")")
+            }
+            Self::IncorrectFailUrlFormat { message } => {
+                ("Toss refused the failUrl (", message, ")")
+            }
+            Self::InvalidMethodTransaction { message } => {
+                ("another card window is already open (", message, ")")
+            }
+            Self::InvalidParameters { message } => {
+                ("Toss refused the request parameters (", message, ")")
+            }
+            Self::InvalidClientKey { message } => ("Toss refused the client key (", message, ")"),
+            Self::InvalidCustomerKey { message } => {
+                ("Toss refused the customerKey (", message, ")")
+            }
+            Self::InsecureKeyUsage { message } => {
+                ("a secret key was used in the browser (", message, ")")
+            }
+            Self::NotSupportedWidgetKey { message } => (
+                "a payment-widget key cannot be used for billing (",
+                message,
+                ")",
+            ),
+            Self::Unknown { message } => ("Toss reported an unknown error (", message, ")"),
+            Self::Other { code, message } => {
+                return write_all(f, &["Toss reported ", code, " (", message, ")"])
+            }
+            Self::Unexpected { description } => ("the TossPayments SDK failed: ", description, ""),
+        };
+        write_all(f, &[before, value, after])
+    }
+}
+
+impl std::error::Error for SdkError {}
 
 impl SdkError {
     /// Classifies a thrown/rejected value from its parts: branch on `code`, fall back on the class
@@ -129,7 +181,7 @@ impl SdkError {
         });
         let Some(code) = code else {
             let description = match (name, message.is_empty()) {
-                (Some(name), false) => format!("{name}: {message}"),
+                (Some(name), false) => [name, ": ", &message].concat(),
                 (Some(name), true) => name.to_owned(),
                 (None, false) => message,
                 (None, true) => "an error without a code".to_owned(),

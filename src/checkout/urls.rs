@@ -23,8 +23,20 @@ pub enum UrlError {
     #[error("must be a path on this site that starts with a single '/' (no spaces, '#' or '\\')")]
     BadPath,
     /// The integrator's query uses a name Toss or the component needs.
-    #[error("the query parameter name `{0}` is reserved for the Toss redirect")]
+    #[error(fmt = reserved_parameter)]
     ReservedParameter(String),
+}
+
+/// "the query parameter name `NAME` is reserved for the Toss redirect", without `write!`.
+fn reserved_parameter(name: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    super::words::write_all(
+        f,
+        &[
+            "the query parameter name `",
+            name,
+            "` is reserved for the Toss redirect",
+        ],
+    )
 }
 
 /// Accepts `http://host[:port]` and `https://host[:port]` with nothing after the authority.
@@ -109,9 +121,11 @@ pub fn callback_urls(
     check_path(fail_path)?;
     check_extra_query(extra_query)?;
     let extra = extra_query.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-    let success_base = format!("{origin}{success_path}");
-    let success_url = append_query(&success_base, extra.clone().chain([("state", state)]));
-    let fail_url = append_query(&format!("{origin}{fail_path}"), extra);
+    let success_url = append_query(
+        &[origin, success_path].concat(),
+        extra.clone().chain([("state", state)]),
+    );
+    let fail_url = append_query(&[origin, fail_path].concat(), extra);
     Ok(CallbackUrls {
         success_url,
         fail_url,

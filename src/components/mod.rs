@@ -107,7 +107,7 @@ pub fn CardSummaryView(
     let kind = (!kind.is_empty()).then_some(kind);
     // The kind goes with the company when there is one, on its own row when there is not.
     let (company, kind) = match (card.company, kind) {
-        (Some(company), Some(kind)) => (Some(format!("{company} ({kind})")), None),
+        (Some(company), Some(kind)) => (Some([&*company, " (", &kind, ")"].concat()), None),
         (company, kind) => (company, kind),
     };
     let number = card.number;
