@@ -271,6 +271,53 @@ fn the_wire_request_has_only_documented_keys_and_omits_absent_ones() {
 }
 
 #[test]
+fn a_valid_configuration_makes_the_request_new_would_accept() {
+    // The registration page builds its request with `for_config`, which checks nothing again:
+    // for every configuration `validate` accepts, it must equal what `new` makes of the same.
+    let configs = [
+        json!({}),
+        json!({"customerName": " 김토스 ", "customerEmail": "a@b.kr", "windowTarget": "iframe",
+               "selectableCardTypes": ["CORPORATE", "PERSONAL"]}),
+        json!({"customerName": "가".repeat(100), "customerEmail": "  ", "windowTarget": "self",
+               "selectableCardTypes": ["PERSONAL"], "callbackQuery": {"plan": "프로 플랜"},
+               "successPath": "/done?from=shop", "failPath": "/oops"}),
+    ];
+    for patch in configs {
+        let mut value = json!({"clientKey": "test_ck_abc", "customerKey": "customer-0001"});
+        for (k, v) in patch.as_object().unwrap() {
+            value[k] = v.clone();
+        }
+        let config = raw(value).unwrap();
+        for mobile in [false, true] {
+            let urls = || {
+                callback_urls(
+                    "https://shop.example",
+                    &config.success_path,
+                    &config.fail_path,
+                    &config.callback_query,
+                    "s1",
+                )
+                .unwrap()
+            };
+            let checked = CardBillingRequest::new(CardBillingParams {
+                success_url: urls().success_url,
+                fail_url: urls().fail_url,
+                customer_name: config.customer_name.clone(),
+                customer_email: config.customer_email.clone(),
+                window_target: choose_window_target(config.window_target, mobile),
+                card_types: config.card_types.clone(),
+                flow: Flow::Default,
+            })
+            .unwrap();
+            assert_eq!(
+                CardBillingRequest::for_config(&config, urls(), mobile),
+                checked
+            );
+        }
+    }
+}
+
+#[test]
 fn bad_requests_are_refused_before_they_reach_the_sdk() {
     let relative = CardBillingParams {
         success_url: "/billing/success".into(),

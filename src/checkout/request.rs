@@ -3,7 +3,10 @@
 
 use serde::Serialize;
 
-use super::urls::{is_absolute_http_url, WindowTarget};
+use super::config::Config;
+#[cfg(doc)]
+use super::urls::callback_urls;
+use super::urls::{choose_window_target, is_absolute_http_url, CallbackUrls, WindowTarget};
 
 /// Card owner kinds the window may offer; the first one given is preselected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -158,6 +161,22 @@ impl CardBillingRequest {
             card_types: params.card_types,
             flow: params.flow,
         })
+    }
+
+    /// The request of a validated configuration, to the URLs [`callback_urls`] built for it, with
+    /// the window target for this browser ([`choose_window_target`]). Nothing [`Self::new`]
+    /// checks can fail here: `Config::validate` checked the name, the email and the card types,
+    /// and `callback_urls` writes absolute URLs (a native test keeps the two equal).
+    pub fn for_config(config: &Config, urls: CallbackUrls, is_mobile: bool) -> Self {
+        Self {
+            success_url: urls.success_url,
+            fail_url: urls.fail_url,
+            customer_name: config.customer_name.clone(),
+            customer_email: config.customer_email.clone(),
+            window_target: choose_window_target(config.window_target, is_mobile),
+            card_types: config.card_types.clone(),
+            flow: Flow::Default,
+        }
     }
 
     /// The object that crosses to `requestBillingAuth`, borrowing from `self`.

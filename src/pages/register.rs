@@ -1,7 +1,16 @@
 //! The registration page: loads the SDK, then opens the card window on the buyer's click.
+//!
+//! Its wasm is the one every shopper downloads, so it is written small: one signal for where the
+//! page stands, one click listener on the page for both of its buttons (no node refs, no stored
+//! values), the rest plain data shared by the page's tasks.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use send_wrapper::SendWrapper;
+use wasm_bindgen::JsCast;
 
 use crate::backend;
 use crate::browser;
@@ -9,20 +18,22 @@ use crate::checkout::config::{Config, CustomerSource};
 use crate::checkout::copy::{sdk_error_text, Text};
 use crate::checkout::keys::CustomerKey;
 use crate::checkout::redirect::PendingRegistration;
-use crate::checkout::request::{CardBillingParams, CardBillingRequest, Flow};
-use crate::checkout::urls::{callback_urls, choose_window_target};
+use crate::checkout::request::CardBillingRequest;
+use crate::checkout::urls::callback_urls;
 use crate::components::{Alert, PlanSummaryView, Spinner};
 use crate::events::{code_now, CANCELLED};
 use crate::sdk::{self, Payment, ScriptSource, SdkError, TossPayments};
 use crate::storage;
 
-/// Where the registration page stands. Only `Ready` accepts a click.
+/// Where the registration page stands. Only `Ready` and `Cancelled` accept a click.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RegisterState {
     /// Fetching the customerKey and loading the SDK; the button is disabled and says so.
     Loading,
     /// The button works.
     Ready,
+    /// The buyer closed the card window: the button works, and the status line says so.
+    Cancelled,
     /// `requestBillingAuth` was called; further clicks are ignored.
     Opening,
     /// The SDK accepted the request and is taking the page to the card window.
@@ -48,62 +59,120 @@ pub enum Retry {
 }
 
 impl RegisterState {
-    fn is_busy(&self) -> bool {
-        matches!(self, Self::Loading | Self::Opening | Self::Redirecting)
+    /// The button's `data-state`.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Loading => "loading",
+            Self::Ready | Self::Cancelled => "ready",
+            Self::Opening => "opening",
+            Self::Redirecting => "redirecting",
+            Self::Failed { .. } => "failed",
+        }
+    }
+
+    /// What the busy button and the status line say while the page works.
+    fn busy(&self) -> Option<Text> {
+        match self {
+            Self::Loading => Some(Text::LoadingSdk),
+            Self::Opening => Some(Text::OpeningWindow),
+            Self::Redirecting => Some(Text::Redirecting),
+            _ => None,
+        }
+    }
+
+    fn takes_clicks(&self) -> bool {
+        matches!(self, Self::Ready | Self::Cancelled)
+    }
+
+    /// The status line.
+    fn status(&self) -> Option<Text> {
+        match self {
+            Self::Cancelled => Some(Text::Cancelled),
+            _ => self.busy(),
+        }
     }
 }
 
-fn failed_from_sdk(error: &SdkError) -> RegisterState {
-    let retry = if error.is_load_failure() {
-        Some(Retry::Prepare)
-    } else if error.is_integration_error() {
-        None
-    } else {
-        Some(Retry::Reopen)
-    };
-    let detail =
-        (error.is_integration_error() || error.is_load_failure()).then(|| error.to_string());
+fn failed(text: Text, detail: Option<String>, retry: Option<Retry>) -> RegisterState {
     RegisterState::Failed {
-        text: sdk_error_text(error),
+        text,
         detail,
         retry,
     }
 }
 
-/// Loads what the button needs, in parallel: the customerKey (fixed or from the backend) and the SDK.
+/// A mistake in the page's setup: retrying cannot help.
+fn integration(detail: String) -> RegisterState {
+    failed(Text::IntegrationError, Some(detail), None)
+}
+
+fn failed_from_sdk(error: &SdkError) -> RegisterState {
+    let (load, integration) = (error.is_load_failure(), error.is_integration_error());
+    let retry = if load {
+        Some(Retry::Prepare)
+    } else if integration {
+        None
+    } else {
+        Some(Retry::Reopen)
+    };
+    let detail = (integration || load).then(|| error.to_string());
+    failed(sdk_error_text(error), detail, retry)
+}
+
+/// What the page's tasks share: the configuration and, once loaded, the SDK's payment object
+/// with the customerKey it was made for.
+struct Shared {
+    config: Config,
+    ready: RefCell<Option<(Payment, CustomerKey)>>,
+}
+
+/// Loads what the button needs: the SDK, and meanwhile the customerKey (fixed or from the backend).
 async fn prepare(config: &Config) -> Result<(Payment, CustomerKey), RegisterState> {
     // A live key on a plain-http page is refused before anything loads.
-    browser::check_page_protocol(config).map_err(|error| RegisterState::Failed {
-        text: Text::IntegrationError,
-        detail: Some(error.to_string()),
-        retry: None,
-    })?;
-    let source = ScriptSource {
+    browser::check_page_protocol(config).map_err(|error| integration(error.to_string()))?;
+    // Starts the script at once; it loads while the customerKey is fetched.
+    let loaded = sdk::load_sdk(&ScriptSource {
         url: config.sdk_url.clone(),
         timeout_ms: config.sdk_timeout_ms,
         nonce: config.sdk_nonce.clone(),
-    };
-    let customer = async {
-        match &config.customer {
-            CustomerSource::Fixed(key) => Ok(key.clone()),
-            CustomerSource::Url(url) => {
-                backend::fetch_customer_key(config, url)
-                    .await
-                    .map_err(|error| RegisterState::Failed {
-                        text: Text::CustomerUnavailable,
-                        detail: Some(error.to_string()),
-                        retry: Some(Retry::Prepare),
-                    })
-            }
+    });
+    let customer = match &config.customer {
+        CustomerSource::Fixed(key) => Ok(key.clone()),
+        CustomerSource::Url(url) => {
+            backend::fetch_customer_key(config, url)
+                .await
+                .map_err(|error| {
+                    failed(
+                        Text::CustomerUnavailable,
+                        Some(error.to_string()),
+                        Some(Retry::Prepare),
+                    )
+                })
         }
     };
-    let (customer, loaded) = futures::join!(customer, sdk::load_sdk(&source));
-    loaded.map_err(|e| failed_from_sdk(&e))?;
+    // The SDK's failure first: it says more (and its retry loads the customerKey again too).
+    loaded.await.map_err(|e| failed_from_sdk(&e))?;
     let customer = customer?;
     let payment = TossPayments::new(&config.client_key)
         .and_then(|toss| toss.payment(&customer))
         .map_err(|e| failed_from_sdk(&e))?;
     Ok((payment, customer))
+}
+
+/// Shows the busy button and loads the SDK and the customerKey (again, after a failure).
+fn load(shared: &Rc<Shared>, state: RwSignal<RegisterState>) {
+    state.set(RegisterState::Loading);
+    let shared = shared.clone();
+    spawn_local(async move {
+        let outcome = prepare(&shared.config).await;
+        state.set(match outcome {
+            Ok(ready) => {
+                *shared.ready.borrow_mut() = Some(ready);
+                RegisterState::Ready
+            }
+            Err(failed) => failed,
+        });
+    });
 }
 
 /// Builds the request for this click; remembers the registration in the tab first. Returns the
@@ -112,42 +181,77 @@ fn begin(
     config: &Config,
     customer: &CustomerKey,
 ) -> Result<(CardBillingRequest, String), RegisterState> {
-    let integration = |detail: String| RegisterState::Failed {
-        text: Text::IntegrationError,
-        detail: Some(detail),
-        retry: None,
-    };
     let state = browser::random_token()
         .ok_or_else(|| integration("crypto.getRandomValues is unavailable".into()))?;
-    let origin = browser::address().origin;
     let urls = callback_urls(
-        &origin,
+        &browser::address().origin,
         &config.success_path,
         &config.fail_path,
         &config.callback_query,
         &state,
     )
     .map_err(|e| integration(e.to_string()))?;
-    let request = CardBillingRequest::new(CardBillingParams {
-        success_url: urls.success_url,
-        fail_url: urls.fail_url,
-        customer_name: config.customer_name.clone(),
-        customer_email: config.customer_email.clone(),
-        window_target: choose_window_target(config.window_target, browser::is_mobile()),
-        card_types: config.card_types.clone(),
-        flow: Flow::Default,
-    })
-    .map_err(|e| integration(e.to_string()))?;
+    let request = CardBillingRequest::for_config(config, urls, browser::is_mobile());
     storage::save_pending(&PendingRegistration {
         customer_key: customer.clone(),
         state: state.clone(),
     })
-    .map_err(|e| RegisterState::Failed {
-        text: Text::StorageBlocked,
-        detail: Some(e.to_string()),
-        retry: Some(Retry::Reopen),
+    .map_err(|e| {
+        failed(
+            Text::StorageBlocked,
+            Some(e.to_string()),
+            Some(Retry::Reopen),
+        )
     })?;
     Ok((request, state))
+}
+
+/// The register button's click: opens the card window, once.
+fn open(
+    shared: &Shared,
+    state: RwSignal<RegisterState>,
+    button: web_sys::HtmlElement,
+    on_cancelled: Option<Callback<String>>,
+) {
+    // The double-click guard: only a click in `Ready` does anything, and it leaves `Ready` at once.
+    if !state.with_untracked(RegisterState::takes_clicks) {
+        return;
+    }
+    let Some((payment, customer)) = shared.ready.borrow().clone() else {
+        return;
+    };
+    let (request, registration) = match begin(&shared.config, &customer) {
+        Ok(begun) => begun,
+        Err(failed) => return state.set(failed),
+    };
+    state.set(RegisterState::Opening);
+    spawn_local(async move {
+        match payment.request_billing_auth(&request).await {
+            Ok(()) => state.set(RegisterState::Redirecting),
+            Err(error) if error.is_cancel() => {
+                // The buyer's cancel, not our own destroy() on unmount. The event goes to the
+                // element the page is in: the page's root is the button's parent (a page that is
+                // gone has none, and reports nothing).
+                if let SdkError::UserCancel { .. } = error {
+                    code_now(
+                        button.parent_element(),
+                        on_cancelled,
+                        CANCELLED,
+                        "USER_CANCEL",
+                    );
+                }
+                storage::clear_pending_if(&registration);
+                state.set(RegisterState::Cancelled);
+                let _ = button.focus();
+            }
+            // Another window of this page is already open: nothing is wrong with this click.
+            Err(SdkError::InvalidMethodTransaction { .. }) => state.set(RegisterState::Ready),
+            Err(error) => {
+                storage::clear_pending_if(&registration);
+                state.set(failed_from_sdk(&error));
+            }
+        }
+    });
 }
 
 /// The registration page: a title, a line of context, the plan summary (when configured) and the
@@ -192,48 +296,33 @@ pub fn CardRegistration(
     let locale = config.locale;
     let mut config = config;
     let plan = config.plan.take();
-    // Shared, not cloned, by the tasks that need it: a Config's clone is a kilobyte of wasm.
-    let config = StoredValue::new(std::sync::Arc::new(config));
     let state = RwSignal::new(RegisterState::Loading);
-    let notice = RwSignal::new(None::<Text>);
-    let payment = StoredValue::new_local(None::<(Payment, CustomerKey)>);
-    let button = NodeRef::<leptos::html::Button>::new();
-
-    let load = move || {
-        state.set(RegisterState::Loading);
-        spawn_local(async move {
-            let Some(config) = config.try_get_value() else {
-                return;
-            };
-            match prepare(&config).await {
-                Ok(ready) => {
-                    if payment.try_set_value(Some(ready)).is_none() {
-                        state.set(RegisterState::Ready);
-                    }
-                }
-                Err(failed) => state.set(failed),
-            }
-        });
-    };
+    let shared = Rc::new(Shared {
+        config,
+        ready: RefCell::new(None),
+    });
 
     // The browser work: the SDK and the customerKey, and the back/forward cache.
-    let start = move || {
-        load();
-        // Back from the card window (or Toss's page), the browser may restore this page from its
-        // back/forward cache, frozen in `Opening`/`Redirecting`: make the button usable again.
-        let restored = window_event_listener_untyped("pageshow", move |event| {
-            let persisted =
-                js_sys::Reflect::get(&event, &"persisted".into()).is_ok_and(|p| p.is_truthy());
-            if persisted
-                && matches!(
-                    state.try_get_untracked(),
-                    Some(RegisterState::Opening | RegisterState::Redirecting)
-                )
-            {
-                state.set(RegisterState::Ready);
-            }
-        });
-        on_cleanup(move || restored.remove());
+    let start = {
+        let shared = shared.clone();
+        move || {
+            load(&shared, state);
+            // Back from the card window (or Toss's page), the browser may restore this page from
+            // its back/forward cache, frozen in `Opening`/`Redirecting`: make the button usable.
+            let restored = window_event_listener_untyped("pageshow", move |event| {
+                let persisted =
+                    js_sys::Reflect::get(&event, &"persisted".into()).is_ok_and(|p| p.is_truthy());
+                if persisted
+                    && matches!(
+                        state.try_get_untracked(),
+                        Some(RegisterState::Opening | RegisterState::Redirecting)
+                    )
+                {
+                    state.set(RegisterState::Ready);
+                }
+            });
+            on_cleanup(move || restored.remove());
+        }
     };
     // Client-side rendering starts at once; on the server nothing starts, and a hydrating page
     // starts in an effect, after its first render has matched the server's.
@@ -243,118 +332,79 @@ pub fn CardRegistration(
         Effect::new(move |_| start());
     }
 
+    let kept = SendWrapper::new(shared.clone());
     on_cleanup(move || {
-        payment.try_with_value(|p| {
-            if let Some((payment, _)) = p {
-                payment.destroy();
-            }
-        });
+        if let Some((payment, _)) = &*kept.ready.borrow() {
+            payment.destroy();
+        }
     });
 
-    let open = move |_| {
-        // The double-click guard: only a click in `Ready` does anything, and it leaves `Ready` at once.
-        if state.get_untracked() != RegisterState::Ready {
+    // Both buttons' clicks, heard on the page's root: the register button (it has a
+    // `data-state`) opens the card window, the retry button does what the failure offers.
+    let on_click = move |event: leptos::ev::MouseEvent| {
+        let Some(button) = event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+            .and_then(|target| target.closest("button").ok().flatten())
+            .and_then(|button| button.dyn_into::<web_sys::HtmlElement>().ok())
+        else {
             return;
+        };
+        if button.has_attribute("data-state") {
+            return open(&shared, state, button, on_cancelled);
         }
-        let Some(Some((payment, customer))) = payment.try_get_value() else {
-            return;
-        };
-        let Some(config) = config.try_get_value() else {
-            return;
-        };
-        notice.set(None);
-        let (request, registration) = match begin(&config, &customer) {
-            Ok(begun) => begun,
-            Err(failed) => return state.set(failed),
-        };
-        state.set(RegisterState::Opening);
-        spawn_local(async move {
-            match payment.request_billing_auth(&request).await {
-                Ok(()) => state.set(RegisterState::Redirecting),
-                Err(error) if error.is_cancel() => {
-                    // The buyer's cancel, not our own destroy() on unmount.
-                    if let SdkError::UserCancel { .. } = error {
-                        // The page's root is the button's parent (no NodeRef of its own: each
-                        // NodeRef type costs the page's wasm most of a kilobyte).
-                        let root = button.try_get_untracked().flatten();
-                        let root = root.and_then(|button| button.parent_element());
-                        code_now(root, on_cancelled, CANCELLED, "USER_CANCEL");
-                    }
-                    storage::clear_pending_if(&registration);
-                    state.set(RegisterState::Ready);
-                    notice.set(Some(Text::Cancelled));
-                    // `try_`: the page may be gone (destroy() on unmount rejects with a cancel).
-                    if let Some(Some(button)) = button.try_get_untracked() {
-                        let _ = button.focus();
-                    }
-                }
-                // Another window of this page is already open: nothing is wrong with this click.
-                Err(SdkError::InvalidMethodTransaction { .. }) => state.set(RegisterState::Ready),
-                Err(error) => {
-                    storage::clear_pending_if(&registration);
-                    state.set(failed_from_sdk(&error));
-                }
-            }
-        });
-    };
-
-    let retry = move |what: Retry| match what {
-        Retry::Prepare => load(),
-        Retry::Reopen => state.set(RegisterState::Ready),
-    };
-
-    let busy = move || state.with(RegisterState::is_busy);
-    let label = move || {
-        match state.get() {
-            RegisterState::Loading => Text::LoadingSdk,
-            RegisterState::Opening => Text::OpeningWindow,
-            RegisterState::Redirecting => Text::Redirecting,
-            _ => Text::RegisterButton,
+        match state.with_untracked(|s| match s {
+            RegisterState::Failed { retry, .. } => *retry,
+            _ => None,
+        }) {
+            Some(Retry::Prepare) => load(&shared, state),
+            Some(Retry::Reopen) => state.set(RegisterState::Ready),
+            None => {}
         }
-        .get(locale)
-    };
-    let status = move || match state.get() {
-        RegisterState::Loading => Some(Text::LoadingSdk),
-        RegisterState::Opening => Some(Text::OpeningWindow),
-        RegisterState::Redirecting => Some(Text::Redirecting),
-        _ => notice.get(),
     };
 
+    let busy = move || state.with(|s| s.busy().is_some());
     view! {
-        <section class="tbc tbc-register" lang=locale.tag() aria-labelledby="tbc-register-title">
+        <section
+            class="tbc tbc-register"
+            lang=locale.tag()
+            aria-labelledby="tbc-register-title"
+            on:click=on_click
+        >
             <h2 id="tbc-register-title" class="tbc-title">{Text::RegisterTitle.get(locale)}</h2>
             <p class="tbc-lead">{Text::RegisterLead.get(locale)}</p>
             {plan.map(|plan| view! { <PlanSummaryView locale plan /> })}
             <button
                 type="button"
                 class="tbc-button"
-                data-state=move || match state.get() {
-                    RegisterState::Loading => "loading",
-                    RegisterState::Ready => "ready",
-                    RegisterState::Opening => "opening",
-                    RegisterState::Redirecting => "redirecting",
-                    RegisterState::Failed { .. } => "failed",
-                }
-                node_ref=button
-                disabled=move || state.get() != RegisterState::Ready
+                data-state=move || state.with(RegisterState::name)
+                disabled=move || !state.with(RegisterState::takes_clicks)
                 aria-busy=move || if busy() { "true" } else { "false" }
-                on:click=open
             >
                 <Spinner visible=busy />
-                <span>{label}</span>
+                <span>
+                    {move || state.with(RegisterState::busy).unwrap_or(Text::RegisterButton).get(locale)}
+                </span>
             </button>
-            <p class="tbc-status" role="status" aria-live="polite">{move || status().map(|t| t.get(locale))}</p>
-            {move || match state.get() {
-                RegisterState::Failed { text, detail, retry: offer } => Some(view! {
+            <p class="tbc-status" role="status" aria-live="polite">
+                {move || state.with(RegisterState::status).map_or("", |text| text.get(locale))}
+            </p>
+            {move || {
+                let failure = state.with(|s| match s {
+                    RegisterState::Failed { text, detail, retry } => {
+                        Some((*text, detail.clone(), *retry))
+                    }
+                    _ => None,
+                });
+                failure.map(|(text, detail, retry)| view! {
                     <Alert locale text detail>
-                        {offer.map(|what| view! {
-                            <button type="button" class="tbc-button tbc-button-secondary" on:click=move |_| retry(what)>
+                        {retry.map(|_| view! {
+                            <button type="button" class="tbc-button tbc-button-secondary">
                                 {Text::TryAgain.get(locale)}
                             </button>
                         })}
                     </Alert>
-                }),
-                _ => None,
+                })
             }}
         </section>
     }

@@ -113,36 +113,37 @@ thread_local! {
 }
 
 /// Loads the SDK script once: reuses an existing global, shares one in-flight load among all callers,
-/// never adds a second tag for the same URL, times out, and can be retried after a failure.
-pub async fn load_sdk(source: &ScriptSource) -> Result<(), SdkError> {
-    if is_loaded() {
-        return Ok(());
-    }
-    let promise = LOADS.with(|loads| {
-        let mut loads = loads.borrow_mut();
-        if let Some((_, promise)) = loads.iter().find(|(url, _)| *url == source.url) {
-            return promise.clone();
-        }
-        let promise = start_load(source);
-        loads.push((source.url.clone(), promise.clone()));
-        promise
+/// never adds a second tag for the same URL, times out, and can be retried after a failure. The
+/// load starts when this is called (the tag is added at once), not when the result is awaited: a
+/// page can fetch something else meanwhile.
+pub fn load_sdk(source: &ScriptSource) -> impl std::future::Future<Output = Result<(), SdkError>> {
+    let promise = (!is_loaded()).then(|| {
+        LOADS.with(|loads| {
+            let mut loads = loads.borrow_mut();
+            if let Some((_, promise)) = loads.iter().find(|(url, _)| *url == source.url) {
+                return promise.clone();
+            }
+            let promise = start_load(source);
+            loads.push((source.url.clone(), promise.clone()));
+            promise
+        })
     });
-    let outcome = JsFuture::from(promise.clone()).await;
-    // Forget the settled load, so that a later call after a failure starts afresh.
-    LOADS.with(|loads| loads.borrow_mut().retain(|(_, p)| !Object::is(p, &promise)));
-    match outcome {
-        Ok(_) if is_loaded() => Ok(()),
-        Ok(_) => Err(SdkError::NamespaceMissing {
-            url: source.url.clone(),
-        }),
-        Err(reason) if reason.as_string().as_deref() == Some("timeout") => {
-            Err(SdkError::LoadTimedOut {
-                timeout_ms: source.timeout_ms,
-            })
+    let (url, timeout_ms) = (source.url.clone(), source.timeout_ms);
+    async move {
+        let Some(promise) = promise else {
+            return Ok(());
+        };
+        let outcome = JsFuture::from(promise.clone()).await;
+        // Forget the settled load, so that a later call after a failure starts afresh.
+        LOADS.with(|loads| loads.borrow_mut().retain(|(_, p)| !Object::is(p, &promise)));
+        match outcome {
+            Ok(_) if is_loaded() => Ok(()),
+            Ok(_) => Err(SdkError::NamespaceMissing { url }),
+            Err(reason) if reason.as_string().as_deref() == Some("timeout") => {
+                Err(SdkError::LoadTimedOut { timeout_ms })
+            }
+            Err(_) => Err(SdkError::ScriptLoadFailed { url }),
         }
-        Err(_) => Err(SdkError::ScriptLoadFailed {
-            url: source.url.clone(),
-        }),
     }
 }
 
