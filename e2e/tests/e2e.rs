@@ -27,8 +27,7 @@ macro_rules! story {
         #[allow(unused_mut)]
         fn $name(browser: Browser) -> Story {
             Box::pin(async move {
-                let mut visit: Visit = $visit;
-                visit.browser = browser;
+                let visit: Visit = Visit { browser, ..$visit };
                 let mut $c = Customer::arrives(stringify!($name), visit).await;
                 let outcome: Step = async { $body }.await;
                 $c.finish(outcome).await;
@@ -39,6 +38,9 @@ macro_rules! story {
 
 /// A story's run in one browser.
 type Story = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// A story, given the browser to run in.
+type StoryFn = fn(Browser) -> Story;
 
 /// After a registration: exactly one hand-off reached the backend, exactly one Toss issue call was
 /// made, one card is stored for the customer, and the database holds neither the billing key the
@@ -757,7 +759,7 @@ story!(
 // The harness
 
 /// Every story, run in every browser.
-const STORIES: &[(&str, fn(Browser) -> Story)] = &[
+const STORIES: &[(&str, StoryFn)] = &[
     (
         "happy_path_in_the_overlay_window",
         happy_path_in_the_overlay_window,
