@@ -46,6 +46,8 @@ async fn serve() {
         }
     };
     tracing::info!(mode = ?settings.mode, database = %settings.database.redacted(), "starting");
+    // Listening for SIGTERM from here on: a stop during start-up or right after "listening" drains.
+    let stop_requested = billing_server::serve::shutdown_signal();
     let server = match billing_server::start(settings).await {
         Ok(server) => server,
         Err(e) => {
@@ -66,7 +68,7 @@ async fn serve() {
     );
     // The one line tools wait for (scripts, tests): the address, on stdout.
     println!("billing-server listening on {}", server.base_url);
-    billing_server::serve::shutdown_signal().await;
+    stop_requested.await;
     tracing::info!("shutting down: draining requests, exchanges and charges");
     server.shutdown().await;
     tracing::info!("stopped");
@@ -107,11 +109,12 @@ async fn simulate() {
     let addr = listener
         .local_addr()
         .expect("a bound listener has an address");
+    let stop_requested = billing_server::serve::shutdown_signal();
     println!("toss simulator listening on http://{addr}");
     let stop = CancellationToken::new();
     let stopper = stop.clone();
     tokio::spawn(async move {
-        billing_server::serve::shutdown_signal().await;
+        stop_requested.await;
         stopper.cancel();
     });
     simulator.serve(listener, stop).await;

@@ -10,6 +10,7 @@ stories! {
     SQLITE => each_unsafe_production_setting_stops_the_server_at_start_up,
     SQLITE => a_key_file_others_can_read_is_refused,
     SQLITE => live_mode_with_everything_explicit_starts,
+    SQLITE => a_sigterm_the_moment_it_is_ready_still_drains,
 }
 
 const LIVE_KEY: &str = "live_sk_notARealKeyJustTheShape00";
@@ -188,4 +189,28 @@ async fn live_mode_with_everything_explicit_starts(_: Db) {
         !output.contains("an-operator-token-of-our-own"),
         "the token is never logged"
     );
+}
+
+/// A deploy tool may stop the server the instant it says "listening": the SIGTERM handler is in
+/// place before that line, so the stop is a clean drain, never the signal's default kill (CI once
+/// caught the old order: `ExitStatus(unix_wait_status(15))`). Repeated, because the window was a
+/// race.
+async fn a_sigterm_the_moment_it_is_ready_still_drains(_: Db) {
+    for _ in 0..10 {
+        let dir = TempDir::new();
+        let env = [
+            ("PORT", "0".to_string()),
+            (
+                "DATABASE_URL",
+                dir.path().join("db.sqlite").display().to_string(),
+            ),
+        ];
+        let mut proc = crate::support::Proc::spawn("billing-server", &[], &env).await;
+        let status = proc.terminate().await;
+        assert!(
+            status.success(),
+            "SIGTERM right after \"listening\" drains and exits 0: {status:?}\n{}",
+            proc.output()
+        );
+    }
 }
