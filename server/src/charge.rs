@@ -21,6 +21,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::{Clock, Millis};
 use crate::crypto::Keyring;
 use crate::ids;
+use crate::lease::{self, Leased};
 use crate::store::charges::{ChargeCallKind, ChargeOutcome, ChargeRow, ChargeStatus, NewCharge};
 use crate::store::{Store, StoreError};
 use crate::toss::{codes, TossClient, TossError};
@@ -349,27 +350,13 @@ impl Charges {
     /// settled it, if it did.
     async fn run(self, row: ChargeRow) -> Option<ChargeRow> {
         let order_id = row.order_id.clone();
-        let heartbeat = {
-            let (store, owner, lease, clock, order_id) = (
-                self.0.store.clone(),
-                self.0.settings.owner.clone(),
-                self.0.settings.lease,
-                self.0.clock.clone(),
-                order_id.clone(),
-            );
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(lease / 3).await;
-                    let until = clock.now_ms() + lease.as_millis() as i64;
-                    if !matches!(
-                        store.renew_charge_lease(&order_id, &owner, until).await,
-                        Ok(true)
-                    ) {
-                        return;
-                    }
-                }
-            })
-        };
+        let heartbeat = lease::renew_while_running(
+            self.0.store.clone(),
+            self.0.clock.clone(),
+            Leased::Charge(order_id.clone()),
+            self.0.settings.owner.clone(),
+            self.0.settings.lease,
+        );
         let settled = match self.run_inner(&row).await {
             Ok(settled) => settled,
             Err(e) => {

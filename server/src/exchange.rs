@@ -21,6 +21,7 @@ use toss_billing_contract::{CardSummary, ErrorBody, IssueRegistered};
 use crate::clock::{Clock, Millis};
 use crate::crypto::Keyring;
 use crate::ids;
+use crate::lease::{self, Leased};
 use crate::store::exchanges::{
     ClaimedExchange, ExchangeRow, ExchangeStatus, NewBillingKey, NewExchange,
 };
@@ -344,25 +345,13 @@ impl Exchanges {
     }
 
     fn renew_while_running(&self, key: &str) -> tokio::task::JoinHandle<()> {
-        let (store, owner, lease, clock, key) = (
+        lease::renew_while_running(
             self.0.store.clone(),
+            self.0.clock.clone(),
+            Leased::Exchange(key.to_owned()),
             self.0.settings.owner.clone(),
             self.0.settings.lease,
-            self.0.clock.clone(),
-            key.to_owned(),
-        );
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(lease / 3).await;
-                let until = clock.now_ms() + lease.as_millis() as i64;
-                if !matches!(
-                    store.renew_exchange_lease(&key, &owner, until).await,
-                    Ok(true)
-                ) {
-                    return;
-                }
-            }
-        })
+        )
     }
 
     async fn call_toss(&self, claimed: &ClaimedExchange, tag: &str) -> Outcome {

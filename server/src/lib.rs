@@ -18,6 +18,7 @@ pub mod crypto;
 pub mod error;
 pub mod exchange;
 pub mod ids;
+pub mod lease;
 pub mod notices;
 pub mod reconciler;
 pub mod routes;

@@ -119,30 +119,14 @@ impl Store {
     /// Records a new charge unless the orderId exists; either way returns the row (the caller
     /// compares it with what was asked).
     pub async fn insert_charge(&self, new: NewCharge<'_>) -> StoreResult<ChargeRow> {
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO charges (order_id, idempotency_key, customer_key, billing_key_id, amount, \
-             order_name, status, next_attempt_at, created_at, updated_at, subscription_id, \
-             period_no, attempt_no) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $7, $7, $8, $9, $10) \
-             ON CONFLICT (order_id) DO NOTHING",
-        )
-        .bind(new.order_id)
-        .bind(new.idempotency_key)
-        .bind(new.customer_key)
-        .bind(new.billing_key_id)
-        .bind(new.amount)
-        .bind(new.order_name)
-        .bind(new.now)
-        .bind(new.subscription.map(|s| s.0))
-        .bind(new.subscription.map(|s| s.1))
-        .bind(new.subscription.map(|s| s.2))
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let order_id = new.order_id;
+        if let Some(inserted) = self.insert_charge_row(new, None).await? {
+            return Ok(inserted);
+        }
         Ok(self
-            .charge(new.order_id)
+            .charge(order_id)
             .await?
-            .expect("the charge was just inserted or already there"))
+            .expect("an orderId that conflicted is there"))
     }
 
     /// Records a new charge already leased to `owner` (the scheduler runs it in the same task).
@@ -152,6 +136,16 @@ impl Store {
         new: NewCharge<'_>,
         owner: &str,
         lease_until: i64,
+    ) -> StoreResult<Option<ChargeRow>> {
+        self.insert_charge_row(new, Some((owner, lease_until)))
+            .await
+    }
+
+    /// The one INSERT of a charge, leased or not: the new row, or `None` if the orderId exists.
+    async fn insert_charge_row(
+        &self,
+        new: NewCharge<'_>,
+        lease: Option<(&str, i64)>,
     ) -> StoreResult<Option<ChargeRow>> {
         let sql = format!(
             "INSERT INTO charges (order_id, idempotency_key, customer_key, billing_key_id, amount, \
@@ -171,8 +165,8 @@ impl Store {
             .bind(new.subscription.map(|s| s.0))
             .bind(new.subscription.map(|s| s.1))
             .bind(new.subscription.map(|s| s.2))
-            .bind(owner)
-            .bind(lease_until)
+            .bind(lease.map(|l| l.0))
+            .bind(lease.map(|l| l.1))
             .fetch_optional(pool)
             .await)?)
     }
