@@ -14,13 +14,25 @@ pub fn is_available() -> bool {
 /// Whether a page may use the browser while it renders: in a browser, and not while hydrating
 /// (`hydrate`: the first render must be the server's HTML, so the browser work waits for an
 /// effect, which runs after hydration).
-#[inline(always)] // a constant in a CSR build: the pages' effect branch is compiled out
-pub fn can_use_now() -> bool {
+#[inline(always)] // a constant in a CSR build: the effect branch is compiled out
+fn can_use_now() -> bool {
     #[cfg(feature = "hydrate")]
     if Owner::current_shared_context().is_some_and(|context| context.during_hydration()) {
         return false;
     }
     is_available()
+}
+
+/// Runs a page's browser work as early as it may: now while rendering in a browser (CSR), in the
+/// first effect when hydrating (after the page has matched the server's HTML), never on the
+/// server (effects do not run there). The one place that decides when, for every page.
+#[inline(always)] // the effect branch is compiled out of a CSR bundle, as with `can_use_now`
+pub fn start_when_usable(mut work: impl FnMut() + 'static) {
+    if can_use_now() {
+        work();
+    } else {
+        leptos::prelude::Effect::new(move |_| work());
+    }
 }
 
 #[cfg(feature = "hydrate")]

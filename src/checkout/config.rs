@@ -361,21 +361,23 @@ fn credentials_of(value: Option<&str>) -> Option<Credentials> {
     }
 }
 
-/// `value` (or `default`) if it is within `range`, else the field's error.
+/// The field's error if it is given and outside `range` (every default is inside its range).
 fn in_range(
     field: &'static str,
     value: Option<u32>,
-    default: u32,
     range: std::ops::RangeInclusive<u32>,
     problem: &'static str,
-) -> Result<u32, ConfigError> {
-    let value = value.unwrap_or(default);
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(invalid(field, problem))
+) -> Result<(), ConfigError> {
+    match value {
+        Some(value) if !range.contains(&value) => Err(invalid(field, problem)),
+        _ => Ok(()),
     }
 }
+
+/// `sdkTimeoutMs` when not given.
+const DEFAULT_SDK_TIMEOUT_MS: u32 = 15_000;
+/// `backendTimeoutMs` when not given.
+const DEFAULT_BACKEND_TIMEOUT_MS: u32 = 10_000;
 
 const DEFAULT_BACKEND_URL: &str = "/api/billing/issue";
 
@@ -530,7 +532,6 @@ impl RawConfig {
         in_range(
             "sdkTimeoutMs",
             self.sdk_timeout_ms,
-            15_000,
             1_000..=120_000,
             "must be between 1000 and 120000",
         )?;
@@ -565,21 +566,18 @@ impl RawConfig {
         in_range(
             "backendTimeoutMs",
             self.backend_timeout_ms,
-            10_000,
             500..=120_000,
             "must be between 500 and 120000",
         )?;
         in_range(
             "backendMaxAttempts",
             self.backend_max_attempts,
-            3,
             1..=6,
             "must be between 1 and 6",
         )?;
         in_range(
             "confirmTimeoutMs",
             self.confirm_timeout_ms,
-            DEFAULT_CONFIRM_TIMEOUT_MS,
             5_000..=DEFAULT_CONFIRM_TIMEOUT_MS,
             "must be between 5000 and 20000",
         )?;
@@ -625,16 +623,21 @@ impl RawConfig {
             locale: locale_of(self.locale.as_deref()).unwrap_or_default(),
             sdk_url: endpoint(self.sdk_url, TOSS_SDK_URL),
             sdk_nonce: self.sdk_nonce.filter(|n| !n.is_empty()),
-            sdk_timeout_ms: self.sdk_timeout_ms.unwrap_or(15_000),
+            sdk_timeout_ms: self.sdk_timeout_ms.unwrap_or(DEFAULT_SDK_TIMEOUT_MS),
             window_target: self.window_target,
             card_types: self.selectable_card_types.unwrap_or_default(),
             backend_headers: self.backend_headers.unwrap_or_default(),
             credentials: credentials_of(self.credentials.as_deref())
                 .unwrap_or(Credentials::SameOrigin),
-            backend_timeout_ms: self.backend_timeout_ms.unwrap_or(10_000),
-            retry: RetryPolicy {
-                max_attempts: self.backend_max_attempts.unwrap_or(3),
-                ..RetryPolicy::default()
+            backend_timeout_ms: self
+                .backend_timeout_ms
+                .unwrap_or(DEFAULT_BACKEND_TIMEOUT_MS),
+            retry: {
+                let default = RetryPolicy::default();
+                RetryPolicy {
+                    max_attempts: self.backend_max_attempts.unwrap_or(default.max_attempts),
+                    ..default
+                }
             },
             confirm_timeout_ms: self
                 .confirm_timeout_ms

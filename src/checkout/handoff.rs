@@ -8,6 +8,7 @@ use super::query::parse_query;
 use super::redirect::{parse_success, single, AuthKey, PendingRegistration, RedirectError};
 use super::sha256::sha256;
 use super::urls::hex;
+use super::words::decimal;
 
 /// `Idempotency-Key` for the hand-off: `ak-` + hex SHA-256 of the authKey. Derived, so every retry
 /// and every tab sends the same one, and the key itself never appears in a header.
@@ -160,14 +161,7 @@ impl AttemptFailure {
         let code = match self {
             Self::Network => "NETWORK_ERROR".to_owned(),
             Self::Timeout => "TIMEOUT".to_owned(),
-            // By hand: integer formatting would add its code to the return bundle for this alone.
-            Self::Status(status) => {
-                let mut code = String::from("HTTP_");
-                for digits in [status / 100, status / 10, status] {
-                    code.push(char::from(b'0' + (digits % 10) as u8));
-                }
-                code
-            }
+            Self::Status(status) => ["HTTP_", &decimal(u64::from(status))].concat(),
             Self::BadResponse => "BAD_RESPONSE".to_owned(),
         };
         ErrorBody {
@@ -368,11 +362,6 @@ impl Confirmation {
             failed: 0,
             last: None,
         }
-    }
-
-    /// Its time.
-    pub fn budget(&self) -> ConfirmBudget {
-        self.budget
     }
 
     /// The timeout of an attempt starting at `now_ms` (the per-attempt timeout or the time left,

@@ -74,11 +74,7 @@ pub fn RegistrationFail(
     let register_path = config.register_path;
     let failure = RwSignal::new(None::<FailRedirect>);
     let root = Root::new();
-    if browser::can_use_now() {
-        failure.set(Some(arrive(root, on_failed, on_cancelled)));
-    } else {
-        Effect::new(move |_| failure.set(Some(arrive(root, on_failed, on_cancelled))));
-    }
+    browser::start_when_usable(move || failure.set(Some(arrive(root, on_failed, on_cancelled))));
     view! {
         <section class="tbc tbc-fail" lang=locale.tag() aria-labelledby="tbc-fail-title" node_ref=root>
             {move || match failure.get() {

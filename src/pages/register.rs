@@ -324,13 +324,7 @@ pub fn CardRegistration(
             on_cleanup(move || restored.remove());
         }
     };
-    // Client-side rendering starts at once; on the server nothing starts, and a hydrating page
-    // starts in an effect, after its first render has matched the server's.
-    if browser::can_use_now() {
-        start();
-    } else {
-        Effect::new(move |_| start());
-    }
+    browser::start_when_usable(start);
 
     let kept = SendWrapper::new(shared.clone());
     on_cleanup(move || {

@@ -213,13 +213,7 @@ pub fn RegistrationSuccess(
             SuccessArrival::Reject(error) => shown.set(View::BadLink(error)),
         }
     };
-    // Client-side rendering: now, before anything renders. On the server: never. Hydrating: in
-    // the first effect, once the page matches the server's HTML.
-    if browser::can_use_now() {
-        arrive();
-    } else {
-        Effect::new(move |_| arrive());
-    }
+    browser::start_when_usable(arrive);
 
     // The result heading takes focus when it appears, so a screen reader announces the outcome.
     let done_heading = NodeRef::<leptos::html::H2>::new();
