@@ -15,7 +15,9 @@
 //     the stub's performance.now() timestamp of the first recorded requestBillingAuth call.
 //     Every click is classified: no button yet / button disabled (visibly busy) / enabled but did
 //     not produce a call before the next tick = a "lost" click (the customer clicked a button that
-//     looked ready and nothing happened).
+//     looked ready and nothing happened). "Button first painted": the first animation frame in
+//     which the button is laid out (what the customer sees); "first found by a click": the first
+//     5 ms tick that found it (at 4x CPU timers wait behind loading work, so this can be later).
 //   success page: the time is the Resource Timing startTime of the hand-off POST.
 // Runs are interleaved (round-robin over pages, shuffled each round) so machine noise hits all alike.
 
@@ -244,6 +246,17 @@ function initScript({ selector, pending, click }) {
     }).observe({ type: "layout-shift", buffered: true });
   } catch (e) { /* not measured in this browser */ }
   const log = (window.__bench = { clicks: 0, none: 0, disabled: 0, enabled: 0, lost: 0, firstSeen: null, firstSeenLabel: null, firstSeenDisabled: null, firstEnabled: null, lostAt: [], disabledLabels: {} });
+  // When the button is first painted: the first frame (requestAnimationFrame runs just before the
+  // browser paints one) in which it is laid out. The 5 ms timer below says when a click could first
+  // find it; at 4x CPU the browser runs loading and rendering work before timers, so that time can
+  // come hundreds of ms after the button is on screen.
+  log.firstPainted = null;
+  const frame = () => {
+    const button = document.querySelector(selector);
+    if (button && button.getClientRects().length > 0) log.firstPainted = performance.now();
+    else if (calls.length === 0) requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
   let pendingClick = null; // an enabled click whose effect is checked at the next tick
   const timer = setInterval(() => {
     const now = performance.now();
@@ -488,18 +501,22 @@ async function main() {
         const sum = (k) => all.reduce((n, b) => n + (b ? b[k] : 0), 0);
         const seen = all.map((b) => b && b.firstSeen).filter((x) => x !== null && x !== undefined);
         const enabled = all.map((b) => b && b.firstEnabled).filter((x) => x !== null && x !== undefined);
+        const painted = all.map((b) => b && b.firstPainted).filter((x) => x !== null && x !== undefined);
         crow.push([`${s.name} @${th}x`, fmt(sum("none")), fmt(sum("disabled")), `**${fmt(sum("lost"))}**`,
+          painted.length ? median(painted).toFixed(0) : "n/a",
           seen.length ? median(seen).toFixed(0) : "n/a", enabled.length ? median(enabled).toFixed(0) : "n/a"]);
       }
     }
-    lines.push(table(["page", "no button yet", "on the disabled (busy) button", "lost: button looked ready, nothing happened", "button first shown (median ms)", "button first enabled (median ms)"], crow, ["l", "r", "r", "r", "r", "r"]));
+    lines.push(table(["page", "no button yet", "on the disabled (busy) button", "lost: button looked ready, nothing happened", "button first painted (median ms)", "button first found by a click (median ms)", "button first enabled (median ms)"], crow, ["l", "r", "r", "r", "r", "r", "r"]));
     const plain = sites.find((x) => x.name === "vanilla");
     if (plain) {
-      const shown = (name, th) => median(results[name].clicks[th].map((b) => b && b.firstSeen).filter((x) => x !== null && x !== undefined));
+      const at = (key) => (name, th) => median(results[name].clicks[th].map((b) => b && b[key]).filter((x) => x !== null && x !== undefined));
+      const shown = at("firstSeen");
+      const painted = at("firstPainted");
       for (const s of sites.filter((x) => x.kind === "ours")) {
         for (const th of ths) {
           const cls = results[s.name].clicks[th].map((b) => (b && b.cls) || 0);
-          lines.push(`- ${s.name} @${th}x CPU: button first shown ${(shown(s.name, th) / shown("vanilla", th)).toFixed(2)}× the plain HTML page's; layout shift (CLS) median ${median(cls).toFixed(3)}, max ${Math.max(...cls).toFixed(3)}`);
+          lines.push(`- ${s.name} @${th}x CPU: button first painted ${(painted(s.name, th) / painted("vanilla", th)).toFixed(2)}× the plain HTML page's, first found by a click ${(shown(s.name, th) / shown("vanilla", th)).toFixed(2)}×; layout shift (CLS) median ${median(cls).toFixed(3)}, max ${Math.max(...cls).toFixed(3)}`);
         }
       }
     }
@@ -534,7 +551,8 @@ async function main() {
         if (doc && doc.dcl.length) out.push(["DOMContentLoaded", "", ms(doc.dcl)]);
         const seen = runs.map((r) => r.bench && r.bench.firstSeen).filter((x) => x !== null && x !== undefined);
         const enabled = runs.map((r) => r.bench && r.bench.firstEnabled).filter((x) => x !== null && x !== undefined);
-        out.push(["button first shown", "", ms(seen)], ["button first enabled", "", ms(enabled)], ["click first works", "", ms(runs.map((r) => r.t))]);
+        const painted = runs.map((r) => r.bench && r.bench.firstPainted).filter((x) => x !== null && x !== undefined);
+        out.push(["button first painted", "", ms(painted)], ["button first found by a click", "", ms(seen)], ["button first enabled", "", ms(enabled)], ["click first works", "", ms(runs.map((r) => r.t))]);
         lines.push(`### ${s.name} @${th}x CPU\n`);
         lines.push(table(["file or milestone", "requested", "arrived / happened"], out, ["l", "r", "r"]));
         lines.push("");
