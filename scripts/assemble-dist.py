@@ -279,8 +279,10 @@ def main():
     # The page's stylesheets go into the document itself, minified, in one <style> where the first
     # was: a <link> is render-blocking, so the first frame (the prerendered busy button) waited a
     # round trip for two more files (measured: first paint ~40 ms later unthrottled). The files stay
-    # for the stable loader, which links the checkout's stylesheet into any page. The CSP allows
-    # inline styles already (the SDK's window needs them: server/src/web.rs).
+    # for the stable loader, which links the checkout's stylesheet into any page (production-dist.py
+    # ships those files and the loader, not these two demo documents). billing-server's CSP allows
+    # inline styles (style-src 'self' 'unsafe-inline', server/src/web.rs); a server that serves these
+    # documents under `style-src 'self'` would show them unstyled.
     sheets = list(re.finditer(r'<link rel="stylesheet" href="/([^"]+\.css)" integrity="[^"]+"\s*/?>', html))
     if not sheets:
         fail("index.html links no stylesheet")
