@@ -14,6 +14,8 @@ stories! {
     BOTH => twenty_identical_hand_offs_split_across_two_instances_make_one_toss_call,
     BOTH => ten_charges_with_one_order_id_split_across_two_instances_make_one_charge,
     BOTH => an_instance_killed_mid_exchange_is_finished_by_the_other,
+    BOTH => an_exchange_slower_than_its_lease_keeps_it_and_calls_toss_once,
+    BOTH => a_charge_slower_than_its_lease_keeps_it_and_charges_once,
 }
 
 struct Pair {
@@ -26,6 +28,11 @@ struct Pair {
 }
 
 async fn pair(db: Db) -> Pair {
+    pair_with(db, &[]).await
+}
+
+/// Two instances whose settings differ from the tests' (`server_env`) by `changed`.
+async fn pair_with(db: Db, changed: &[(&str, &str)]) -> Pair {
     let dir = TempDir::new();
     let database = database(db, dir.path()).await;
     let sim = Proc::spawn(
@@ -43,13 +50,19 @@ async fn pair(db: Db) -> Pair {
     let a = Proc::spawn(
         "shop-a",
         &[],
-        &server_env(&database, &dir.path().join("a"), &sim.url, "shop-a"),
+        &with(
+            server_env(&database, &dir.path().join("a"), &sim.url, "shop-a"),
+            changed,
+        ),
     )
     .await;
     let b = Proc::spawn(
         "shop-b",
         &[],
-        &server_env(&database, &dir.path().join("b"), &sim.url, "shop-b"),
+        &with(
+            server_env(&database, &dir.path().join("b"), &sim.url, "shop-b"),
+            changed,
+        ),
     )
     .await;
     Pair {
@@ -60,6 +73,18 @@ async fn pair(db: Db) -> Pair {
         b,
         http: reqwest::Client::new(),
     }
+}
+
+fn with(
+    mut env: Vec<(&'static str, String)>,
+    changed: &[(&str, &str)],
+) -> Vec<(&'static str, String)> {
+    for (name, value) in env.iter_mut() {
+        if let Some((_, new)) = changed.iter().find(|(changed, _)| changed == name) {
+            *value = (*new).to_owned();
+        }
+    }
+    env
 }
 
 async fn twenty_identical_hand_offs_split_across_two_instances_make_one_toss_call(db: Db) {
@@ -187,4 +212,65 @@ async fn an_instance_killed_mid_exchange_is_finished_by_the_other(db: Db) {
         .await
         .unwrap();
     assert_eq!(stats["billingKeys"], 1, "Toss issued one billing key");
+}
+
+/// Toss answers after 7 s: more than twice the lease (LEASE_MS=3000), within the Toss timeout.
+const SLOW_TOSS: &[(&str, &str)] = &[("TOSS_TIMEOUT_MS", "10000")];
+
+// Toss answers after 7 s, more than twice the lease, while both reconcilers look every 200 ms:
+// without A renewing its lease, a reconciler would take the exchange over and call Toss again.
+async fn an_exchange_slower_than_its_lease_keeps_it_and_calls_toss_once(db: Db) {
+    let p = pair_with(db, SLOW_TOSS).await;
+    sim_rule(
+        &p.http,
+        &p.sim.url,
+        json!({"api": "issue", "delayMs": 7000, "times": 1}),
+    )
+    .await;
+    let customer = Remote::new(&p.a.url).visitor().await;
+    let auth_key = good_card(&customer.key);
+    let (status, body) = Remote::new(&p.a.url)
+        .hand_off_until_final(&customer, &auth_key)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        sim_calls(&p.http, &p.sim.url, "issue").await.len(),
+        1,
+        "one Toss call, however long it took"
+    );
+}
+
+// The same for a charge: Toss answers after 7 s; no reconciler may send it again.
+async fn a_charge_slower_than_its_lease_keeps_it_and_charges_once(db: Db) {
+    let p = pair_with(db, SLOW_TOSS).await;
+    let a = Remote::new(&p.a.url);
+    let customer = a.visitor().await;
+    assert_eq!(
+        a.hand_off_until_final(&customer, &good_card(&customer.key))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    sim_rule(
+        &p.http,
+        &p.sim.url,
+        json!({"api": "charge", "delayMs": 7000, "times": 1}),
+    )
+    .await;
+    let body = json!({"orderId": "order-slow-1", "customerKey": customer.key, "amount": 9900, "orderName": "월간 구독"});
+    a.charge(&body).await.unwrap();
+    eventually("the charge is DONE", 20, || async {
+        count(
+            &p.database,
+            "SELECT COUNT(*) FROM charges WHERE status = 'DONE'",
+        )
+        .await
+            == 1
+    })
+    .await;
+    assert_eq!(
+        sim_calls(&p.http, &p.sim.url, "charge").await.len(),
+        1,
+        "one Toss charge, however long it took"
+    );
 }
