@@ -34,7 +34,18 @@ pub enum CustomerKeyProblem {
 pub fn looks_like_secret_key(value: &str) -> bool {
     ["test_sk_", "live_sk_", "test_gsk_", "live_gsk_"]
         .iter()
-        .any(|prefix| value.contains(prefix))
+        .any(|prefix| contains_bytes(value, prefix))
+}
+
+/// Whether `needle` occurs in `haystack`, by comparing every window. For a few short needles in a
+/// short text this is as good as `str::contains`, whose two-way searcher is ~1 KB of the page's
+/// wasm (the page checks every configuration string with this).
+pub fn contains_bytes(haystack: &str, needle: &str) -> bool {
+    needle.is_empty()
+        || haystack
+            .as_bytes()
+            .windows(needle.len())
+            .any(|window| window == needle.as_bytes())
 }
 
 /// Whether `c` may appear in a customerKey.
@@ -305,6 +316,30 @@ mod tests {
             Err(CustomerKeyProblem::SecretKey)
         );
         assert_eq!(check_customer_key_shape("test_sk_abcdef"), Ok(()));
+    }
+
+    #[test]
+    fn contains_bytes_agrees_with_str_contains() {
+        let texts = [
+            "",
+            "a",
+            "test_sk_",
+            "xxtest_sk_yy",
+            "test_s",
+            "가나test_gsk_다",
+            "live_gsk",
+        ];
+        for haystack in texts {
+            for needle in texts {
+                assert_eq!(
+                    contains_bytes(haystack, needle),
+                    haystack.contains(needle),
+                    "{haystack:?} / {needle:?}"
+                );
+            }
+        }
+        assert!(looks_like_secret_key("pasted live_sk_123 here"));
+        assert!(!looks_like_secret_key("live_ck_123"));
     }
 
     #[test]

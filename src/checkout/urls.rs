@@ -181,5 +181,5 @@ pub fn choose_window_target(
 pub fn is_mobile_user_agent(user_agent: &str) -> bool {
     ["Mobi", "Android", "iPhone", "iPad", "iPod"]
         .iter()
-        .any(|marker| user_agent.contains(marker))
+        .any(|marker| toss_billing_contract::contains_bytes(user_agent, marker))
 }
