@@ -3,7 +3,11 @@
 // Driven by scripts/bench.sh, which builds everything first; usable alone:
 //
 //   node bench/bench.mjs --page ours=DIST --page react=DIR --page vanilla=DIR --stub sdk-stub.js
-//        [--runs 15] [--throttle 4] [--chromium /usr/bin/chromium] [--json out.json]
+//        [--runs 15] [--throttle 4] [--chromium /usr/bin/chromium] [--json out.json] [--trace DIR]
+//
+// --trace DIR (with --only trace to skip the timed runs): one traced registration-page load per page
+// and throttle, Chromium's trace in DIR/<page>-x<throttle>.json, and a summary of the renderer main
+// thread's work (what ran when, from navigation start), to see where a millisecond goes.
 //
 // Each page set gets its own loopback HTTP server (its own origin), serving every file brotli- or
 // gzip-compressed when the browser accepts it (as a real deployment with precompressed assets would),
@@ -21,7 +25,7 @@
 //   success page: the time is the Resource Timing startTime of the hand-off POST.
 // Runs are interleaved (round-robin over pages, shuffled each round) so machine noise hits all alike.
 
-import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import zlib from "node:zlib";
@@ -36,7 +40,7 @@ const STATE = "0123456789abcdef0123456789abcdef";
 // Arguments
 // ---------------------------------------------------------------------------------------------
 function parseArgs(argv) {
-  const args = { pages: [], runs: 15, throttle: 4, latency: 0, chromium: "/usr/bin/chromium", json: null, stub: null, only: null };
+  const args = { pages: [], runs: 15, throttle: 4, latency: 0, chromium: "/usr/bin/chromium", json: null, stub: null, only: null, trace: null };
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i];
     const value = () => {
@@ -58,7 +62,8 @@ function parseArgs(argv) {
       case "--chromium": args.chromium = value(); break;
       case "--json": args.json = value(); break;
       case "--stub": args.stub = path.resolve(value()); break;
-      case "--only": args.only = value(); break; // "sizes" to skip the browser
+      case "--only": args.only = value(); break; // "sizes" to skip the browser, "trace" to only trace
+      case "--trace": args.trace = path.resolve(value()); break;
       case "-h": case "--help":
         console.log(readFileSync(new URL(import.meta.url)).toString().split("\n").slice(1, 6).join("\n"));
         process.exit(0);
@@ -294,10 +299,11 @@ const LAUNCH_ARGS = [
   "--disable-features=Translate,MediaRouter,OptimizationHints",
 ];
 
-async function oneRun(browser, site, which, throttle, latency) {
+async function oneRun(browser, site, which, throttle, latency, tracePath = null) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   try {
     const page = await context.newPage();
+    if (tracePath) await browser.startTracing(page, { path: tracePath, categories: TRACE_CATEGORIES });
     const cdp = await context.newCDPSession(page);
     await cdp.send("Network.enable");
     await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
@@ -328,6 +334,7 @@ async function oneRun(browser, site, which, throttle, latency) {
           ...performance.getEntriesByType("mark").map((e) => ({ what: `mark: ${e.name}`, start: e.startTime, end: e.startTime })),
         ],
       }));
+      if (tracePath) await browser.stopTracing();
       return { t: out.t, bench: out.bench, params: out.params, timeline: out.timeline, errors, log: site.log };
     }
     const issue = site.issuePath;
@@ -341,6 +348,34 @@ async function oneRun(browser, site, which, throttle, latency) {
   } finally {
     await context.close();
   }
+}
+
+const TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "blink.user_timing", "v8", "loading"];
+// The main-thread events worth reading, and the smallest duration shown (ms).
+const TRACE_EVENTS = new Set(["ParseHTML", "EvaluateScript", "v8.compileModule", "v8.evaluateModule", "FunctionCall",
+  "TimerFire", "FireAnimationFrame", "Layout", "UpdateLayoutTree", "Paint", "PrePaint", "Commit", "RunMicrotasks",
+  "v8.compile", "v8.run", "EventDispatch", "v8.wasm.compiledModule", "v8.wasm.instantiate", "HitTest", "MajorGC", "MinorGC"]);
+const TRACE_MIN_MS = 1;
+
+/** What the renderer's main thread did, from navigation start: one line per event, nested by time. */
+function traceSummary(file) {
+  const { traceEvents } = JSON.parse(readFileSync(file, "utf8"));
+  const names = new Map(traceEvents.filter((e) => e.ph === "M" && e.name === "thread_name").map((e) => [`${e.pid}:${e.tid}`, e.args.name]));
+  const nav = traceEvents.find((e) => e.name === "navigationStart" && e.cat.includes("blink.user_timing"));
+  const main = (e) => names.get(`${e.pid}:${e.tid}`) === "CrRendererMain" && (!nav || e.pid === nav.pid);
+  const t0 = nav ? nav.ts : Math.min(...traceEvents.filter(main).map((e) => e.ts));
+  const events = traceEvents.filter((e) => main(e) && e.ph === "X" && TRACE_EVENTS.has(e.name) && e.dur / 1000 >= TRACE_MIN_MS && e.ts >= t0)
+    .sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+  const open = [];
+  const lines = [];
+  for (const e of events) {
+    while (open.length && open[open.length - 1] <= e.ts) open.pop();
+    const d = e.args && e.args.data;
+    const what = d && (d.url || d.functionName || d.type) ? ` ${String(d.url || d.functionName || d.type).replace(/^https?:\/\/[^/]+/, "")}` : "";
+    lines.push(`${((e.ts - t0) / 1000).toFixed(1).padStart(7)} ${(e.dur / 1000).toFixed(1).padStart(6)}  ${"  ".repeat(open.length)}${e.name}${what}`);
+    open.push(e.ts + e.dur);
+  }
+  return lines.join("\n");
 }
 
 function shuffle(list) {
@@ -405,6 +440,29 @@ async function main() {
   const filesBySite = {};
   const successFilesBySite = {};
   const problems = [];
+
+  if (args.trace) {
+    mkdirSync(args.trace, { recursive: true });
+    const browser = await browserLaunch();
+    try {
+      for (const throttle of args.throttle > 1 ? [1, args.throttle] : [1]) {
+        for (const site of sites) {
+          // A warm-up load first, untraced: as in the timed runs, the browser's own caches are warm.
+          await oneRun(browser, site, "register", throttle, args.latency);
+          const file = path.join(args.trace, `${site.name}-x${throttle}.json`);
+          const r = await oneRun(browser, site, "register", throttle, args.latency, file);
+          console.log(`\n### trace: ${site.name} @${throttle}x CPU (click first works at ${r.t.toFixed(0)} ms; button painted ${r.bench.firstPainted?.toFixed(0)}, enabled ${r.bench.firstEnabled?.toFixed(0)})\n`);
+          console.log("```\n  start    dur  main-thread event (ms since navigation start)\n" + traceSummary(file) + "\n```");
+        }
+      }
+    } finally {
+      await browser.close();
+    }
+    if (args.only === "trace") {
+      for (const site of sites) site.server.close();
+      return;
+    }
+  }
 
   if (args.only !== "sizes") {
     const throttles = args.throttle > 1 ? [1, args.throttle] : [1];
