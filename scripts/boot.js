@@ -48,20 +48,36 @@ function parsed(text, otherwise) {
 // JSON object or list (plan, callback-query, backend-headers, selectable-card-types) is parsed;
 // anything else is a string. A <script type="application/json"> child gives the rest; attributes
 // win. The component names whatever is wrong (an unknown attribute is an unknown field).
+const HOST_ATTRIBUTE = /^(id|class|style|lang|title|hidden|slot|aria-|data-)/;
+const CONFIG_BLOCK = 'script[type="application/json"]';
 function elementConfig(element) {
-  const block = element.querySelector(':scope > script[type="application/json"]');
+  const block = element.querySelector(":scope > " + CONFIG_BLOCK);
   // Unreadable JSON is handed over as text: the component says the configuration is no object.
   const config = block ? parsed(block.textContent, block.textContent) : {};
   for (const { name, value } of element.attributes) {
-    if (/^(id|class|style|lang|title|hidden|slot|aria-|data-)/.test(name)) continue;
+    if (HOST_ATTRIBUTE.test(name)) continue;
     const field = name.replace(/-([a-z])/g, (_, letter) => letter.toUpperCase());
     config[field] = /(Ms|Attempts)$/.test(field) ? Number(value) : /^[[{]/.test(value) ? parsed(value, value) : value;
   }
   return config;
 }
 
+// Whether a mutation of the element changes its configuration: a configuration attribute, or the
+// JSON child (added, removed or its text). The checkout's own rendering inside the element, and
+// the host attributes (class, data-*, …), do not.
+function changesConfig(element, record) {
+  if (record.type === "attributes") return record.target === element && !HOST_ATTRIBUTE.test(record.attributeName);
+  const block = (node) => node?.nodeType === 1 && node.matches(CONFIG_BLOCK);
+  const parent = record.type === "characterData" ? record.target.parentNode : record.target;
+  if (block(parent) && parent.parentNode === element) return true;
+  return record.target === element && [...record.addedNodes, ...record.removedNodes].some(block);
+}
+
 // Mounted with the bundle's TossBillingCheckout.mount (at once, or on toss-billing-checkout:ready),
-// unmounted when it leaves the document; the checkout's events fire on the element.
+// unmounted when it leaves the document; the checkout's events fire on the element. A changed
+// configuration (a framework setting attributes after the element is in the page, say) mounts the
+// checkout again with it, as taking the element out and putting it back would: an open card
+// window closes.
 customElements.get("toss-billing-checkout") ||
   customElements.define(
     "toss-billing-checkout",
@@ -72,8 +88,16 @@ customElements.get("toss-billing-checkout") ||
         };
         if (window.TossBillingCheckout) mount();
         else addEventListener("toss-billing-checkout:ready", mount, { once: true });
+        this.watch ??= new MutationObserver((records) => {
+          if (this.handle && records.some((record) => changesConfig(this, record))) {
+            this.disconnectedCallback();
+            this.connectedCallback();
+          }
+        });
+        this.watch.observe(this, { attributes: true, childList: true, characterData: true, subtree: true });
       }
       disconnectedCallback() {
+        this.watch?.disconnect();
         this.handle?.unmount();
         this.handle?.free();
         this.handle = null;

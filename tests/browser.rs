@@ -2105,6 +2105,56 @@ async fn the_element_mounts_from_its_attributes_fires_its_events_and_unmounts_wh
 }
 
 #[wasm_bindgen_test]
+async fn the_element_follows_a_configuration_changed_after_it_is_in_the_page() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    loader_and_api().await;
+    arrive_at("/shop");
+    let element = checkout_element(&format!(
+        r#"<toss-billing-checkout client-key="{CLIENT_KEY}" customer-key="customer-0001" sdk-url="{}" locale="en">
+            <script type="application/json">{{"plan": {{"name": "Pro", "amount": 9900, "cycle": "monthly"}}}}</script>
+        </toss-billing-checkout>"#,
+        sandbox_url()
+    ));
+    document().body().unwrap().append_child(&element).unwrap();
+    until_inside(&element, "Register card").await;
+    let button = until_ready_in(&element).await;
+
+    // The page's own attributes (class, data-*) are not configuration: the checkout stays.
+    element.set_attribute("class", "wide").unwrap();
+    element.set_attribute("data-step", "2").unwrap();
+    sleep(100).await;
+    assert!(
+        until_ready_in(&element).await.is_same_node(Some(&button)),
+        "not mounted again"
+    );
+
+    // A framework sets an attribute later: the checkout starts again with it.
+    element.set_attribute("locale", "ko").unwrap();
+    until_inside(&element, "카드 등록하기").await;
+    assert_eq!(
+        element.query_selector_all(".tbc").unwrap().length(),
+        1,
+        "one checkout, not two"
+    );
+    let button = until_ready_in(&element).await;
+
+    // The JSON child's text changes: the new plan.
+    let block = element.query_selector("script").unwrap().unwrap();
+    block.set_text_content(Some(
+        r#"{"plan": {"name": "Team", "amount": 29900, "cycle": "monthly"}}"#,
+    ));
+    until_inside(&element, "29,900원").await;
+    assert!(!until_ready_in(&element).await.is_same_node(Some(&button)));
+
+    // A bad value set later is named, as one given at first is.
+    element.set_attribute("sdk-timeout-ms", "soon").unwrap();
+    until_inside(&element, "`sdkTimeoutMs` must be a whole number").await;
+    assert!(element.query_selector("button").unwrap().is_none());
+    element.remove();
+}
+
+#[wasm_bindgen_test]
 async fn the_element_reads_a_json_child_and_waits_for_the_bundle() {
     forget_tab_state();
     sandbox_loaded().await;
