@@ -73,6 +73,8 @@ function parseArgs(argv) {
   if (!args.stub) throw new Error("--stub is required");
   if (!args.pages.length) throw new Error("give at least one --page kind=dir");
   if (!(args.runs >= 1)) throw new Error("--runs must be a positive number");
+  if (![null, "sizes", "trace"].includes(args.only)) throw new Error("--only is sizes or trace");
+  if (args.only === "trace" && !args.trace) throw new Error("--only trace needs --trace DIR");
   return args;
 }
 
