@@ -744,11 +744,11 @@ story!(
         c.click("Open").await?;
         let done_rows = "return [...document.querySelectorAll('#attempts tbody tr')].filter((r) => r.textContent.includes('DONE')).length;";
         c.wait_until("the first charge, DONE", &done_rows.replace("return ", "return 1 <= ")).await?;
-        c.snapshot("operator-first-charge").await?;
+        c.snapshot_of_our_own_page("operator-first-charge").await?;
         c.click("Move to the next charge").await?;
         c.wait_until("the second month's charge, DONE", &done_rows.replace("return ", "return 2 <= ")).await?;
         c.see("invoice.paid").await?;
-        c.snapshot("operator-second-charge").await?;
+        c.snapshot_of_our_own_page("operator-second-charge").await?;
         let charged = c.shop.sim.calls_to("charge").await?.iter().filter(|call| call.outcome == "processed").count();
         ensure_eq!(charged, 2, "charges at Toss");
         Ok(())

@@ -393,6 +393,15 @@ impl Customer {
         Ok(path)
     }
 
+    /// A snapshot of a page that is ours from `<html>` down (the operator page): there, any axe
+    /// violation fails, minor ones included; a storefront's pages are only partly ours.
+    pub async fn snapshot_of_our_own_page(&mut self, state: &str) -> Step<PathBuf> {
+        let path = self.screenshot(state).await?;
+        self.axe(state, true).await?;
+        self.check_layout(state).await?;
+        Ok(path)
+    }
+
     /// Every visible element of the checkout lies within its parent (1 px tolerance; a spinning
     /// element's rotated box is not its layout).
     pub async fn check_layout(&self, state: &str) -> Step {
@@ -439,6 +448,11 @@ impl Customer {
 
     /// axe-core on the current page: fails on serious or critical violations.
     pub async fn check_accessibility(&self, state: &str) -> Step {
+        self.axe(state, false).await
+    }
+
+    /// axe-core on the current page: fails on serious or critical violations, or on any if `strict`.
+    async fn axe(&self, state: &str, strict: bool) -> Step {
         let loaded = self
             .run("return typeof window.axe === 'object';", vec![])
             .await?;
@@ -460,7 +474,7 @@ impl Customer {
         let violations = violations.as_array().cloned().unwrap_or_default();
         let (blocking, minor): (Vec<_>, Vec<_>) = violations
             .iter()
-            .partition(|v| v["impact"] == "serious" || v["impact"] == "critical");
+            .partition(|v| strict || v["impact"] == "serious" || v["impact"] == "critical");
         for v in &minor {
             eprintln!(
                 "e2e: {}: axe ({state}): {} {}: {} {}",
@@ -469,7 +483,8 @@ impl Customer {
         }
         ensure!(
             blocking.is_empty(),
-            "accessibility ({state}): serious/critical axe violations: {}",
+            "accessibility ({state}): {} axe violations: {}",
+            if strict { "any" } else { "serious/critical" },
             blocking
                 .iter()
                 .map(|v| format!(
