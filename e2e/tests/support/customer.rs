@@ -387,17 +387,18 @@ impl Customer {
     /// Saves a screenshot of this page state and checks it: no serious or critical accessibility
     /// violation (axe-core), and nothing of the checkout sticking out of its box.
     pub async fn snapshot(&mut self, state: &str) -> Step<PathBuf> {
-        let path = self.screenshot(state).await?;
-        self.check_accessibility(state).await?;
-        self.check_layout(state).await?;
-        Ok(path)
+        self.checked_snapshot(state, false).await
     }
 
     /// A snapshot of a page that is ours from `<html>` down (the operator page): there, any axe
     /// violation fails, minor ones included; a storefront's pages are only partly ours.
     pub async fn snapshot_of_our_own_page(&mut self, state: &str) -> Step<PathBuf> {
+        self.checked_snapshot(state, true).await
+    }
+
+    async fn checked_snapshot(&mut self, state: &str, strict: bool) -> Step<PathBuf> {
         let path = self.screenshot(state).await?;
-        self.axe(state, true).await?;
+        self.check_accessibility(state, strict).await?;
         self.check_layout(state).await?;
         Ok(path)
     }
@@ -446,13 +447,8 @@ impl Customer {
         Ok(path)
     }
 
-    /// axe-core on the current page: fails on serious or critical violations.
-    pub async fn check_accessibility(&self, state: &str) -> Step {
-        self.axe(state, false).await
-    }
-
     /// axe-core on the current page: fails on serious or critical violations, or on any if `strict`.
-    async fn axe(&self, state: &str, strict: bool) -> Step {
+    async fn check_accessibility(&self, state: &str, strict: bool) -> Step {
         let loaded = self
             .run("return typeof window.axe === 'object';", vec![])
             .await?;
