@@ -66,6 +66,7 @@ if [[ -z "${BENCH_SKIP_BUILD:-}" ]]; then
     source scripts/release-env.sh
     export CARGO_TARGET_DIR=$CARGO_TARGET_DIR/shipping RUSTUP_TOOLCHAIN=$RELEASE_TOOLCHAIN
     export CARGO_UNSTABLE_BUILD_STD=std,panic_abort RUSTFLAGS=$RELEASE_RUSTFLAGS
+    export CARGO_UNSTABLE_BUILD_STD_FEATURES=$RELEASE_BUILD_STD_FEATURES
     cargo build --profile release-names --target wasm32-unknown-unknown --features csr --bin toss-billing-checkout >&2
     rm -rf "$names" && mkdir -p "$names"
     wasm-bindgen --target web --no-typescript --out-dir "$names" \

@@ -22,6 +22,7 @@ prerender=${CARGO_TARGET_DIR:-$PWD/target}/debug/toss-billing-prerender
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/shipping"
 export RUSTUP_TOOLCHAIN=$RELEASE_TOOLCHAIN
 export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
+export CARGO_UNSTABLE_BUILD_STD_FEATURES=$RELEASE_BUILD_STD_FEATURES
 export RUSTFLAGS=$RELEASE_RUSTFLAGS
 
 return_dist=$CARGO_TARGET_DIR/return-dist

@@ -15,6 +15,7 @@ target=${CARGO_TARGET_DIR:-$PWD/target}
 (
   export CARGO_TARGET_DIR=$target/shipping RUSTUP_TOOLCHAIN=$RELEASE_TOOLCHAIN
   export CARGO_UNSTABLE_BUILD_STD=std,panic_abort RUSTFLAGS=$RELEASE_RUSTFLAGS
+  export CARGO_UNSTABLE_BUILD_STD_FEATURES=$RELEASE_BUILD_STD_FEATURES
   cargo build -q -p toss-billing-ssr-example --lib --release --target wasm32-unknown-unknown --features hydrate
 )
 mkdir -p "$site/pkg"
