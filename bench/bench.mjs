@@ -4,10 +4,16 @@
 //
 //   node bench/bench.mjs --page ours=DIST --page react=DIR --page vanilla=DIR --stub sdk-stub.js
 //        [--runs 15] [--throttle 4] [--chromium /usr/bin/chromium] [--json out.json] [--trace DIR]
+//        [--browser-arg ARG]…
+//
+// --browser-arg ARG: one more Chromium command-line switch for every run, for experiments that a
+// page cannot choose, e.g. --browser-arg=--js-flags=--no-wasm-lazy-compilation (V8 compiling the
+// whole wasm while it streams in, instead of each function at its first call).
 //
 // --trace DIR (with --only trace to skip the timed runs): one traced registration-page load per page
 // and throttle, Chromium's trace in DIR/<page>-x<throttle>.json, and a summary of the renderer main
-// thread's work (what ran when, from navigation start), to see where a millisecond goes.
+// thread's work (what ran when, from navigation start), to see where a millisecond goes, and how
+// many wasm functions V8 compiled at their first call (lazily, on the main thread) and in how long.
 //
 // Each page set gets its own loopback HTTP server (its own origin), serving every file brotli- or
 // gzip-compressed when the browser accepts it (as a real deployment with precompressed assets would),
@@ -40,7 +46,7 @@ const STATE = "0123456789abcdef0123456789abcdef";
 // Arguments
 // ---------------------------------------------------------------------------------------------
 function parseArgs(argv) {
-  const args = { pages: [], runs: 15, throttle: 4, latency: 0, chromium: "/usr/bin/chromium", json: null, stub: null, only: null, trace: null };
+  const args = { pages: [], runs: 15, throttle: 4, latency: 0, chromium: "/usr/bin/chromium", json: null, stub: null, only: null, trace: null, browserArgs: [] };
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i];
     const value = () => {
@@ -64,6 +70,7 @@ function parseArgs(argv) {
       case "--stub": args.stub = path.resolve(value()); break;
       case "--only": args.only = value(); break; // "sizes" to skip the browser, "trace" to only trace
       case "--trace": args.trace = path.resolve(value()); break;
+      case "--browser-arg": args.browserArgs.push(value()); break;
       case "-h": case "--help":
         console.log(readFileSync(new URL(import.meta.url)).toString().split("\n").slice(1, 6).join("\n"));
         process.exit(0);
@@ -301,6 +308,19 @@ const LAUNCH_ARGS = [
   "--disable-features=Translate,MediaRouter,OptimizationHints",
 ];
 
+// Polls an expression in the page through CDP until it is true. (Not page.waitForFunction: it
+// first injects Playwright's own script into the page, 20 ms of main-thread work at 1x CPU and
+// ~100 ms at 4x, at an arbitrary moment of the load being measured.)
+async function untilTrue(cdp, expression, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { result } = await cdp.send("Runtime.evaluate", { expression, returnByValue: true });
+    if (result.value) return result.value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${expression}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 async function oneRun(browser, site, which, throttle, latency, tracePath = null) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   try {
@@ -325,7 +345,7 @@ async function oneRun(browser, site, which, throttle, latency, tracePath = null)
     const url = site.origin + (which === "register" ? "/" : site.successUrl);
     await page.goto(url, { waitUntil: "commit", timeout: 30_000 });
     if (which === "register") {
-      await page.waitForFunction(() => window.__billingCalls && window.__billingCalls.length > 0, null, { timeout: 30_000, polling: 20 });
+      await untilTrue(cdp, "window.__billingCalls?.length > 0");
       const out = await page.evaluate(() => ({
         t: window.__billingCalls[0].t, n: window.__billingCalls.length, params: window.__billingCalls[0].params, bench: { ...window.__bench, cls: window.__cls },
         // Where the time went: when each file was asked for and when it had arrived, and the
@@ -340,11 +360,7 @@ async function oneRun(browser, site, which, throttle, latency, tracePath = null)
       return { t: out.t, bench: out.bench, params: out.params, timeline: out.timeline, errors, log: site.log };
     }
     const issue = site.issuePath;
-    const handle = await page.waitForFunction((p) => {
-      const entry = performance.getEntriesByType("resource").find((e) => new URL(e.name).pathname === p);
-      return entry ? entry.startTime : null;
-    }, issue, { timeout: 30_000, polling: 20 });
-    const t = await handle.jsonValue();
+    const t = await untilTrue(cdp, `performance.getEntriesByType("resource").find((e) => new URL(e.name).pathname === ${JSON.stringify(issue)})?.startTime`);
     const scrubbed = await page.evaluate(() => window.__authKeyGone);
     return { t, scrubbed, errors, log: site.log };
   } finally {
@@ -352,7 +368,7 @@ async function oneRun(browser, site, which, throttle, latency, tracePath = null)
   }
 }
 
-const TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "blink.user_timing", "v8", "loading"];
+const TRACE_CATEGORIES = ["devtools.timeline", "v8.wasm", "disabled-by-default-v8.wasm.detailed", "disabled-by-default-devtools.timeline", "blink.user_timing", "v8", "loading"];
 // The main-thread events worth reading, and the smallest duration shown (ms).
 const TRACE_EVENTS = new Set(["ParseHTML", "EvaluateScript", "v8.compileModule", "v8.evaluateModule", "FunctionCall",
   "TimerFire", "FireAnimationFrame", "Layout", "UpdateLayoutTree", "Paint", "PrePaint", "Commit", "RunMicrotasks",
@@ -376,6 +392,15 @@ function traceSummary(file) {
     const what = d && (d.url || d.functionName || d.type) ? ` ${String(d.url || d.functionName || d.type).replace(/^https?:\/\/[^/]+/, "")}` : "";
     lines.push(`${((e.ts - t0) / 1000).toFixed(1).padStart(7)} ${(e.dur / 1000).toFixed(1).padStart(6)}  ${"  ".repeat(open.length)}${e.name}${what}`);
     open.push(e.ts + e.dur);
+  }
+  // V8 compiles a wasm function on the main thread at its first call (lazy compilation): a fixed
+  // cost per function, whatever its size.
+  const lazy = traceEvents.filter((e) => main(e) && e.name === "wasm.CompileLazy" && e.ts >= t0);
+  if (lazy.length) {
+    const ms = lazy.reduce((sum, e) => sum + e.dur, 0) / 1000;
+    const from = (Math.min(...lazy.map((e) => e.ts)) - t0) / 1000;
+    const to = (Math.max(...lazy.map((e) => e.ts + e.dur)) - t0) / 1000;
+    lines.push(`wasm functions compiled at their first call: ${lazy.length}, ${ms.toFixed(1)} ms in all, between ${from.toFixed(0)} and ${to.toFixed(0)} ms`);
   }
   return lines.join("\n");
 }
@@ -436,7 +461,7 @@ async function main() {
   await Promise.all(sites.map(serve));
   for (const site of sites) for (const note of site.notes) console.log(`note (${site.name}): ${note}`);
 
-  const browserLaunch = () => chromium.launch({ executablePath: args.chromium, headless: true, args: LAUNCH_ARGS });
+  const browserLaunch = () => chromium.launch({ executablePath: args.chromium, headless: true, args: [...LAUNCH_ARGS, ...args.browserArgs] });
   const results = {};
   for (const site of sites) results[site.name] = { register: { 1: [], [args.throttle]: [] }, success: { 1: [], [args.throttle]: [] }, clicks: { 1: [], [args.throttle]: [] }, timelines: { 1: [], [args.throttle]: [] }, scrub: { 1: [], [args.throttle]: [] } };
   const filesBySite = {};
