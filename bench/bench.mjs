@@ -72,7 +72,7 @@ function parseArgs(argv) {
       case "--trace": args.trace = path.resolve(value()); break;
       case "--browser-arg": args.browserArgs.push(value()); break;
       case "-h": case "--help":
-        console.log(readFileSync(new URL(import.meta.url)).toString().split("\n").slice(1, 6).join("\n"));
+        console.log(readFileSync(new URL(import.meta.url)).toString().split("\n").slice(1, 8).join("\n"));
         process.exit(0);
       default: throw new Error(`unknown argument ${name}`);
     }
