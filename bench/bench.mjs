@@ -313,10 +313,16 @@ const LAUNCH_ARGS = [
 // ~100 ms at 4x, at an arbitrary moment of the load being measured.)
 async function untilTrue(cdp, expression, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
+  let problem = "it stayed false";
   for (;;) {
-    const { result } = await cdp.send("Runtime.evaluate", { expression, returnByValue: true });
-    if (result.value) return result.value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${expression}`);
+    try {
+      const { result, exceptionDetails } = await cdp.send("Runtime.evaluate", { expression, returnByValue: true });
+      if (result.value) return result.value;
+      if (exceptionDetails) problem = `it threw: ${exceptionDetails.exception?.description ?? exceptionDetails.text}`;
+    } catch (error) {
+      problem = String(error.message || error); // e.g. the document being replaced: ask again
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${expression} (${problem})`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
