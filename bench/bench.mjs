@@ -374,7 +374,7 @@ async function oneRun(browser, site, which, throttle, latency, tracePath = null)
   }
 }
 
-const TRACE_CATEGORIES = ["devtools.timeline", "v8.wasm", "disabled-by-default-v8.wasm.detailed", "disabled-by-default-devtools.timeline", "blink.user_timing", "v8", "loading"];
+const TRACE_CATEGORIES = ["devtools.timeline", "v8.wasm", "disabled-by-default-devtools.timeline", "blink.user_timing", "v8", "loading"];
 // The main-thread events worth reading, and the smallest duration shown (ms).
 const TRACE_EVENTS = new Set(["ParseHTML", "EvaluateScript", "v8.compileModule", "v8.evaluateModule", "FunctionCall",
   "TimerFire", "FireAnimationFrame", "Layout", "UpdateLayoutTree", "Paint", "PrePaint", "Commit", "RunMicrotasks",
