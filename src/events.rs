@@ -11,11 +11,12 @@
 //!
 //! Every event bubbles and is composed (it crosses shadow roots). An outcome the page reaches
 //! while it mounts (the fail page, a reloaded success page) is reported a microtask later, so a
-//! host that adds its listeners right after `mount()` returns still hears it. Nothing is
-//! reported once the page is unmounted.
+//! host that adds its listeners right after `mount()` returns still hears it; before the page's
+//! own scripts have all run, at `DOMContentLoaded`, so the listeners of every script of the page
+//! hear it, whichever script ran first. Nothing is reported once the page is unmounted.
 
 use leptos::prelude::*;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::checkout::handoff::CardSummary;
 use crate::js_data;
@@ -60,28 +61,62 @@ pub(crate) fn code_now(
     }
 }
 
-/// [`code_now`], a microtask later.
+/// [`code_now`], [`later`].
 pub(crate) fn code_later(
     root: Root,
     callback: Option<Callback<String>>,
     name: &'static str,
     code: String,
 ) {
-    queue_microtask(move || code_now(element(root), callback, name, &code));
+    later(move || code_now(element(root), callback, name, &code));
 }
 
-/// Reports the registered card, a microtask later.
+/// Reports the registered card, [`later`].
 pub(crate) fn registered_later(
     root: Root,
     callback: Option<Callback<CardSummary>>,
     card: CardSummary,
 ) {
-    queue_microtask(move || {
+    later(move || {
         dispatch(element(root), REGISTERED, js_data::card_summary_js(&card));
         if let Some(callback) = callback {
             let _ = callback.try_run(card);
         }
     });
+}
+
+/// Runs `report` once the page's scripts have had their turn: a microtask from now, or, while
+/// the document's scripts are still running, at `DOMContentLoaded`. (A microtask alone was not
+/// enough: the bundle can start while a host's later module script is still being fetched, and
+/// then mounts a fail page and reports its code before that script has added its listeners.)
+fn later(report: impl FnOnce() + 'static) {
+    let Some(window) = web_sys::window() else {
+        return queue_microtask(report);
+    };
+    match window.document() {
+        Some(document) if !page_scripts_have_run(&window) => {
+            let report = wasm_bindgen::closure::Closure::once_into_js(report);
+            let _ = document
+                .add_event_listener_with_callback("DOMContentLoaded", report.unchecked_ref());
+        }
+        _ => queue_microtask(report),
+    }
+}
+
+/// Whether `DOMContentLoaded` has fired: every script of the document has run. (`readyState`
+/// cannot tell: it is already "interactive" while the deferred and module scripts run.)
+fn page_scripts_have_run(window: &web_sys::Window) -> bool {
+    let Some(performance) = window.performance() else {
+        return true;
+    };
+    let navigation = performance.get_entries_by_type("navigation").get(0);
+    js_sys::Reflect::get(
+        &navigation,
+        &JsValue::from_str("domContentLoadedEventStart"),
+    )
+    .ok()
+    .and_then(|start| start.as_f64())
+    .is_none_or(|start| start > 0.0)
 }
 
 /// The page's root element, unless the page is gone.

@@ -1030,6 +1030,14 @@ story!(
     Visit::default(),
     |c| {
         a_host_page_hears_every_outcome(&mut c, "/host/element.html", "element-registration").await?;
+        // The host's own script arrives after the bundle has started (the bundle is cached, the
+        // script is slow): the fail page still reports its code to it, at DOMContentLoaded.
+        c.shop.front.inject("GET", "/host/host.js", Fault::Delay(Duration::from_millis(1500)), Some(1));
+        c.open("/host/element-no.html?code=REJECT_CARD_COMPANY&message=x").await?;
+        c.see(
+            r#"toss-billing-checkout:failed bubbles=true composed=true {"code":"REJECT_CARD_COMPANY"}"#,
+        )
+        .await?;
         // Removing the element unmounts the checkout cleanly.
         c.open("/host/element.html").await?;
         c.wait_until_register_button_works().await?;
