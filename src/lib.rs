@@ -67,6 +67,7 @@
 //! - [`backend`]: the hand-off to the merchant's backend. [`storage`]: this tab's memory.
 //! - [`pages`]: the registration, success and fail pages; [`components`]: small shared views;
 //!   [`events`]: what the host learns.
+//! - [`heap`]: the small allocator the shipped bundles install (the library installs none).
 
 #![deny(missing_docs)]
 
@@ -75,6 +76,7 @@ pub mod browser;
 pub mod checkout;
 pub mod components;
 pub mod events;
+pub mod heap;
 pub mod js_data;
 pub mod pages;
 pub mod sdk;

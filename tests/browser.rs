@@ -21,6 +21,11 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+// The pages run here on the allocator the shipped bundles install (src/heap.rs), not std's.
+#[global_allocator]
+static HEAP: toss_billing_checkout::heap::wasm::WasmHeap =
+    toss_billing_checkout::heap::wasm::WasmHeap::new();
+
 const FIXTURE: &str = match option_env!("FIXTURE_ORIGIN") {
     Some(origin) => origin,
     None => "http://127.0.0.1:8791",

@@ -6,6 +6,11 @@
 // nothing to do in a page; wasm-bindgen calls this once the module is instantiated.
 #![no_main]
 
+// The shipped bundles' allocator (src/heap.rs), so the dev loop runs the pages as they ship.
+#[global_allocator]
+static HEAP: toss_billing_checkout::heap::wasm::WasmHeap =
+    toss_billing_checkout::heap::wasm::WasmHeap::new();
+
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 fn start() {
     toss_billing_checkout::start(toss_billing_checkout::all_pages);
