@@ -24,6 +24,18 @@ pub fn Spinner(
     view! { <span class="tbc-spinner" aria-hidden="true" hidden=move || !visible()></span> }
 }
 
+/// Moves the keyboard focus to `element` once it is in the page: a microtask after it is built,
+/// since a view is attached in the task that builds it. For `use:focus_when_shown` on an element
+/// with a `tabindex`. (A directive, not a `NodeRef` read in an `Effect`: the effect's machinery is
+/// ~3 KB of a bundle's wasm that nothing else in the registration page needs.)
+pub fn focus_when_shown(element: web_sys::Element) {
+    queue_microtask(move || {
+        if let Some(element) = wasm_bindgen::JsCast::dyn_ref::<web_sys::HtmlElement>(&element) {
+            let _ = element.focus();
+        }
+    });
+}
+
 /// An error panel that takes keyboard focus when it appears, so the reason is read out at once.
 ///
 /// ```no_run
@@ -53,14 +65,8 @@ pub fn Alert(
     #[prop(optional)]
     children: Option<Children>,
 ) -> impl IntoView {
-    let panel = NodeRef::<leptos::html::Div>::new();
-    Effect::new(move |_| {
-        if let Some(panel) = panel.get() {
-            let _ = panel.focus();
-        }
-    });
     view! {
-        <div class="tbc-alert" role="alert" tabindex="-1" node_ref=panel>
+        <div class="tbc-alert" role="alert" tabindex="-1" use:focus_when_shown>
             <p class="tbc-alert-text">{text.get(locale)}</p>
             {code.map(|code| view! {
                 <p class="tbc-code">{Text::ErrorCode.get(locale)}": "<code>{code}</code></p>

@@ -14,7 +14,7 @@ use crate::checkout::handoff::{
 };
 use crate::checkout::query::without_parameters;
 use crate::checkout::redirect::RedirectError;
-use crate::components::{Alert, BackLink, CardSummaryView, Spinner};
+use crate::components::{focus_when_shown, Alert, BackLink, CardSummaryView, Spinner};
 use crate::events::{code_later, registered_later, Callbacks, Root, FAILED, UNCONFIRMED};
 use crate::storage;
 
@@ -215,14 +215,6 @@ pub fn RegistrationSuccess(
     };
     browser::start_when_usable(arrive);
 
-    // The result heading takes focus when it appears, so a screen reader announces the outcome.
-    let done_heading = NodeRef::<leptos::html::H2>::new();
-    Effect::new(move |_| {
-        if let Some(heading) = done_heading.get() {
-            let _ = heading.focus();
-        }
-    });
-
     let can_retry = move || record.with_value(|r| r.as_ref().is_some_and(|r| r.auth_key.is_some()));
     let back = register_path.clone();
     view! {
@@ -244,7 +236,8 @@ pub fn RegistrationSuccess(
                     </p>
                 }.into_any(),
                 View::Registered(card) => view! {
-                    <h2 id="tbc-success-title" class="tbc-title tbc-title-done" tabindex="-1" node_ref=done_heading>{Text::SuccessDone.get(locale)}</h2>
+                    // The result heading takes focus when it appears: a screen reader announces it.
+                    <h2 id="tbc-success-title" class="tbc-title tbc-title-done" tabindex="-1" use:focus_when_shown>{Text::SuccessDone.get(locale)}</h2>
                     <p class="tbc-lead" role="status">{Text::SuccessDoneLead.get(locale)}</p>
                     <CardSummaryView locale card />
                     {continue_link.clone().map(|(href, label)| view! {
