@@ -124,12 +124,12 @@ pub fn config_from_page() -> Result<Config, ConfigError> {
 }
 
 /// A mounted checkout; dropping it (or calling `unmount`) removes it and destroys the SDK payment.
-#[wasm_bindgen]
+/// A Rust value only (a page's script gets a [`MountedCheckout`]): as a wasm-bindgen class its
+/// JS wrapper and exports would ship in every bundle unused.
 pub struct CheckoutHandle {
     mounted: Option<Box<dyn Any>>,
 }
 
-#[wasm_bindgen]
 impl CheckoutHandle {
     /// Removes the checkout from the page.
     pub fn unmount(&mut self) {
