@@ -10,6 +10,8 @@ its build of return.html (the return bundle: success and fail pages). This scrip
 - shrinks each bundle's JS/wasm boundary (shrink_boundary): drops the JS stream classes that
   leptos's server-function client exports but a checkout never calls, and gives the ~150 imports
   and exports one- or two-letter names in both the wasm and its glue (binaryen's wasm-opt);
+- drops the glue's `initSync` and its deprecated-argument branch (drop_unused_glue): the loader
+  never calls them;
 - minifies both bundles' JS glue with terser (trunk's own minifier cannot parse wasm-bindgen's
   glue), and records fresh integrity hashes;
 - replaces trunk's inline loader and its preloads in index.html with boot-<hash>.js
@@ -191,6 +193,42 @@ def shrink_boundary(js_path, wasm_path):
     write(js_path, js)
 
 
+# What the glue offers that the loader (scripts/boot.js) never uses: it starts a bundle only with
+# `init({ module_or_path })`, never `initSync`, never the deprecated positional argument.
+GLUE_UNUSED = [
+    # (what wasm-bindgen 0.2.130 writes, what it becomes)
+    ("export { initSync, __wbg_init as default };", "export { __wbg_init as default };"),
+    ("""    if (module_or_path !== undefined) {
+        if (Object.getPrototypeOf(module_or_path) === Object.prototype) {
+            ({module_or_path} = module_or_path)
+        } else {
+            console.warn('using deprecated parameters for the initialization function; pass a single object instead')
+        }
+    }
+""", """    ({module_or_path} = module_or_path);
+"""),
+]
+
+
+def drop_unused_glue(js_path):
+    """Removes `initSync` and the deprecated-argument branch from a bundle's glue: code the loader
+    never runs (~150 B of brotli per bundle). Each piece must be found exactly as the pinned
+    wasm-bindgen writes it, or the build fails: a newer glue is never changed blindly."""
+    js = read(js_path)
+    statements = top_level_statements(js)
+    kept = [chunk for chunk in statements if not chunk.startswith("function initSync(")]
+    if len(kept) != len(statements) - 1:
+        fail("%s: initSync not found as one top-level function" % js_path)
+    js = "".join(kept)
+    for before, after in GLUE_UNUSED:
+        if js.count(before) != 1:
+            fail("%s: the glue changed; not found once:\n%s" % (js_path, before))
+        js = js.replace(before, after)
+    if "initSync" in js:
+        fail("%s: initSync is still referenced" % js_path)
+    write(js_path, js)
+
+
 def minify_css(path):
     """Drops comments and layout whitespace. Conservative on purpose: spaces that can mean
     something (selector combinators before a colon, `-`/`+` in calc()) are kept."""
@@ -248,6 +286,7 @@ def main():
     bundles = {}
     for name, (js_file, wasm_file) in {"registration": (js, wasm), "return": (return_js, return_wasm)}.items():
         shrink_boundary(os.path.join(dist, js_file), os.path.join(dist, wasm_file))
+        drop_unused_glue(os.path.join(dist, js_file))
         minify(os.path.join(dist, js_file))
         bundles[name] = {
             "js": js_file,
