@@ -145,6 +145,9 @@ fn queries_decode_strictly() {
     );
     assert_eq!(parse_query("a=%zz"), Err(QueryError::BadEscape));
     assert_eq!(parse_query("a=%4"), Err(QueryError::BadEscape));
+    // Two hex digits and nothing else: a sign is no digit (u8::from_str_radix took "+a" as 10).
+    assert_eq!(parse_query("a=%+a"), Err(QueryError::BadEscape));
+    assert_eq!(parse_query("a=%-1"), Err(QueryError::BadEscape));
     assert_eq!(parse_query("a=%ff"), Err(QueryError::NotUtf8));
     assert_eq!(
         without_parameters(

@@ -36,9 +36,17 @@ fn decode_component(raw: &str) -> Result<String, QueryError> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).ok_or(QueryError::BadEscape)?;
-                let text = std::str::from_utf8(hex).map_err(|_| QueryError::BadEscape)?;
-                out.push(u8::from_str_radix(text, 16).map_err(|_| QueryError::BadEscape)?);
+                // Exactly two hex digits (`u8::from_str_radix` would also take a sign: "%+a").
+                let digit = |at: usize| match bytes.get(at)? {
+                    b @ b'0'..=b'9' => Some(b - b'0'),
+                    b @ b'a'..=b'f' => Some(b - b'a' + 10),
+                    b @ b'A'..=b'F' => Some(b - b'A' + 10),
+                    _ => None,
+                };
+                let (Some(high), Some(low)) = (digit(i + 1), digit(i + 2)) else {
+                    return Err(QueryError::BadEscape);
+                };
+                out.push(high * 16 + low);
                 i += 2;
             }
             other => out.push(other),
