@@ -16,9 +16,9 @@
 //! caller's allocation-error handler aborts), which no code in the bundles asks for.
 //!
 //! Only the bundles' binaries install it (`#[global_allocator]` in `src/main.rs`,
-//! `src/bin/return.rs`) and the browser tests (`tests/browser.rs`); the library never does, so an
-//! app that links the crate keeps its own allocator. The size-class logic is plain Rust over a
-//! [`Pages`] source, tested natively below.
+//! `src/bin/return.rs`, and the dev loop's `src/bin/dev.rs`) and the browser tests
+//! (`tests/browser.rs`); the library never does, so an app that links the crate keeps its own
+//! allocator. The size-class logic is plain Rust over a [`Pages`] source, tested natively below.
 
 use core::alloc::Layout;
 use core::ptr::null_mut;
