@@ -15,7 +15,7 @@
 //! most its rounded size fits; a request aligned to more than a 64 KiB page fails (null: the
 //! caller's allocation-error handler aborts), which no code in the bundles asks for.
 //!
-//! Only the bundles' binaries install it (`#[global_allocator]` in `src/main.rs`,
+//! Only the bundles' binaries install it ([`install_bundle_heap!`] in `src/main.rs`,
 //! `src/bin/return.rs`, and the dev loop's `src/bin/dev.rs`) and the browser tests
 //! (`tests/browser.rs`); the library never does, so an app that links the crate keeps its own
 //! allocator. The size-class logic is plain Rust over a [`Pages`] source, tested natively below.
@@ -149,6 +149,18 @@ impl<P: Pages> Heap<P> {
             self.end = base.checked_add(count.checked_mul(PAGE)?)?;
         }
     }
+}
+
+/// Installs [`wasm::WasmHeap`] as the global allocator of the binary it is written in, on
+/// single-threaded wasm32 (elsewhere it expands to nothing): one line in each bundle's `main` file
+/// and in the browser tests, the condition kept here with the allocator.
+#[macro_export]
+macro_rules! install_bundle_heap {
+    () => {
+        #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+        #[global_allocator]
+        static HEAP: $crate::heap::wasm::WasmHeap = $crate::heap::wasm::WasmHeap::new();
+    };
 }
 
 /// The bundles' global allocator: a [`Heap`] over the wasm module's memory.

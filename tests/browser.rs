@@ -22,10 +22,7 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 // The pages run here on the allocator the shipped bundles install (src/heap.rs), not std's.
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
-#[global_allocator]
-static HEAP: toss_billing_checkout::heap::wasm::WasmHeap =
-    toss_billing_checkout::heap::wasm::WasmHeap::new();
+toss_billing_checkout::install_bundle_heap!();
 
 const FIXTURE: &str = match option_env!("FIXTURE_ORIGIN") {
     Some(origin) => origin,

@@ -7,10 +7,7 @@
 #![no_main]
 
 // The shipped bundles' allocator (src/heap.rs), so the dev loop runs the pages as they ship.
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
-#[global_allocator]
-static HEAP: toss_billing_checkout::heap::wasm::WasmHeap =
-    toss_billing_checkout::heap::wasm::WasmHeap::new();
+toss_billing_checkout::install_bundle_heap!();
 
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 fn start() {

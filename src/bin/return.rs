@@ -7,10 +7,7 @@
 #![no_main]
 
 // The small size-class allocator instead of std's dlmalloc: ~5 KB less wasm (src/heap.rs).
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
-#[global_allocator]
-static HEAP: toss_billing_checkout::heap::wasm::WasmHeap =
-    toss_billing_checkout::heap::wasm::WasmHeap::new();
+toss_billing_checkout::install_bundle_heap!();
 
 #[wasm_bindgen::prelude::wasm_bindgen(start)]
 fn start() {
