@@ -99,7 +99,6 @@ customElements.get("toss-billing-checkout") ||
       disconnectedCallback() {
         this.watch?.disconnect();
         this.handle?.unmount();
-        this.handle?.free();
         this.handle = null;
       }
     },

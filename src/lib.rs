@@ -124,8 +124,8 @@ pub fn config_from_page() -> Result<Config, ConfigError> {
 }
 
 /// A mounted checkout; dropping it (or calling `unmount`) removes it and destroys the SDK payment.
-/// A Rust value only (a page's script gets a [`MountedCheckout`]): as a wasm-bindgen class its
-/// JS wrapper and exports would ship in every bundle unused.
+/// A Rust value only (a page's script gets `{ unmount() }` from [`mount_from_js`]): as a
+/// wasm-bindgen class its JS wrapper and exports would ship in every bundle unused.
 pub struct CheckoutHandle {
     mounted: Option<Box<dyn Any>>,
 }
@@ -171,38 +171,20 @@ pub fn mount(
 
 thread_local! {
     /// Checkouts mounted by a page's script: they stay until that script calls `unmount()`,
-    /// whatever becomes of the handle object. (A handle is a wasm-bindgen object that the garbage
-    /// collector frees when the page drops it: a page that ignored the return value of `mount()`
-    /// lost its checkout at the next collection, mid-purchase.)
+    /// whatever becomes of the object `mount()` returned. (Were the checkout owned by that
+    /// object, the garbage collector would free it when the page drops it: a page that ignored
+    /// the return value of `mount()` would lose its checkout at the next collection, mid-purchase.)
     static MOUNTED_FROM_JS: std::cell::RefCell<Vec<Option<CheckoutHandle>>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// What `TossBillingCheckout.mount(element, config)` returns: `unmount()` removes the checkout.
-/// The checkout stays mounted until then, even if the page keeps no reference to this.
-#[wasm_bindgen]
-pub struct MountedCheckout {
-    slot: usize,
-}
-
-#[wasm_bindgen]
-impl MountedCheckout {
-    /// Removes the checkout from the page (and destroys the SDK payment). Calling it again does
-    /// nothing.
-    pub fn unmount(&self) {
-        let handle =
-            MOUNTED_FROM_JS.with(|all| all.borrow_mut().get_mut(self.slot).and_then(Option::take));
-        drop(handle); // outside the borrow: unmounting runs the checkout's cleanup
-    }
-}
-
 /// `mount(element, config)` for storefront scripts: checks the arguments, then [`mount`]s and
-/// keeps the checkout until the page unmounts it.
-pub fn mount_from_js(
-    target: JsValue,
-    config: JsValue,
-    pages: Pages,
-) -> Result<MountedCheckout, JsError> {
+/// keeps the checkout until the page unmounts it. Returns what a page's script gets: a plain
+/// object, `{ unmount() }`, which removes the checkout (and destroys the SDK payment); calling it
+/// again does nothing. The checkout stays mounted until then, even if the page keeps no
+/// reference to the object. (A plain object, not a wasm-bindgen class: the class's JS wrapper,
+/// its finalizer and its `free()` shipped in every bundle for one method.)
+pub fn mount_from_js(target: JsValue, config: JsValue, pages: Pages) -> Result<JsValue, JsError> {
     let target = target.dyn_into::<web_sys::HtmlElement>().map_err(|_| {
         JsError::new("TossBillingCheckout.mount: the first argument must be an HTML element")
     })?;
@@ -212,7 +194,20 @@ pub fn mount_from_js(
         all.push(Some(handle));
         all.len() - 1
     });
-    Ok(MountedCheckout { slot })
+    // The function holds only the slot: when the page drops the object and the collector frees
+    // the function, the checkout stays.
+    let unmount = Closure::<dyn Fn()>::new(move || {
+        let handle =
+            MOUNTED_FROM_JS.with(|all| all.borrow_mut().get_mut(slot).and_then(Option::take));
+        drop(handle); // outside the borrow: unmounting runs the checkout's cleanup
+    });
+    let object = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(
+        &object,
+        &JsValue::from_str("unmount"),
+        &unmount.into_js_value(),
+    );
+    Ok(object.into())
 }
 
 /// Installs `window.TossBillingCheckout = { mount(element, config) }` for storefront scripts (the
@@ -224,11 +219,7 @@ pub fn expose_js_api(pages: Pages) {
     };
     let api = js_sys::Object::new();
     let mount = Closure::<dyn Fn(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
-        move |target, config| {
-            mount_from_js(target, config, pages)
-                .map(JsValue::from)
-                .map_err(JsValue::from)
-        },
+        move |target, config| mount_from_js(target, config, pages).map_err(JsValue::from),
     );
     let _ = js_sys::Reflect::set(&api, &JsValue::from_str("mount"), mount.as_ref());
     mount.forget(); // lives as long as the page

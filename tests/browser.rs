@@ -2050,6 +2050,38 @@ async fn until_inside(element: &web_sys::HtmlElement, text: &str) {
     );
 }
 
+/// A storefront's own script: `TossBillingCheckout.mount(element, config)` gets `{ unmount() }`,
+/// which removes the checkout; a second call does nothing. Not an element: a clear error.
+#[wasm_bindgen_test]
+async fn a_page_script_mounts_through_the_global_and_unmounts_with_what_it_got() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    loader_and_api().await;
+    arrive_at("/shop");
+    let get = |object: &JsValue, name: &str| js_sys::Reflect::get(object, &name.into()).unwrap();
+    let api = get(&web_sys::window().unwrap(), "TossBillingCheckout");
+    let mount: js_sys::Function = get(&api, "mount").unchecked_into();
+    let config = js_sys::JSON::parse(&base_config(&test_id("global")).to_string()).unwrap();
+    let thrown = mount
+        .call2(&api, &"#checkout".into(), &config)
+        .expect_err("a selector is no element");
+    assert_eq!(
+        get(&thrown, "message").as_string().as_deref(),
+        Some("TossBillingCheckout.mount: the first argument must be an HTML element")
+    );
+    let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&root).unwrap();
+    let mounted = mount.call2(&api, &root, &config).expect("mounted");
+    until_ready_in(&root).await;
+    let unmount: js_sys::Function = get(&mounted, "unmount").unchecked_into();
+    unmount.call0(&mounted).expect("unmounts");
+    assert!(root.query_selector(".tbc").unwrap().is_none(), "unmounted");
+    unmount
+        .call0(&mounted)
+        .expect("a second unmount does nothing");
+    root.remove();
+}
+
 #[wasm_bindgen_test]
 async fn the_element_mounts_from_its_attributes_fires_its_events_and_unmounts_when_removed() {
     forget_tab_state();
