@@ -124,6 +124,15 @@ proptest! {
     }
 
     #[test]
+    fn percent_escaped_bytes_decode_exactly_when_std_takes_them_as_utf8(
+        bytes in proptest::collection::vec(prop_oneof![any::<u8>(), 0x80u8..0xC0, 0xE0u8..0xF5], 0..12)
+    ) {
+        let escaped: String = bytes.iter().map(|b| format!("%{b:02X}")).collect();
+        let decoded = parse_query(&format!("v={escaped}")).map(|pairs| pairs[0].1.clone());
+        prop_assert_eq!(decoded, String::from_utf8(bytes).map_err(|_| QueryError::NotUtf8));
+    }
+
+    #[test]
     fn no_query_string_makes_the_success_page_panic_or_post_unchecked(query in "\\PC{0,200}") {
         // Whatever arrives, with no pending registration nothing is ever sent.
         prop_assert!(!matches!(success_arrival(&query, None, None), SuccessArrival::Send(_)));
@@ -149,6 +158,26 @@ fn queries_decode_strictly() {
     assert_eq!(parse_query("a=%+a"), Err(QueryError::BadEscape));
     assert_eq!(parse_query("a=%-1"), Err(QueryError::BadEscape));
     assert_eq!(parse_query("a=%ff"), Err(QueryError::NotUtf8));
+    // UTF-8's edges: the longest forms, and what is no UTF-8 although it looks like it.
+    assert_eq!(
+        parse_query("a=%F0%9F%98%80%F4%8F%BF%BF").unwrap()[0].1,
+        "😀\u{10FFFF}"
+    );
+    for not_utf8 in [
+        "%C0%80",
+        "%E0%80%80",
+        "%ED%A0%80",
+        "%F4%90%80%80",
+        "%E2%82",
+        "%80",
+        "%F8%88%80%80%80",
+    ] {
+        assert_eq!(
+            parse_query(&format!("a={not_utf8}")),
+            Err(QueryError::NotUtf8),
+            "{not_utf8}"
+        );
+    }
     assert_eq!(
         without_parameters(
             "?plan=pro&authKey=x&customerKey=y&state=z",

@@ -53,7 +53,40 @@ fn decode_component(raw: &str) -> Result<String, QueryError> {
         }
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| QueryError::NotUtf8)
+    utf8(&out).ok_or(QueryError::NotUtf8)
+}
+
+/// The text of `bytes`, or `None` when they are not UTF-8: what `String::from_utf8` accepts,
+/// exactly (overlong forms, surrogates and code points past U+10FFFF are refused; tests/rules.rs
+/// checks it against std on arbitrary bytes). Written out because core's validator, built for
+/// speed with a word-at-a-time ASCII path, is 662 B of wasm that only this needed on the pages.
+fn utf8(bytes: &[u8]) -> Option<String> {
+    let mut out = String::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let first = bytes[i];
+        // The sequence's length, the smallest code point it may encode, and the lead's bits.
+        let (len, least, mut code) = match first {
+            0x00..=0x7F => (1, 0, u32::from(first)),
+            0xC0..=0xDF => (2, 0x80, u32::from(first & 0x1F)),
+            0xE0..=0xEF => (3, 0x800, u32::from(first & 0x0F)),
+            0xF0..=0xF7 => (4, 0x1_0000, u32::from(first & 0x07)),
+            _ => return None,
+        };
+        for at in i + 1..i + len {
+            let next = *bytes.get(at)?;
+            if next & 0xC0 != 0x80 {
+                return None;
+            }
+            code = code << 6 | u32::from(next & 0x3F);
+        }
+        if code < least {
+            return None;
+        }
+        out.push(char::from_u32(code)?);
+        i += len;
+    }
+    Some(out)
 }
 
 /// Decodes `a=1&b=2` (a leading `?` is allowed) into pairs, in order, keeping duplicates so that

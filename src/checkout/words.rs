@@ -24,8 +24,7 @@ pub fn push_number(out: &mut String, mut n: u64, grouped: bool) {
             break;
         }
     }
-    // Only ASCII digits and commas were written.
-    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    out.extend(digits[at..].iter().map(|&b| char::from(b)));
 }
 
 /// `n` in decimal, no grouping.
