@@ -46,7 +46,7 @@ pub fn take_arrival(path: &str) -> Option<String> {
     let storage = session().ok()?;
     let stored = storage.get_item(ARRIVAL).ok()??;
     let _ = storage.remove_item(ARRIVAL);
-    let (moved_from, query) = stored.split_once('\n')?;
+    let (moved_from, query) = toss_billing_contract::split_once_ascii(&stored, b'\n')?;
     (moved_from == path).then(|| query.to_owned())
 }
 

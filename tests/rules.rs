@@ -1181,6 +1181,17 @@ fn a_minimal_configuration_gets_safe_defaults() {
     );
 }
 
+proptest! {
+    /// A backend header's name is an HTTP token (RFC 9110 §5.6.2: letters, digits and
+    /// `!#$%&'*+-.^_`|~`), whatever else it contains.
+    #[test]
+    fn a_backend_header_name_is_accepted_exactly_when_it_is_an_http_token(name in "[ -~]{1,12}") {
+        let token = name.bytes().all(|b| b.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(char::from(b)));
+        let config = json!({"clientKey": "test_ck_abc", "customerKey": "customer-0001", "backendHeaders": {name.clone(): "1"}});
+        prop_assert_eq!(raw(config).is_ok(), token, "{:?}", name);
+    }
+}
+
 #[test]
 fn each_bad_field_is_named_and_no_secret_is_repeated() {
     let base = || json!({"clientKey": "test_ck_abc", "customerKey": "customer-0001"});

@@ -48,6 +48,38 @@ pub fn contains_bytes(haystack: &str, needle: &str) -> bool {
             .any(|window| window == needle.as_bytes())
 }
 
+/// `text` before and after its first `byte` (an ASCII delimiter): `str::split_once` for one byte.
+/// The page splits with this and [`split_ascii`], not with `str`'s char patterns: their searcher
+/// brings core's `memchr` (~900 B of wasm with its helpers) onto the page for a few short splits.
+pub fn split_once_ascii(text: &str, byte: u8) -> Option<(&str, &str)> {
+    debug_assert!(byte.is_ascii());
+    let at = text.bytes().position(|b| b == byte)?;
+    Some((&text[..at], &text[at + 1..]))
+}
+
+/// Whether `byte` is in `set`: `<[u8]>::contains`, which calls core's `memchr` (see
+/// [`split_once_ascii`]).
+pub fn is_one_of(byte: u8, set: &[u8]) -> bool {
+    for &member in set {
+        if member == byte {
+            return true;
+        }
+    }
+    false
+}
+
+/// The parts of `text` between its `byte`s (an ASCII delimiter): `str::split` for one byte.
+pub fn split_ascii(text: &str, byte: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        let (part, after) = split_once_ascii(current, byte)
+            .map_or((current, None), |(part, after)| (part, Some(after)));
+        rest = after;
+        Some(part)
+    })
+}
+
 /// Whether `c` may appear in a customerKey.
 pub fn is_customer_key_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=' | '.' | '@')
@@ -134,7 +166,11 @@ pub const DEFAULT_FAIL_PATH: &str = "/billing/fail";
 
 /// A path as the page rule compares it: without its own query and trailing slashes.
 pub fn bare_path(path: &str) -> &str {
-    path.split('?').next().unwrap_or(path).trim_end_matches('/')
+    let mut path = split_once_ascii(path, b'?').map_or(path, |(path, _)| path);
+    while let Some(shorter) = path.strip_suffix('/') {
+        path = shorter;
+    }
+    path
 }
 
 /// The one rule for which page `pathname` gets: the configured success and fail paths (without
@@ -316,6 +352,31 @@ mod tests {
             Err(CustomerKeyProblem::SecretKey)
         );
         assert_eq!(check_customer_key_shape("test_sk_abcdef"), Ok(()));
+    }
+
+    #[test]
+    fn the_ascii_splits_agree_with_str_split() {
+        let texts = ["", "?", "a", "a=1&b=2", "&&", "=", "가=나&", "?x?y", "&a&"];
+        for text in texts {
+            for byte in [b'&', b'=', b'?'] {
+                let delimiter = char::from(byte);
+                assert_eq!(
+                    split_once_ascii(text, byte),
+                    text.split_once(delimiter),
+                    "{text:?} {delimiter}"
+                );
+                assert_eq!(
+                    split_ascii(text, byte).collect::<Vec<_>>(),
+                    text.split(delimiter).collect::<Vec<_>>(),
+                    "{text:?} {delimiter}"
+                );
+            }
+            assert_eq!(
+                bare_path(text),
+                text.split('?').next().unwrap().trim_end_matches('/')
+            );
+        }
+        assert_eq!(bare_path("/billing/success//?x=/"), "/billing/success");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::query::parse_query;
 use super::request::CardOwnerType;
 use super::urls::{check_extra_query, check_path, UrlError, WindowTarget};
 use super::words::write_all;
+use toss_billing_contract::{is_one_of, split_once_ascii};
 
 /// The real TossPayments SDK v2 script.
 pub const TOSS_SDK_URL: &str = "https://js.tosspayments.com/v2/standard";
@@ -325,7 +326,7 @@ fn check_path_field<'a>(
 ) -> Result<&'a str, ConfigError> {
     let path = value.as_deref().unwrap_or(default);
     check_path(path).map_err(|e| invalid(field, e))?;
-    if let Some((_, query)) = path.split_once('?') {
+    if let Some((_, query)) = split_once_ascii(path, b'?') {
         let pairs = parse_query(query).map_err(|e| invalid(field, e))?;
         check_extra_query(&pairs).map_err(|e| invalid(field, e))?;
     }
@@ -334,9 +335,14 @@ fn check_path_field<'a>(
 
 fn header_name_ok(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        ..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+                )
+        })
 }
 
 /// A free-text field: trimmed, `None` when blank.
@@ -525,7 +531,7 @@ impl RawConfig {
         }
         if self.sdk_nonce.as_deref().is_some_and(|n| {
             !n.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b))
+                .all(|b| b.is_ascii_alphanumeric() || is_one_of(b, b"+/=-_"))
         }) {
             return Err(invalid("sdkNonce", "must be a base64 value"));
         }

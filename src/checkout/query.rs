@@ -1,6 +1,8 @@
 //! `application/x-www-form-urlencoded` encoding and strict decoding, without a URL crate: the
 //! browser has `URL`, but these rules must also run (and be tested) natively.
 
+use toss_billing_contract::{split_ascii, split_once_ascii};
+
 /// Percent-encodes everything but the unreserved characters `A-Z a-z 0-9 - . _ ~`.
 pub fn encode_component(value: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -93,11 +95,10 @@ fn utf8(bytes: &[u8]) -> Option<String> {
 /// callers can refuse them.
 pub fn parse_query(query: &str) -> Result<Vec<(String, String)>, QueryError> {
     let query = query.strip_prefix('?').unwrap_or(query);
-    query
-        .split('&')
+    split_ascii(query, b'&')
         .filter(|part| !part.is_empty())
         .map(|part| {
-            let (name, value) = part.split_once('=').unwrap_or((part, ""));
+            let (name, value) = split_once_ascii(part, b'=').unwrap_or((part, ""));
             Ok((decode_component(name)?, decode_component(value)?))
         })
         .collect()
@@ -106,7 +107,11 @@ pub fn parse_query(query: &str) -> Result<Vec<(String, String)>, QueryError> {
 /// Appends `pairs` to `base` (which may already have a query), encoding each name and value.
 pub fn append_query<'a>(base: &str, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut url = base.to_owned();
-    let mut separator = if base.contains('?') { '&' } else { '?' };
+    let mut separator = if split_once_ascii(base, b'?').is_some() {
+        '&'
+    } else {
+        '?'
+    };
     if url.ends_with('?') || url.ends_with('&') {
         separator = '\0';
     }
@@ -126,11 +131,10 @@ pub fn append_query<'a>(base: &str, pairs: impl IntoIterator<Item = (&'a str, &'
 /// while keeping whatever the integrator put there). Returns `""` or `"?…"`.
 pub fn without_parameters(query: &str, names: &[&str]) -> String {
     let query = query.strip_prefix('?').unwrap_or(query);
-    let kept: Vec<&str> = query
-        .split('&')
+    let kept: Vec<&str> = split_ascii(query, b'&')
         .filter(|part| !part.is_empty())
         .filter(|part| {
-            let raw_name = part.split_once('=').map_or(*part, |(name, _)| name);
+            let raw_name = split_once_ascii(part, b'=').map_or(*part, |(name, _)| name);
             let name = decode_component(raw_name).unwrap_or_default();
             !names.contains(&name.as_str())
         })
