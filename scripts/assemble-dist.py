@@ -207,12 +207,34 @@ GLUE_UNUSED = [
     }
 """, """    ({module_or_path} = module_or_path);
 """),
+    # The loader always hands over its fetch of the wasm (a promise of a Response): no default
+    # file name to fetch, no URL or Request to fetch, no compiled module or bytes to instantiate.
+    ("""    if (module_or_path === undefined) {
+        module_or_path = new URL('%(stem)s_bg.wasm', import.meta.url);
+    }
+""", ""),
+    ("""    if (typeof module_or_path === 'string' || (typeof Request === 'function' && module_or_path instanceof Request) || (typeof URL === 'function' && module_or_path instanceof URL)) {
+        module_or_path = fetch(module_or_path);
+    }
+""", ""),
+    ("""    } else {
+        const instance = await WebAssembly.instantiate(module, imports);
+
+        if (instance instanceof WebAssembly.Instance) {
+            return { instance, module };
+        } else {
+            return instance;
+        }
+    }
+""", """    }
+    throw new Error('the wasm was not fetched');
+"""),
 ]
 
 
 def drop_unused_glue(js_path):
-    """Removes `initSync` and the deprecated-argument branch from a bundle's glue: code the loader
-    never runs (~150 B of brotli per bundle). Each piece must be found exactly as the pinned
+    """Removes `initSync`, the deprecated-argument branch and the ways to start from anything but a
+    fetched Response from a bundle's glue: code the loader never runs (~250 B of brotli per bundle). Each piece must be found exactly as the pinned
     wasm-bindgen writes it, or the build fails: a newer glue is never changed blindly."""
     js = read(js_path)
     statements = top_level_statements(js)
@@ -220,7 +242,9 @@ def drop_unused_glue(js_path):
     if len(kept) != len(statements) - 1:
         fail("%s: initSync not found as one top-level function" % js_path)
     js = "".join(kept)
+    stem = os.path.basename(js_path).rsplit("-", 1)[0]
     for before, after in GLUE_UNUSED:
+        before = before.replace("%(stem)s", stem)
         if js.count(before) != 1:
             fail("%s: the glue changed; not found once:\n%s" % (js_path, before))
         js = js.replace(before, after)
