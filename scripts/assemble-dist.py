@@ -365,7 +365,16 @@ def main():
     for sheet in sheets[1:]:
         html = html.replace(sheet.group(0), "", 1)
     html = re.sub(r"<!--.*?-->", "", html, flags=re.S)
-    html = re.sub(r"\n\s*\n", "\n", html)
+    # The source's indentation between tags goes (every element these pages put on a line of its
+    # own is a block or in the head, where the whitespace shows nowhere), and the configuration
+    # block is written compactly: the same JSON for the component and the prerenderer.
+    if re.search(r"<(pre|textarea)\b", html):
+        fail("index.html has a <pre> or <textarea>, whose whitespace the page would lose")
+    html = re.sub(r">\s*\n\s*<", "><", html)
+    html = re.sub(r'(<script type="application/json" id="toss-billing-config">)(.*?)(</script>)',
+                  lambda block: block.group(1) + json.dumps(json.loads(block.group(2)), ensure_ascii=False,
+                                                            separators=(",", ":")).replace("</", "<\\/")
+                  + block.group(3), html, count=1, flags=re.S)
     html = html.replace("</head>", '<script type="module" src="/%s"></script></head>' % boot_name, 1)
     if "<script type=\"module\">" in html or re.search(r"<script(?![^>]*(\bsrc=|type=\"application/json\"))", html):
         fail("index.html still has an inline script")
