@@ -1057,6 +1057,15 @@ fn sdk_errors_branch_on_code_then_class_name_then_give_up_politely() {
             description: "an error without a code".into()
         }
     );
+    // A code of at most 64 characters and a message of at most 500 are kept, counted in
+    // characters, not bytes.
+    assert_eq!(
+        SdkError::from_parts(Some(&"코".repeat(70)), None, Some(&"드".repeat(600))),
+        SdkError::Other {
+            code: "코".repeat(64),
+            message: "드".repeat(500)
+        }
+    );
     for code in [
         "USER_CANCEL",
         "PAYMENT_REQUEST_ABORTED",
