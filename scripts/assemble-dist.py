@@ -137,6 +137,61 @@ def wasm_imports(path):
     return []
 
 
+def uleb(value):
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def rename_wasm_imports(path, renamed):
+    """Rewrites the field names of a wasm's function imports (old -> new, the module kept); every
+    other section is copied as it is (code refers to imports by index, never by name)."""
+    with open(path, "rb") as f:
+        data = f.read()
+
+    def leb(pos):
+        result = shift = 0
+        while True:
+            byte = data[pos]
+            pos += 1
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return result, pos
+
+    out, pos = [data[:8]], 8
+    while pos < len(data):
+        start, section = pos, data[pos]
+        size, body = leb(pos + 1)
+        pos = body + size
+        if section != 2:
+            out.append(data[start:pos])
+            continue
+        count, at = leb(body)
+        entries = [uleb(count)]
+        for _ in range(count):
+            parts = []
+            for _ in range(2):  # module, field
+                length, at = leb(at)
+                parts.append(data[at:at + length].decode())
+                at += length
+            described = at
+            _, at = leb(at + 1)  # kind (a function: checked by wasm_imports), type index
+            module, field = parts[0], renamed.get(parts[1], parts[1])
+            for text in (module, field):
+                entries.append(uleb(len(text.encode())) + text.encode())
+            entries.append(data[described:at])
+        if at != pos:
+            fail("%s: the import section does not add up" % path)
+        section_body = b"".join(entries)
+        out.append(bytes([2]) + uleb(len(section_body)) + section_body)
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
+
+
 def shrink_boundary(js_path, wasm_path):
     """Removes the unused stream exports, then minifies import/export names in the wasm and
     rewrites the glue to match. Every name is checked: a mismatch fails the build, never the page."""
@@ -178,6 +233,26 @@ def shrink_boundary(js_path, wasm_path):
     if entries != keys or entries < len(renamed_imports):
         fail("%s: matched %d of the glue's %d import entries, for %d imports"
              % (js_path, entries, keys, len(renamed_imports)))
+    # Imports whose glue is the same function (`arg0.length` of an array, a node list and a
+    # string; `remove()` of an element and of a node) become one: the wasm imports that name
+    # several times, the glue defines it once.
+    first_with_body, duplicate_of = {}, {}
+
+    def keep_first(match):
+        name = match.group(1)
+        body = match.group(0)[len("        %s:" % name):]
+        if body in first_with_body:
+            duplicate_of[name] = first_with_body[body]
+            return ""
+        first_with_body[body] = name
+        return match.group(0)
+
+    # The new names may have a `$`.
+    js = re.sub(r"^        ([\w$]+): function\(.*?^        }[^\n]*\n", keep_first, js, flags=re.M | re.S)
+    if duplicate_of:
+        rename_wasm_imports(wasm_path, duplicate_of)
+    if sorted(set(field for _, field in wasm_imports(wasm_path))) != sorted(first_with_body.values()):
+        fail("%s: the wasm's imports and the glue's entries differ after merging duplicates" % wasm_path)
     module_key = '"%s": import0' % old_module
     if js.count(module_key) != 1:
         fail("%s: the imports object for %s not found" % (js_path, old_module))
@@ -217,6 +292,27 @@ GLUE_UNUSED = [
         module_or_path = fetch(module_or_path);
     }
 """, ""),
+    # Fallbacks for browsers that cannot run these bundles anyway: the wasm uses reference types
+    # (Chrome 96, Firefox 79, Safari 15), and every browser with them has
+    # TextEncoder.encodeInto and FinalizationRegistry.
+    ("""if (!('encodeInto' in cachedTextEncoder)) {
+    cachedTextEncoder.encodeInto = function (arg, view) {
+        const buf = cachedTextEncoder.encode(arg);
+        view.set(buf);
+        return {
+            read: arg.length,
+            written: buf.length
+        };
+    };
+}
+""", ""),
+    ("""const CLOSURE_DTORS = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(""", """const CLOSURE_DTORS = new FinalizationRegistry("""),
+    # Kept, shorter: the fallback for a server that sends the wasm with another content type.
+    ("""                    console.warn("`WebAssembly.instantiateStreaming` failed because your server does not serve Wasm with `application/wasm` MIME type. Falling back to `WebAssembly.instantiate` which is slower. Original error:\\n", e);
+""", """                    console.warn("toss-billing-checkout: serve .wasm as application/wasm; compiling it after the download instead:", e);
+"""),
     ("""    } else {
         const instance = await WebAssembly.instantiate(module, imports);
 
