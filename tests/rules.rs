@@ -143,6 +143,30 @@ proptest! {
 // --- query and URLs ----------------------------------------------------------------------------
 
 #[test]
+fn an_absolute_http_url_has_a_scheme_an_authority_and_no_whitespace() {
+    for url in [
+        "https://a",
+        "http://shop.example/p?q=1#x",
+        "https://127.0.0.1:8080",
+    ] {
+        assert!(is_absolute_http_url(url), "{url}");
+    }
+    for url in [
+        "https://",
+        "https:///p",
+        "https://?q",
+        "https://#x",
+        "ftp://a",
+        "/p",
+        "https://a b",
+        "https://a\n",
+        "https://a\u{3000}",
+    ] {
+        assert!(!is_absolute_http_url(url), "{url:?}");
+    }
+}
+
+#[test]
 fn queries_decode_strictly() {
     assert_eq!(
         parse_query("?a=1&b=%ED%95%9C+x&c").unwrap(),

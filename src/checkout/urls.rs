@@ -81,8 +81,9 @@ pub fn is_absolute_http_url(url: &str) -> bool {
     else {
         return false;
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    !authority.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+    // The authority (up to the first `/`, `?` or `#`) is empty exactly when one of those comes first.
+    let authority_empty = matches!(rest.bytes().next(), None | Some(b'/' | b'?' | b'#'));
+    !authority_empty && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// Refuses an integrator query that reuses a reserved name.
