@@ -65,12 +65,17 @@ pub fn clear_pending() {
     remove(PENDING);
 }
 
-/// Forgets the started registration only if it is the one with `state`: a checkout whose window
-/// was cancelled or aborted must not erase a registration another checkout of this tab started
-/// since.
-pub fn clear_pending_if(state: &str) {
-    if load_pending().is_some_and(|pending| pending.state == state) {
-        remove(PENDING);
+/// Forgets the started registration only if it is still `started`: a checkout whose window was
+/// cancelled or aborted must not erase a registration another checkout of this tab started since.
+/// Compared as stored, byte for byte (this module wrote both), so the registration page reads no
+/// stored record back: the reader is the success page's.
+pub fn clear_pending_if(started: &PendingRegistration) {
+    let Ok(storage) = session() else {
+        return;
+    };
+    let stored = storage.get_item(PENDING).ok().flatten();
+    if stored.is_some() && stored == js_data::pending_registration_json(started) {
+        let _ = storage.remove_item(PENDING);
     }
 }
 

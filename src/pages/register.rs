@@ -176,11 +176,11 @@ fn load(shared: &Rc<Shared>, state: RwSignal<RegisterState>) {
 }
 
 /// Builds the request for this click; remembers the registration in the tab first. Returns the
-/// request and the registration's one-time `state`.
+/// request and the registration remembered (with its one-time `state`).
 fn begin(
     config: &Config,
     customer: &CustomerKey,
-) -> Result<(CardBillingRequest, String), RegisterState> {
+) -> Result<(CardBillingRequest, PendingRegistration), RegisterState> {
     let state = browser::random_token()
         .ok_or_else(|| integration("crypto.getRandomValues is unavailable".into()))?;
     let urls = callback_urls(
@@ -192,18 +192,18 @@ fn begin(
     )
     .map_err(|e| integration(e.to_string()))?;
     let request = CardBillingRequest::for_config(config, urls, browser::is_mobile());
-    storage::save_pending(&PendingRegistration {
+    let registration = PendingRegistration {
         customer_key: customer.clone(),
-        state: state.clone(),
-    })
-    .map_err(|e| {
+        state,
+    };
+    storage::save_pending(&registration).map_err(|e| {
         failed(
             Text::StorageBlocked,
             Some(e.to_string()),
             Some(Retry::Reopen),
         )
     })?;
-    Ok((request, state))
+    Ok((request, registration))
 }
 
 /// The register button's click: opens the card window, once.
