@@ -419,7 +419,13 @@ def main():
     placeholder = "/* filled in by assemble-dist.py */ {}"
     if placeholder not in boot:
         fail("scripts/boot.js lost its BUNDLES placeholder")
-    boot = boot.replace(placeholder, json.dumps(bundles))
+    # The loader derives each wasm's name from its glue's (trunk names them alike): one hashed
+    # name less per bundle in every page's loader.
+    for bundle in bundles.values():
+        if bundle["wasm"] != bundle["js"][:-len(".js")] + "_bg.wasm":
+            fail("%s is not named after its glue %s" % (bundle["wasm"], bundle["js"]))
+    boot = boot.replace(placeholder, json.dumps(
+        {name: {k: v for k, v in bundle.items() if k != "wasm"} for name, bundle in bundles.items()}))
     boot_name = "boot-%s.js" % hashlib.sha256(boot.encode()).hexdigest()[:16]
     boot_path = os.path.join(dist, boot_name)
     write(boot_path, boot)

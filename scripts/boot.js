@@ -150,7 +150,8 @@ const at = (file) => new URL(file, import.meta.url).href;
 if (bundle) {
   try {
     // Both downloads start now, in parallel, with the integrity checks trunk's preloads had.
-    const wasm = fetch(at(bundle.wasm), { integrity: bundle.wasmIntegrity });
+    // The wasm is named after its glue: x-<hash>.js, x-<hash>_bg.wasm.
+    const wasm = fetch(at(bundle.js.replace(/\.js$/, "_bg.wasm")), { integrity: bundle.wasmIntegrity });
     if (which === "registration") startSdkEarly(configs[0]);
     document.head.append(
       Object.assign(document.createElement("link"), {
