@@ -335,14 +335,9 @@ fn check_path_field<'a>(
 
 fn header_name_ok(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        ..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
-                )
-        })
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || is_one_of(b, b"!#$%&'*+-.^_`|~"))
 }
 
 /// A free-text field: trimmed, `None` when blank.
