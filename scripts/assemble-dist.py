@@ -329,9 +329,10 @@ GLUE_UNUSED = [
 
 
 def drop_unused_glue(js_path):
-    """Removes `initSync`, the deprecated-argument branch and the ways to start from anything but a
-    fetched Response from a bundle's glue: code the loader never runs (~250 B of brotli per bundle). Each piece must be found exactly as the pinned
-    wasm-bindgen writes it, or the build fails: a newer glue is never changed blindly."""
+    """Removes `initSync`, the deprecated-argument branch, the ways to start from anything but a
+    fetched Response and two fallbacks for browsers that cannot run the wasm from a bundle's glue:
+    code the loader never runs (~250 B of brotli per bundle). Each piece must be found exactly as
+    the pinned wasm-bindgen writes it, or the build fails: a newer glue is never changed blindly."""
     js = read(js_path)
     statements = top_level_statements(js)
     kept = [chunk for chunk in statements if not chunk.startswith("function initSync(")]
