@@ -96,20 +96,25 @@ def top_level_statements(js):
     return chunks
 
 
+def read_uleb(data, pos):
+    """The unsigned LEB128 number at `pos` of a wasm binary, and the position after it."""
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return result, pos
+
+
 def wasm_imports(path):
     """(module, name) of every import of a wasm binary (its import section, read directly)."""
     with open(path, "rb") as f:
         data = f.read()
 
     def leb(pos):
-        result = shift = 0
-        while True:
-            byte = data[pos]
-            pos += 1
-            result |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                return result, pos
+        return read_uleb(data, pos)
 
     def name(pos):
         length, pos = leb(pos)
@@ -153,14 +158,7 @@ def rename_wasm_imports(path, renamed):
         data = f.read()
 
     def leb(pos):
-        result = shift = 0
-        while True:
-            byte = data[pos]
-            pos += 1
-            result |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                return result, pos
+        return read_uleb(data, pos)
 
     out, pos = [data[:8]], 8
     while pos < len(data):
@@ -227,7 +225,8 @@ def shrink_boundary(js_path, wasm_path):
 
     # An entry runs to the first line back at its own indentation that closes it (`},` or, for
     # imports wrapped in handleError, `}, arguments); },`).
-    entry = re.compile(r"^        (\w+): function\(.*?^        }[^\n]*\n", re.M | re.S)
+    # (The names wasm-opt gives may have a `$`.)
+    entry = re.compile(r"^        ([\w$]+): function\(.*?^        }[^\n]*\n", re.M | re.S)
     keys = len(re.findall(r"^        (?!__proto__)\w+: ", js, re.M))
     js, entries = entry.subn(rename_import, js)
     if entries != keys or entries < len(renamed_imports):
@@ -247,8 +246,7 @@ def shrink_boundary(js_path, wasm_path):
         first_with_body[body] = name
         return match.group(0)
 
-    # The new names may have a `$`.
-    js = re.sub(r"^        ([\w$]+): function\(.*?^        }[^\n]*\n", keep_first, js, flags=re.M | re.S)
+    js = entry.sub(keep_first, js)
     if duplicate_of:
         rename_wasm_imports(wasm_path, duplicate_of)
     if sorted(set(field for _, field in wasm_imports(wasm_path))) != sorted(first_with_body.values()):
