@@ -839,6 +839,24 @@ async fn the_button_is_disabled_and_says_why_until_the_sdk_is_ready() {
 }
 
 #[wasm_bindgen_test]
+async fn with_the_sdk_loaded_and_a_fixed_customer_key_the_first_render_is_the_working_button() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    arrive_at("/");
+    let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&root).unwrap();
+    let config = js_sys::JSON::parse(&base_config(&test_id("at-hand")).to_string()).unwrap();
+    let handle = mount(root.clone(), config_from_js(config), all_pages);
+    // No await since mounting: nothing to wait for, so no busy state was rendered to undo.
+    let page = Page { root, handle };
+    let button = page.button();
+    assert!(!button.disabled(), "ready in the mount's own task");
+    assert_eq!(button.get_attribute("aria-busy").as_deref(), Some("false"));
+    assert_eq!(button.get_attribute("data-state").as_deref(), Some("ready"));
+    page.see("카드 등록하기");
+}
+
+#[wasm_bindgen_test]
 async fn a_burst_of_clicks_opens_exactly_one_card_window() {
     forget_tab_state();
     sandbox_loaded().await;
@@ -867,6 +885,34 @@ async fn a_burst_of_clicks_opens_exactly_one_card_window() {
         "{success_url}"
     );
     assert!(success_url.contains("/billing/success?"), "{success_url}");
+}
+
+#[wasm_bindgen_test]
+async fn the_card_window_opens_in_the_clicks_own_task_before_the_page_re_renders() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let page = open("/", &base_config(&test_id("same-task"))).await;
+    page.until_ready().await;
+    set_next_outcome(js_sys::JSON::parse(r#"{"type":"pending"}"#).unwrap());
+    page.button().click();
+    // No await in between: the SDK has its call when click() returns, while the button still
+    // shows the state the buyer clicked (the busy state follows a microtask later).
+    let calls: Value = serde_wasm_bindgen::from_value(sandbox_calls()).unwrap();
+    assert_eq!(
+        calls.as_array().unwrap().len(),
+        1,
+        "requestBillingAuth ran in the click's task"
+    );
+    assert!(
+        !page.button().disabled(),
+        "the re-render comes after the SDK call"
+    );
+    sleep(20).await;
+    assert!(page.button().disabled(), "then the button is busy");
+    assert_eq!(
+        page.button().get_attribute("data-state").as_deref(),
+        Some("opening")
+    );
 }
 
 #[wasm_bindgen_test]

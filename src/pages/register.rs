@@ -159,20 +159,34 @@ async fn prepare(config: &Config) -> Result<(Payment, CustomerKey), RegisterStat
     Ok((payment, customer))
 }
 
-/// Shows the busy button and loads the SDK and the customerKey (again, after a failure).
+/// Shows the busy button and loads the SDK and the customerKey (again, after a failure). When
+/// both are at hand already (the SDK ran while the wasm loaded, the customerKey is fixed), the
+/// page is ready in this same task: a first render is then the working button, with no busy
+/// state to render and undo a moment later.
 fn load(shared: &Rc<Shared>, state: RwSignal<RegisterState>) {
     state.set(RegisterState::Loading);
-    let shared = shared.clone();
-    spawn_local(async move {
-        let outcome = prepare(&shared.config).await;
-        state.set(match outcome {
-            Ok(ready) => {
-                *shared.ready.borrow_mut() = Some(ready);
-                RegisterState::Ready
-            }
-            Err(failed) => failed,
-        });
+    let settle = {
+        let shared = shared.clone();
+        move |outcome: Result<(Payment, CustomerKey), RegisterState>| {
+            state.set(match outcome {
+                Ok(ready) => {
+                    *shared.ready.borrow_mut() = Some(ready);
+                    RegisterState::Ready
+                }
+                Err(failed) => failed,
+            })
+        }
+    };
+    let mut preparing = Box::pin({
+        let shared = shared.clone();
+        async move { prepare(&shared.config).await }
     });
+    // One poll now: it starts the loads and finishes if nothing has to be waited for. Otherwise
+    // the same future goes on in a task (each poll hands its futures the current waker).
+    match futures::FutureExt::now_or_never(&mut preparing) {
+        Some(outcome) => settle(outcome),
+        None => spawn_local(async move { settle(preparing.await) }),
+    }
 }
 
 /// Builds the request for this click; remembers the registration in the tab first. Returns the
@@ -224,9 +238,12 @@ fn open(
         Ok(begun) => begun,
         Err(failed) => return state.set(failed),
     };
+    // The SDK first, then the re-render: the card window opens in the click's own task, and the
+    // busy state follows (a second click in between cannot happen: it is the same task).
+    let outcome = payment.request_billing_auth(&request);
     state.set(RegisterState::Opening);
     spawn_local(async move {
-        match payment.request_billing_auth(&request).await {
+        match outcome.await {
             Ok(()) => state.set(RegisterState::Redirecting),
             Err(error) if error.is_cancel() => {
                 // The buyer's cancel, not our own destroy() on unmount. The event goes to the
@@ -255,8 +272,9 @@ fn open(
 }
 
 /// The registration page: a title, a line of context, the plan summary (when configured) and the
-/// button, with its states announced. It renders the same on the server (`ssr`) as in the
-/// browser's first render: the busy button, until the SDK is ready.
+/// button, with its states announced. On the server (`ssr`), and so in a hydrating browser's
+/// first render, it is the busy button, until the SDK is ready; a client-side render whose SDK
+/// and customerKey are at hand already starts with the working button.
 ///
 /// ```no_run
 /// use leptos::prelude::*;

@@ -283,18 +283,23 @@ impl TossPayments {
 pub struct Payment(JsPayment);
 
 impl Payment {
-    /// `payment.requestBillingAuth({method: "CARD", …})`. On success the SDK navigates away, so
-    /// `Ok` only means "the window took over"; what matters is the `Err`.
-    pub async fn request_billing_auth(&self, request: &CardBillingRequest) -> Result<(), SdkError> {
+    /// `payment.requestBillingAuth({method: "CARD", …})`, called now, when this function is
+    /// called (not when the future is first polled): a click handler opens the card window in the
+    /// click's own task, before anything re-renders. The future is the outcome. On success the
+    /// SDK navigates away, so `Ok` only means "the window took over"; what matters is the `Err`.
+    pub fn request_billing_auth(
+        &self,
+        request: &CardBillingRequest,
+    ) -> impl std::future::Future<Output = Result<(), SdkError>> {
         let params = crate::js_data::wire_request(&request.wire());
-        let returned = self
-            .0
-            .js_request_billing_auth(&params)
-            .map_err(|e| sdk_error_from_js(&e))?;
-        JsFuture::from(Promise::resolve(&returned))
-            .await
-            .map(drop)
-            .map_err(|e| sdk_error_from_js(&e))
+        let returned = self.0.js_request_billing_auth(&params);
+        async move {
+            let returned = returned.map_err(|e| sdk_error_from_js(&e))?;
+            JsFuture::from(Promise::resolve(&returned))
+                .await
+                .map(drop)
+                .map_err(|e| sdk_error_from_js(&e))
+        }
     }
 
     /// `payment.destroy()`, always safe: it may throw (or reject) when nothing is open, and that
