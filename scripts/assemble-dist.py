@@ -280,8 +280,10 @@ GLUE_UNUSED = [
     }
 """, """    ({module_or_path} = module_or_path);
 """),
-    # The loader always hands over its fetch of the wasm (a promise of a Response): no default
-    # file name to fetch, no URL or Request to fetch, no compiled module or bytes to instantiate.
+    # The loader compiles the wasm itself, as it downloads, and hands over the compiled module
+    # (a promise of a WebAssembly.Module): no default file name to fetch, no URL, Request or
+    # Response to fetch or compile, only the module to instantiate. (The fallback for a server
+    # that sends the wasm with another content type than application/wasm is the loader's too.)
     ("""    if (module_or_path === undefined) {
         module_or_path = new URL('%(stem)s_bg.wasm', import.meta.url);
     }
@@ -290,6 +292,48 @@ GLUE_UNUSED = [
         module_or_path = fetch(module_or_path);
     }
 """, ""),
+    ("""async function __wbg_load(module, imports) {
+    if (typeof Response === 'function' && module instanceof Response) {
+        if (!module.ok) {
+            throw new Error(`failed to fetch Wasm: ${module.status} ${module.statusText} fetching '${module.url}'`);
+        }
+
+        if (typeof WebAssembly.instantiateStreaming === 'function') {
+            try {
+                return await WebAssembly.instantiateStreaming(module, imports);
+            } catch (e) {
+                const validResponse = expectedResponseType(module.type);
+
+                if (validResponse && module.headers.get('Content-Type') !== 'application/wasm') {
+                    console.warn("`WebAssembly.instantiateStreaming` failed because your server does not serve Wasm with `application/wasm` MIME type. Falling back to `WebAssembly.instantiate` which is slower. Original error:\\n", e);
+
+                } else { throw e; }
+            }
+        }
+
+        const bytes = await module.arrayBuffer();
+        return await WebAssembly.instantiate(bytes, imports);
+    } else {
+        const instance = await WebAssembly.instantiate(module, imports);
+
+        if (instance instanceof WebAssembly.Instance) {
+            return { instance, module };
+        } else {
+            return instance;
+        }
+    }
+
+    function expectedResponseType(type) {
+        switch (type) {
+            case 'basic': case 'cors': case 'default': return true;
+        }
+        return false;
+    }
+}
+""", """async function __wbg_load(module, imports) {
+    return { instance: await WebAssembly.instantiate(module, imports), module };
+}
+"""),
     # Fallbacks for browsers that cannot run these bundles anyway: the wasm uses reference types
     # (Chrome 96, Firefox 79, Safari 15), and every browser with them has
     # TextEncoder.encodeInto and FinalizationRegistry.
@@ -307,28 +351,12 @@ GLUE_UNUSED = [
     ("""const CLOSURE_DTORS = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(""", """const CLOSURE_DTORS = new FinalizationRegistry("""),
-    # Kept, shorter: the fallback for a server that sends the wasm with another content type.
-    ("""                    console.warn("`WebAssembly.instantiateStreaming` failed because your server does not serve Wasm with `application/wasm` MIME type. Falling back to `WebAssembly.instantiate` which is slower. Original error:\\n", e);
-""", """                    console.warn("toss-billing-checkout: serve .wasm as application/wasm; compiling it after the download instead:", e);
-"""),
-    ("""    } else {
-        const instance = await WebAssembly.instantiate(module, imports);
-
-        if (instance instanceof WebAssembly.Instance) {
-            return { instance, module };
-        } else {
-            return instance;
-        }
-    }
-""", """    }
-    throw new Error('the wasm was not fetched');
-"""),
 ]
 
 
 def drop_unused_glue(js_path):
     """Removes `initSync`, the deprecated-argument branch, the ways to start from anything but a
-    fetched Response and two fallbacks for browsers that cannot run the wasm from a bundle's glue:
+    compiled module and two fallbacks for browsers that cannot run the wasm from a bundle's glue:
     code the loader never runs (~250 B of brotli per bundle). Each piece must be found exactly as
     the pinned wasm-bindgen writes it, or the build fails: a newer glue is never changed blindly."""
     js = read(js_path)
@@ -476,7 +504,15 @@ def main():
                   lambda block: block.group(1) + json.dumps(json.loads(block.group(2)), ensure_ascii=False,
                                                             separators=(",", ":")).replace("</", "<\\/")
                   + block.group(3), html, count=1, flags=re.S)
-    html = html.replace("</head>", '<script type="module" src="/%s"></script></head>' % boot_name, 1)
+    # The loader and the bundle's preloads go last in the body, after the checkout's markup. The
+    # parser handles each as it reaches it (a modulepreload compiles the glue there and then);
+    # Chromium's parser never yields inside the head, but yields at <body> when the head took
+    # longer than its budget (10 ms, which a slow phone spends on these): traced at 4x CPU, the
+    # rest of the body then waited ~50 ms, and the first paint with it. The preload scanner finds
+    # them all before parsing starts, wherever they are; a module script runs after parsing.
+    if html.count("</body>") != 1:
+        fail("index.html needs exactly one </body>")
+    html = html.replace("</body>", '<script type="module" src="/%s"></script></body>' % boot_name, 1)
     if "<script type=\"module\">" in html or re.search(r"<script(?![^>]*(\bsrc=|type=\"application/json\"))", html):
         fail("index.html still has an inline script")
     # Two documents, identical but for what they preload: index.html the registration bundle,

@@ -143,6 +143,22 @@ function startSdkEarly(config) {
   document.head.append(script);
 }
 
+// The wasm, compiled as it downloads, while the glue loads: the glue only instantiates it. A
+// server that sends it with another content type than application/wasm gets a warning, and the
+// bytes are compiled once they have all arrived (the browser refuses such a response before it
+// reads the body, so the body is still there to read).
+async function compiled(download) {
+  const response = await download;
+  if (!response.ok) throw new Error(`failed to fetch Wasm: ${response.status} ${response.statusText} fetching '${response.url}'`);
+  try {
+    return await WebAssembly.compileStreaming(response);
+  } catch (error) {
+    if (response.headers.get("Content-Type") === "application/wasm" || response.bodyUsed) throw error;
+    console.warn("toss-billing-checkout: serve .wasm as application/wasm; compiling it after the download instead:", error);
+    return WebAssembly.compile(await response.arrayBuffer());
+  }
+}
+
 const which = bundleForThisAddress();
 const bundle = BUNDLES[which];
 const at = (file) => new URL(file, import.meta.url).href;
@@ -151,17 +167,19 @@ if (bundle) {
   try {
     // Both downloads start now, in parallel, with the integrity checks trunk's preloads had.
     // The wasm is named after its glue: x-<hash>.js, x-<hash>_bg.wasm.
-    const wasm = fetch(at(bundle.js.replace(/\.js$/, "_bg.wasm")), { integrity: bundle.wasmIntegrity });
+    const module = compiled(fetch(at(bundle.js.replace(/\.js$/, "_bg.wasm")), { integrity: bundle.wasmIntegrity }));
+    module.catch(() => {}); // a failure is init's to report, below; not an unhandled rejection meanwhile
     if (which === "registration") startSdkEarly(configs[0]);
-    document.head.append(
-      Object.assign(document.createElement("link"), {
-        rel: "modulepreload",
-        href: at(bundle.js),
-        integrity: bundle.jsIntegrity,
-      }),
-    );
-    const { default: init } = await import(at(bundle.js));
-    await init({ module_or_path: wasm });
+    // The glue with its integrity check: the page's own preload of it (the shop's pages have one)
+    // or ours. (Not both: every element added to the document costs a frame on a slow phone.)
+    const glue = at(bundle.js);
+    if (![...document.querySelectorAll('link[rel="modulepreload"]')].some((link) => link.href === glue)) {
+      document.head.append(
+        Object.assign(document.createElement("link"), { rel: "modulepreload", href: glue, integrity: bundle.jsIntegrity }),
+      );
+    }
+    const { default: init } = await import(glue);
+    await init({ module_or_path: module });
   } catch (error) {
     // Without this the buyer would look at an empty box: say so where the checkout should be.
     const english = String(configs[0]?.locale ?? "").startsWith("en");
