@@ -128,8 +128,7 @@ struct Shared {
 
 /// Loads what the button needs: the SDK, and meanwhile the customerKey (fixed or from the backend).
 async fn prepare(config: &Config) -> Result<(Payment, CustomerKey), RegisterState> {
-    // A live key on a plain-http page is refused before anything loads.
-    browser::check_page_protocol(config).map_err(|error| integration(error.to_string()))?;
+    page_protocol_allowed(config)?;
     // Starts the script at once; it loads while the customerKey is fetched.
     let loaded = sdk::load_sdk(&ScriptSource {
         url: config.sdk_url.clone(),
@@ -152,7 +151,31 @@ async fn prepare(config: &Config) -> Result<(Payment, CustomerKey), RegisterStat
     };
     // The SDK's failure first: it says more (and its retry loads the customerKey again too).
     loaded.await.map_err(|e| failed_from_sdk(&e))?;
-    let customer = customer?;
+    payment_for(config, customer?)
+}
+
+/// What [`prepare`] gives at once when nothing has to be waited for: the SDK ran already (the
+/// boot script starts it while the wasm loads) and the customerKey is fixed. `None` otherwise.
+fn prepared_now(config: &Config) -> Option<Result<(Payment, CustomerKey), RegisterState>> {
+    let CustomerSource::Fixed(key) = &config.customer else {
+        return None;
+    };
+    sdk::is_loaded().then(|| {
+        page_protocol_allowed(config)?;
+        payment_for(config, key.clone())
+    })
+}
+
+/// A live key on a plain-http page is refused before anything loads.
+fn page_protocol_allowed(config: &Config) -> Result<(), RegisterState> {
+    browser::check_page_protocol(config).map_err(|error| integration(error.to_string()))
+}
+
+/// The SDK's payment object for this customer.
+fn payment_for(
+    config: &Config,
+    customer: CustomerKey,
+) -> Result<(Payment, CustomerKey), RegisterState> {
     let payment = TossPayments::new(&config.client_key)
         .and_then(|toss| toss.payment(&customer))
         .map_err(|e| failed_from_sdk(&e))?;
@@ -160,11 +183,9 @@ async fn prepare(config: &Config) -> Result<(Payment, CustomerKey), RegisterStat
 }
 
 /// Shows the busy button and loads the SDK and the customerKey (again, after a failure). When
-/// both are at hand already (the SDK ran while the wasm loaded, the customerKey is fixed), the
-/// page is ready in this same task: a first render is then the working button, with no busy
-/// state to render and undo a moment later.
+/// both are at hand already, the page is ready in this same task: a first render is then the
+/// working button, with no busy state to render and undo a moment later.
 fn load(shared: &Rc<Shared>, state: RwSignal<RegisterState>) {
-    state.set(RegisterState::Loading);
     let settle = {
         let shared = shared.clone();
         move |outcome: Result<(Payment, CustomerKey), RegisterState>| {
@@ -177,16 +198,12 @@ fn load(shared: &Rc<Shared>, state: RwSignal<RegisterState>) {
             })
         }
     };
-    let mut preparing = Box::pin({
-        let shared = shared.clone();
-        async move { prepare(&shared.config).await }
-    });
-    // One poll now: it starts the loads and finishes if nothing has to be waited for. Otherwise
-    // the same future goes on in a task (each poll hands its futures the current waker).
-    match futures::FutureExt::now_or_never(&mut preparing) {
-        Some(outcome) => settle(outcome),
-        None => spawn_local(async move { settle(preparing.await) }),
+    if let Some(outcome) = prepared_now(&shared.config) {
+        return settle(outcome);
     }
+    state.set(RegisterState::Loading);
+    let shared = shared.clone();
+    spawn_local(async move { settle(prepare(&shared.config).await) });
 }
 
 /// Builds the request for this click; remembers the registration in the tab first. Returns the
