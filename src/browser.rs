@@ -38,6 +38,17 @@ pub fn start_when_usable(mut work: impl FnMut() + 'static) {
 #[cfg(feature = "hydrate")]
 use leptos::prelude::Owner;
 
+/// Runs `task` in this task up to its first wait, then as a spawned task: what it starts (a
+/// fetch, a timer) starts now, not a microtask later behind the page's re-renders and the rest of
+/// the mount. (Each later poll hands its futures the task's own waker.)
+pub fn spawn_started(task: impl std::future::Future<Output = ()> + 'static) {
+    let mut task = Box::pin(task);
+    let mut now = std::task::Context::from_waker(std::task::Waker::noop());
+    if task.as_mut().poll(&mut now).is_pending() {
+        leptos::task::spawn_local(task);
+    }
+}
+
 /// Refuses a live client key on a page served over plain http (`location.protocol`).
 pub fn check_page_protocol(config: &Config) -> Result<(), ConfigError> {
     let protocol = web_sys::window()

@@ -70,6 +70,10 @@ extern "C" {
     fn has_checkout_global() -> bool;
     #[wasm_bindgen(js_name = checkoutElement)]
     fn checkout_element(markup: &str) -> web_sys::HtmlElement;
+    #[wasm_bindgen(js_name = countPostsStarted)]
+    fn count_posts_started();
+    #[wasm_bindgen(js_name = postsStartedSoFar)]
+    fn posts_started_so_far() -> u32;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1137,6 +1141,29 @@ async fn the_page_speaks_english_when_configured() {
 
 // ---------------------------------------------------------------------------------------------
 // The success page.
+
+#[wasm_bindgen_test]
+async fn the_hand_off_leaves_in_the_mounts_own_task() {
+    forget_tab_state();
+    sandbox_loaded().await;
+    let config = base_config(&test_id("same-task-post"));
+    let redirect = register_card(&config).await;
+    arrive_at(&path_and_query(&redirect));
+    count_posts_started();
+    let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&root).unwrap();
+    let js_config = js_sys::JSON::parse(&config.to_string()).unwrap();
+    let handle = mount(root.clone(), config_from_js(js_config), all_pages);
+    // No await since mounting: the POST is already on its way, not a microtask later.
+    assert_eq!(
+        posts_started_so_far(),
+        1,
+        "the hand-off started in the mount's task"
+    );
+    let page = Page { root, handle };
+    page.until_sees("카드가 등록되었어요").await;
+    assert_eq!(posts_started_so_far(), 1, "and only once");
+}
 
 #[wasm_bindgen_test]
 async fn a_registered_card_is_handed_off_once_and_the_key_leaves_the_address_bar() {

@@ -125,3 +125,23 @@ export function checkoutElement(markup) {
   template.innerHTML = markup;
   return template.content.firstElementChild;
 }
+
+// The POSTs this page's script starts from now on, counted when fetch() is called (not when they
+// arrive). The count is synchronous: a test can read it in the same task.
+let postsStarted = 0;
+export function countPostsStarted() {
+  if (!window.__countingFetch) {
+    const fetch = window.fetch.bind(window);
+    window.fetch = (input, init) => {
+      const method = (init && init.method) || (input instanceof Request ? input.method : "GET");
+      if (String(method).toUpperCase() === "POST") postsStarted++;
+      return fetch(input, init);
+    };
+    window.__countingFetch = true;
+  }
+  postsStarted = 0;
+}
+
+export function postsStartedSoFar() {
+  return postsStarted;
+}

@@ -2,7 +2,6 @@
 //! from the address bar, and hands it to the backend exactly once.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::backend::{self, Progress};
 use crate::browser;
@@ -91,7 +90,8 @@ fn send(
         return;
     };
     shown.try_set(View::Checking(Progress::Sending));
-    spawn_local(async move {
+    // The POST leaves in this task: on arrival, before the page has even rendered.
+    browser::spawn_started(async move {
         let progress = |progress| {
             shown.try_set(View::Checking(progress));
         };
