@@ -351,13 +351,42 @@ GLUE_UNUSED = [
     ("""const CLOSURE_DTORS = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(""", """const CLOSURE_DTORS = new FinalizationRegistry("""),
+    # Strings into the wasm: every call passes `realloc` (checked in drop_unused_glue), so the
+    # branch for a call without it never runs.
+    ("""    if (realloc === undefined) {
+        const buf = cachedTextEncoder.encode(arg);
+        const ptr = malloc(buf.length, 1) >>> 0;
+        getUint8ArrayMemory0().subarray(ptr, ptr + buf.length).set(buf);
+        WASM_VECTOR_LEN = buf.length;
+        return ptr;
+    }
+
+""", ""),
+    # Strings out of the wasm: Safari's TextDecoder needs replacing after 2 GiB decoded; a
+    # checkout decodes kilobytes.
+    ("""const MAX_SAFARI_DECODE_BYTES = 2146435072;
+let numBytesDecoded = 0;
+function decodeText(bytes) {
+    numBytesDecoded += bytes.length;
+    if (numBytesDecoded >= MAX_SAFARI_DECODE_BYTES) {
+        cachedTextDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+        cachedTextDecoder.decode();
+        numBytesDecoded = bytes.length;
+    }
+    return cachedTextDecoder.decode(bytes);
+}
+""", """function decodeText(bytes) {
+    return cachedTextDecoder.decode(bytes);
+}
+"""),
 ]
 
 
 def drop_unused_glue(js_path):
     """Removes `initSync`, the deprecated-argument branch, the ways to start from anything but a
-    compiled module and two fallbacks for browsers that cannot run the wasm from a bundle's glue:
-    code the loader never runs (~250 B of brotli per bundle). Each piece must be found exactly as
+    compiled module, two fallbacks for browsers that cannot run the wasm, a string branch no call
+    takes and Safari's 2 GiB decoder workaround from a bundle's glue: code that never runs
+    here (~300 B of brotli per bundle). Each piece must be found exactly as
     the pinned wasm-bindgen writes it, or the build fails: a newer glue is never changed blindly."""
     js = read(js_path)
     statements = top_level_statements(js)
@@ -373,6 +402,13 @@ def drop_unused_glue(js_path):
         js = js.replace(before, after)
     if "initSync" in js:
         fail("%s: initSync is still referenced" % js_path)
+    # The start function runs once, from init (`__wbindgen_start`): never again from a page.
+    js, starts = re.subn(r"^export function start\(\) \{\n    wasm\.[\w$]+\(\);\n\}\n", "", js, flags=re.M)
+    if starts != 1:
+        fail("%s: the glue changed; its exported start() not found once" % js_path)
+    calls = re.findall(r"passStringToWasm0\(([^()]*)\)", js)
+    if not calls or any(len(args.split(",")) != 3 for args in calls):
+        fail("%s: a passStringToWasm0 call without realloc, whose branch was dropped" % js_path)
     write(js_path, js)
 
 
