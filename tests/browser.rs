@@ -261,12 +261,19 @@ async fn open(path: &str, config: &Value) -> Page {
 /// Opens the checkout at `path` with only the pages of one bundle (`registration_page`,
 /// `return_pages`), as the shipped bundles do.
 async fn open_bundle(path: &str, config: &Value, pages: Pages) -> Page {
+    let page = mounted(path, config, pages);
+    leptos::task::tick().await;
+    page
+}
+
+/// Mounts the checkout at `path` and returns at once, with no await: what a test sees then is
+/// what the mount's own task did.
+fn mounted(path: &str, config: &Value, pages: Pages) -> Page {
     arrive_at(path);
     let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
     document().body().unwrap().append_child(&root).unwrap();
     let config = js_sys::JSON::parse(&config.to_string()).unwrap();
     let handle = mount(root.clone(), config_from_js(config), pages);
-    leptos::task::tick().await;
     Page { root, handle }
 }
 
@@ -846,13 +853,8 @@ async fn the_button_is_disabled_and_says_why_until_the_sdk_is_ready() {
 async fn with_the_sdk_loaded_and_a_fixed_customer_key_the_first_render_is_the_working_button() {
     forget_tab_state();
     sandbox_loaded().await;
-    arrive_at("/");
-    let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
-    document().body().unwrap().append_child(&root).unwrap();
-    let config = js_sys::JSON::parse(&base_config(&test_id("at-hand")).to_string()).unwrap();
-    let handle = mount(root.clone(), config_from_js(config), all_pages);
+    let page = mounted("/", &base_config(&test_id("at-hand")), all_pages);
     // No await since mounting: nothing to wait for, so no busy state was rendered to undo.
-    let page = Page { root, handle };
     let button = page.button();
     assert!(!button.disabled(), "ready in the mount's own task");
     assert_eq!(button.get_attribute("aria-busy").as_deref(), Some("false"));
@@ -1148,19 +1150,14 @@ async fn the_hand_off_leaves_in_the_mounts_own_task() {
     sandbox_loaded().await;
     let config = base_config(&test_id("same-task-post"));
     let redirect = register_card(&config).await;
-    arrive_at(&path_and_query(&redirect));
     count_posts_started();
-    let root: web_sys::HtmlElement = document().create_element("div").unwrap().unchecked_into();
-    document().body().unwrap().append_child(&root).unwrap();
-    let js_config = js_sys::JSON::parse(&config.to_string()).unwrap();
-    let handle = mount(root.clone(), config_from_js(js_config), all_pages);
+    let page = mounted(&path_and_query(&redirect), &config, all_pages);
     // No await since mounting: the POST is already on its way, not a microtask later.
     assert_eq!(
         posts_started_so_far(),
         1,
         "the hand-off started in the mount's task"
     );
-    let page = Page { root, handle };
     page.until_sees("카드가 등록되었어요").await;
     assert_eq!(posts_started_so_far(), 1, "and only once");
 }
