@@ -510,7 +510,6 @@ def main():
     boot_path = os.path.join(dist, boot_name)
     write(boot_path, boot)
     minify(boot_path)
-    hint_eager_compile(boot_path)
 
     css = re.search(r'<link rel="stylesheet" href="/(checkout-[^"]+\.css)"', html)
     if not css:
@@ -521,11 +520,12 @@ def main():
         "if (![...document.querySelectorAll('link[rel=\"stylesheet\"]')].some((link) => link.href === css)) {\n"
         "  document.head.append(Object.assign(document.createElement(\"link\"), { rel: \"stylesheet\", href: css }));\n"
         "}\n" % json.dumps(css.group(1))
-    ) + read(boot_path).removeprefix(EAGER_COMPILE_HINT)
+    ) + read(boot_path)
     loader_path = os.path.join(dist, "toss-billing-checkout-loader.js")
     write(loader_path, loader)
     minify(loader_path)
-    hint_eager_compile(loader_path)
+    for script in (boot_path, loader_path):
+        hint_eager_compile(script)
 
     # The page's stylesheets go into the document itself, minified, in one <style> where the first
     # was: a <link> is render-blocking, so the first frame (the prerendered busy button) waited a
