@@ -199,8 +199,7 @@ async fn visitor(http: &reqwest::Client, base: &str) -> Customer {
 
 /// One hand-off until its final answer; returns how long it took.
 async fn hand_off(http: &reqwest::Client, base: &str, c: &Customer) -> Duration {
-    let auth_key =
-        billing_server::sim::sandbox_auth_key(&c.key, "433012", "1234", "1299", "PERSONAL");
+    let auth_key = toss_sim::sandbox_auth_key(&c.key, "433012", "1234", "1299", "PERSONAL");
     let body = json!({ "authKey": auth_key, "customerKey": c.key });
     let started = Instant::now();
     loop {

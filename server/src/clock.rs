@@ -87,6 +87,13 @@ impl Clock {
     }
 }
 
+/// The mounted simulator reads this clock, so a moved demo clock moves Toss's time too.
+impl toss_sim::TimeSource for Clock {
+    fn now_ms(&self) -> Millis {
+        Clock::now_ms(self)
+    }
+}
+
 /// A millisecond timestamp as a KST date-time.
 pub fn from_ms(ms: Millis) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)

@@ -5,7 +5,8 @@
 //! - [`exchange`]: the authKey → billing-key exchange, exactly once; [`charge`]: charges, exactly
 //!   once per orderId; [`reconciler`]: finishes what a crash or an unclear answer left;
 //! - [`store`]: SQLite or PostgreSQL; [`session`]: who the customer is; [`crypto`]: keys at rest;
-//! - [`toss`]: the Toss API client and what its codes mean; [`sim`]: the offline Toss simulator;
+//! - [`toss`]: the Toss API client and what its codes mean (the offline simulator is the
+//!   `toss-sim` crate, mounted here in demo mode);
 //! - [`settings`]: configuration that fails closed; [`clock`]: the one source of time.
 //!
 //! See `server/README.md` for the guarantees, and `docs/handoff-contract.md` for the browser ↔
@@ -26,7 +27,6 @@ pub mod scheduler;
 pub mod serve;
 pub mod session;
 pub mod settings;
-pub mod sim;
 pub mod store;
 pub mod subscription;
 pub mod toss;
@@ -57,10 +57,10 @@ use crate::notices::Webhook;
 use crate::routes::AppContext;
 use crate::session::{SessionSettings, Sessions};
 use crate::settings::{KeySource, SettingsError};
-use crate::sim::Simulator;
 use crate::store::{PoolSize, Store, StoreError};
 use crate::subscription::{SubscriptionSettings, Subscriptions};
 use crate::toss::TossClient;
+use toss_sim::Simulator;
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]

@@ -1,14 +1,8 @@
 //! `billing-server`: the reference backend (`serve`, the default) or the Toss simulator alone
 //! (`simulate`). Settings come from the environment: `billing-server --help`.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
-use billing_server::clock::Clock;
 use billing_server::settings::ENV_HELP;
-use billing_server::sim::Simulator;
 use billing_server::Settings;
-use tokio_util::sync::CancellationToken;
 
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -74,48 +68,11 @@ async fn serve() {
     tracing::info!("stopped");
 }
 
-/// The simulator in its own process: `PORT` (default 8090), `SIMULATOR_DATABASE` (default
-/// data/simulator.sqlite). Its clock is the system's, moved by `CLOCK_OFFSET_MS` if given.
+/// The simulator in its own process (the same as the `toss-sim` binary): `PORT` (default 8090),
+/// `SIMULATOR_DATABASE` (default data/simulator.sqlite), `CLOCK_OFFSET_MS`.
 async fn simulate() {
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(8090);
-    let path = std::env::var("SIMULATOR_DATABASE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("data/simulator.sqlite"));
-    let offset = std::env::var("CLOCK_OFFSET_MS")
-        .ok()
-        .and_then(|o| o.parse().ok())
-        .unwrap_or(0);
-    let simulator = match Simulator::open(&path, Clock::movable(offset)).await {
-        Ok(sim) => sim,
-        Err(e) => {
-            eprintln!(
-                "billing-server simulate: cannot open {}: {e}",
-                path.display()
-            );
-            std::process::exit(1);
-        }
-    };
-    let listener =
-        match tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                eprintln!("billing-server simulate: cannot listen on 127.0.0.1:{port}: {e}");
-                std::process::exit(1);
-            }
-        };
-    let addr = listener
-        .local_addr()
-        .expect("a bound listener has an address");
-    let stop_requested = billing_server::serve::shutdown_signal();
-    println!("toss simulator listening on http://{addr}");
-    let stop = CancellationToken::new();
-    let stopper = stop.clone();
-    tokio::spawn(async move {
-        stop_requested.await;
-        stopper.cancel();
-    });
-    simulator.serve(listener, stop).await;
+    if let Err(e) = toss_sim::run_from_env().await {
+        eprintln!("billing-server simulate: {e}");
+        std::process::exit(1);
+    }
 }

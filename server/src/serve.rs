@@ -26,10 +26,9 @@ pub struct ConnectionLimits {
     pub drain_timeout: Duration,
 }
 
-/// A response carrying this extension makes the connection close without sending it: the
+/// A response carrying this extension makes the connection close without sending it: the mounted
 /// simulator's "the connection drops mid-call" fault.
-#[derive(Debug, Clone, Copy)]
-pub struct DropConnection;
+pub use toss_sim::DropConnection;
 
 #[derive(Debug)]
 struct Dropped;

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::handoff::futures_join;
 use crate::support::{Db, Env, OPERATOR};
 use crate::{stories, BOTH};
-use billing_server::sim::sandbox_auth_key;
+use toss_sim::sandbox_auth_key;
 
 stories! {
     BOTH => a_charge_needs_an_order_id_and_a_retry_is_the_same_charge,

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::support::{good_card, Db, Env};
 use crate::{stories, BOTH, SQLITE};
-use billing_server::sim::sandbox_auth_key;
+use toss_sim::sandbox_auth_key;
 
 stories! {
     BOTH => a_card_is_registered_once_and_every_replay_gets_the_same_answer,

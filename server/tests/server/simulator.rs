@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use crate::support::{sim_calls, sim_rule, Db, Proc, Sim, TempDir};
 use crate::{stories, SQLITE};
-use billing_server::sim::sandbox_auth_key;
 use billing_server::toss::basic_auth;
+use toss_sim::sandbox_auth_key;
 
 stories! {
     SQLITE => it_validates_like_the_documented_api,

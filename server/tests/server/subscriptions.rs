@@ -14,7 +14,7 @@ use crate::support::{
 };
 use crate::{stories, BOTH};
 use billing_server::clock::{iso_kst, to_ms};
-use billing_server::sim::sandbox_auth_key;
+use toss_sim::sandbox_auth_key;
 
 stories! {
     BOTH => a_year_of_a_monthly_subscription_on_the_31st_follows_the_calendar_and_the_price,

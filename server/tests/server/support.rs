@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use billing_server::clock::Clock;
 use billing_server::settings::{KeySource, Secret, Settings};
-use billing_server::sim::{sandbox_auth_key, CallRecord, Rule, Simulator};
 use billing_server::store::{DatabaseUrl, PoolSize, Store};
 use billing_server::Server;
 use reqwest::header::HeaderMap;
@@ -19,6 +18,7 @@ use serde_json::{json, Value};
 use sqlx::Connection;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
+use toss_sim::{sandbox_auth_key, CallRecord, Rule, Simulator};
 
 /// Which database a story runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

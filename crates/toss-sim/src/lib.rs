@@ -11,15 +11,20 @@
 //!   (`script`, over HTTP at `/__control/rules`) add delays, 5xx, dropped connections and
 //!   declines for chosen customers or orders. Injected answers are never kept for replays: they
 //!   stand for what happened before Toss processed anything;
-//! - it runs mounted in billing-server (`/__toss-sim`, demo mode) or as its own process
-//!   (`billing-server simulate`), so a test can kill the server and not Toss.
+//! - it runs mounted in a host's router (billing-server's demo: `/__toss-sim`) or as its own
+//!   process (the `toss-sim` binary, or `billing-server simulate`), so a test can kill the
+//!   merchant's server and not Toss.
+//!
+//! See this crate's README for the endpoints, the test cards and the control API.
 
 pub mod cards;
+pub mod clock;
+mod ids;
 pub mod script;
+pub mod serve;
 mod state;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -30,8 +35,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::clock::Clock;
-use crate::serve::DropConnection;
+pub use crate::clock::{OffsetClock, TimeSource};
+pub use crate::serve::DropConnection;
 pub use cards::{sandbox_auth_key, Card};
 pub use script::{Api, Rule, When};
 use state::SimState;
@@ -58,7 +63,7 @@ pub struct CallRecord {
 struct Inner {
     state: SimState,
     rules: Mutex<Vec<Rule>>,
-    clock: Clock,
+    clock: Arc<dyn TimeSource>,
 }
 
 /// The simulator. Cheap to clone (shared state).
@@ -242,11 +247,14 @@ pub struct Stats {
 impl Simulator {
     /// Opens (creating) the simulator's SQLite file. Calls that were being processed when a
     /// previous run died are forgotten: their effects were never committed.
-    pub async fn open(path: &std::path::Path, clock: Clock) -> Result<Simulator, sqlx::Error> {
+    pub async fn open(
+        path: &std::path::Path,
+        clock: impl TimeSource,
+    ) -> Result<Simulator, sqlx::Error> {
         Ok(Simulator(Arc::new(Inner {
             state: SimState::open(path).await?,
             rules: Mutex::new(Vec::new()),
-            clock,
+            clock: Arc::new(clock),
         })))
     }
 
@@ -312,7 +320,7 @@ impl Simulator {
     }
 
     fn today(&self) -> (i32, u8) {
-        let now = self.0.clock.now();
+        let now = clock::kst(self.0.clock.now_ms());
         (now.year(), u8::from(now.month()))
     }
 
@@ -537,17 +545,7 @@ impl Simulator {
         listener: tokio::net::TcpListener,
         stop: tokio_util::sync::CancellationToken,
     ) {
-        crate::serve::serve(
-            listener,
-            self.router(),
-            crate::serve::ConnectionLimits {
-                max_connections: 4096,
-                header_timeout: Duration::from_secs(10),
-                drain_timeout: Duration::from_secs(5),
-            },
-            stop,
-        )
-        .await;
+        serve::serve(listener, self.router(), stop).await;
     }
 }
 
@@ -652,4 +650,47 @@ async fn stats_handler(State(sim): State<Simulator>) -> Response {
         Ok(stats) => Json(stats).into_response(),
         Err(e) => sim.storage_failed(e),
     }
+}
+
+/// The standalone simulator, configured from the environment: `PORT` (default 8090; `0` for any
+/// free port), `BIND_ADDRESS` (default 127.0.0.1), `SIMULATOR_DATABASE` (default
+/// `data/simulator.sqlite`), `CLOCK_OFFSET_MS` (default 0). Prints
+/// `toss simulator listening on http://ADDR` on stdout once it accepts calls, and serves until
+/// SIGTERM or Ctrl-C. Both the `toss-sim` binary and `billing-server simulate` run this.
+pub async fn run_from_env() -> Result<(), String> {
+    fn var<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
+        match std::env::var(name) {
+            Ok(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|_| format!("{name} is not valid: {raw:?}")),
+            Err(_) => Ok(default),
+        }
+    }
+    let port: u16 = var("PORT", 8090)?;
+    let bind: std::net::IpAddr = var("BIND_ADDRESS", std::net::IpAddr::from([127, 0, 0, 1]))?;
+    let path = std::path::PathBuf::from(var(
+        "SIMULATOR_DATABASE",
+        "data/simulator.sqlite".to_owned(),
+    )?);
+    let offset: i64 = var("CLOCK_OFFSET_MS", 0)?;
+    let simulator = Simulator::open(&path, OffsetClock::new(offset))
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let listener = tokio::net::TcpListener::bind((bind, port))
+        .await
+        .map_err(|e| format!("cannot listen on {bind}:{port}: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen on {bind}:{port}: {e}"))?;
+    let stop_requested = serve::shutdown_signal();
+    println!("toss simulator listening on http://{addr}");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        stop_requested.await;
+        stopper.cancel();
+    });
+    simulator.serve(listener, stop).await;
+    Ok(())
 }
