@@ -189,7 +189,8 @@ pub fn page_for(success_path: &str, fail_path: &str, pathname: &str) -> Page {
     }
 }
 
-/// The hand-off request body: `POST {backendUrl}` with `{"authKey", "customerKey"}`.
+/// The hand-off request body: `POST {backendUrl}` with `{"authKey", "customerKey"}`, and the
+/// checkout session the registration was started on, if the page had one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IssueRequest {
@@ -197,6 +198,135 @@ pub struct IssueRequest {
     pub auth_key: String,
     /// The customer the card belongs to.
     pub customer_key: String,
+    /// The checkout session (`GET /api/checkout`'s `checkoutSession`, opaque to the page): the
+    /// terms the subscription starts on. Without one, a card only replaces the card of the
+    /// customer's live subscription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_session: Option<String>,
+}
+
+/// The terms a checkout session fixes, as the page shows them above the button
+/// (`GET /api/checkout`, `docs/handoff-contract.md` §1). The subscription starts on exactly these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutTerms {
+    /// The plan's id.
+    pub plan_id: String,
+    /// Its name, e.g. `프리미엄 플랜`.
+    pub name: String,
+    /// KRW per period.
+    pub amount: u64,
+    /// The cycle.
+    pub cycle: PlanCycle,
+    /// Free days before the first charge (0: charged at registration).
+    #[serde(default)]
+    pub trial_days: u32,
+    /// The first charge's date, `YYYY-MM-DD` (KST).
+    pub first_charge_date: String,
+    /// The version of the cancellation terms' text shown.
+    pub terms_version: String,
+    /// The session must be used (the card window opened and returned) before this.
+    pub expires_at: String,
+    /// How to cancel, in the merchant's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_note: Option<String>,
+}
+
+impl CheckoutTerms {
+    /// The plan summary the page renders from these terms.
+    pub fn summary(&self) -> PlanSummary {
+        PlanSummary {
+            name: self.name.clone(),
+            amount: self.amount,
+            cycle: self.cycle,
+            first_charge_date: Some(self.first_charge_date.clone()),
+            cancel_note: self.cancel_note.clone(),
+        }
+    }
+}
+
+/// `GET /api/checkout?plan=…`: who the customer is and the signed terms of their checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutSession {
+    /// The customer's key (as `GET /api/customer` gives it).
+    pub customer_key: String,
+    /// The signed session, to send back with the hand-off (opaque).
+    pub checkout_session: String,
+    /// What the customer is shown.
+    pub terms: CheckoutTerms,
+}
+
+/// Whether a declined charge may succeed later on the same card (contract §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeclineClass {
+    /// Limit, balance, a passing failure: the same card may work later.
+    Soft,
+    /// Stopped, lost, expired, wrong card: it never will.
+    Hard,
+}
+
+/// What happened to the subscription when the card was registered: part of the hand-off's
+/// final answer (`docs/handoff-contract.md` §2), so the page tells the truth about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "camelCase")]
+pub enum SubscriptionOutcome {
+    /// The first period is paid.
+    #[serde(rename_all = "camelCase")]
+    Active {
+        /// The plan's name.
+        plan_name: String,
+        /// KRW charged.
+        amount: u64,
+        /// When Toss approved it (ISO 8601, KST).
+        paid_at: String,
+        /// The card sales slip (Toss's `receipt.url`), if Toss gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt_url: Option<String>,
+        /// The next charge's date, `YYYY-MM-DD` (KST).
+        next_charge_date: String,
+    },
+    /// A free trial: nothing charged.
+    #[serde(rename_all = "camelCase")]
+    Trialing {
+        /// The plan's name.
+        plan_name: String,
+        /// KRW per period after the trial.
+        amount: u64,
+        /// The first charge's date, `YYYY-MM-DD` (KST), if the customer agrees to it before then
+        /// (the server asks first).
+        first_charge_date: String,
+    },
+    /// The first charge was declined: nothing charged, the subscription is not active. Another
+    /// card on the same checkout session may still start it until `retryUntil`.
+    #[serde(rename_all = "camelCase")]
+    Incomplete {
+        /// The plan's name.
+        plan_name: String,
+        /// KRW that was to be charged.
+        amount: u64,
+        /// Toss's code.
+        code: String,
+        /// Whether the same card may work later.
+        decline: DeclineClass,
+        /// Until when another card can be registered on the same session (ISO 8601, KST).
+        retry_until: String,
+    },
+    /// The card now pays the customer's existing subscription.
+    #[serde(rename_all = "camelCase")]
+    CardChanged {
+        /// The plan's name.
+        plan_name: String,
+        /// The subscription's status now (`ACTIVE`, `PAST_DUE`, …).
+        subscription_status: String,
+    },
+    /// The card is stored but no subscription started (e.g. `TRIAL_ALREADY_USED`).
+    #[serde(rename_all = "camelCase")]
+    NotStarted {
+        /// Why.
+        code: String,
+    },
 }
 
 /// The registered card as the customer may see it: the number already masked by Toss. Every field
@@ -237,11 +367,15 @@ impl CardSummary {
     }
 }
 
-/// `200` body of the hand-off: the card was registered (final; every replay gets the same).
+/// `200` body of the hand-off: the card was registered (final; every replay gets the same), and
+/// what that did to the customer's subscription, if the backend runs subscriptions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssueRegistered {
     /// What to show the customer.
     pub card: CardSummary,
+    /// The subscription's outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<SubscriptionOutcome>,
 }
 
 /// Every error answer (and the `202` "still pending" answer): `{"code", "message"}`, plus
@@ -474,6 +608,31 @@ mod tests {
             r#"{"name":"x","amount":1,"cycle":"monthly","x":1}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn subscription_outcomes_on_the_wire() {
+        let paid = IssueRegistered {
+            card: CardSummary::default(),
+            subscription: Some(SubscriptionOutcome::Incomplete {
+                plan_name: "프리미엄 플랜".into(),
+                amount: 9900,
+                code: "REJECT_CARD_PAYMENT".into(),
+                decline: DeclineClass::Soft,
+                retry_until: "2026-12-08T10:00:00+09:00".into(),
+            }),
+        };
+        let json = serde_json::to_string(&paid).unwrap();
+        assert_eq!(
+            json,
+            r#"{"card":{},"subscription":{"status":"incomplete","planName":"프리미엄 플랜","amount":9900,"code":"REJECT_CARD_PAYMENT","decline":"soft","retryUntil":"2026-12-08T10:00:00+09:00"}}"#
+        );
+        assert_eq!(serde_json::from_str::<IssueRegistered>(&json).unwrap(), paid);
+        let bare: IssueRegistered = serde_json::from_str(r#"{"card":{}}"#).unwrap();
+        assert_eq!(bare.subscription, None, "a backend without subscriptions");
+        let request: IssueRequest =
+            serde_json::from_str(r#"{"authKey":"a","customerKey":"ck"}"#).unwrap();
+        assert_eq!(request.checkout_session, None);
     }
 
     #[test]

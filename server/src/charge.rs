@@ -22,7 +22,9 @@ use crate::clock::{Clock, Millis};
 use crate::crypto::Keyring;
 use crate::ids;
 use crate::lease::{self, Leased};
-use crate::store::charges::{ChargeCallKind, ChargeOutcome, ChargeRow, ChargeStatus, NewCharge};
+use crate::store::charges::{
+    ChargeCallKind, ChargeOutcome, ChargePurpose, ChargeRow, ChargeStatus, NewCharge,
+};
 use crate::store::{Store, StoreError};
 use crate::toss::{codes, TossClient, TossError};
 
@@ -41,6 +43,8 @@ pub struct ChargeRequest {
     pub billing_key_id: Option<i64>,
     /// A subscription's attempt: (subscription id, period number, attempt number).
     pub subscription: Option<(i64, i64, i64)>,
+    /// What it pays for.
+    pub purpose: ChargePurpose,
 }
 
 /// Why a charge was not recorded.
@@ -106,6 +110,14 @@ fn from_payment(payment: &Value, amount: i64) -> Settled {
         Some("DONE") | Some("CANCELED") | Some("PARTIAL_CANCELED") => Settled::Done {
             payment_key: text("paymentKey"),
             approved_at: text("approvedAt"),
+            receipt_url: payment
+                .pointer("/receipt/url")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            approve_no: payment
+                .pointer("/card/approveNo")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         },
         Some("ABORTED") | Some("EXPIRED") => Settled::Failed {
             code: format!("TOSS_STATUS_{}", text("status").unwrap_or_default()),
@@ -121,6 +133,8 @@ enum Settled {
     Done {
         payment_key: Option<String>,
         approved_at: Option<String>,
+        receipt_url: Option<String>,
+        approve_no: Option<String>,
     },
     Failed {
         code: String,
@@ -180,6 +194,7 @@ impl Charges {
                 amount: request.amount,
                 order_name: &request.order_name,
                 subscription: request.subscription,
+                purpose: request.purpose,
                 now: self.0.clock.now_ms(),
             })
             .await?;
@@ -317,6 +332,7 @@ impl Charges {
                     amount: request.amount,
                     order_name: &request.order_name,
                     subscription: request.subscription,
+                    purpose: request.purpose,
                     now,
                 },
                 &self.0.settings.owner,
@@ -454,6 +470,8 @@ impl Charges {
                         status: row.status,
                         payment_key: None,
                         approved_at: None,
+                        receipt_url: None,
+                        approve_no: None,
                         code: Some("BILLING_KEY_UNREADABLE"),
                         message: Some("the encryption key of this billing key is missing"),
                         next_attempt_at: now + 3_600_000,
@@ -524,18 +542,24 @@ impl Charges {
         settled: Settled,
     ) -> Result<Option<ChargeRow>, StoreError> {
         let now = self.0.clock.now_ms();
+        let mut receipt = (None, None);
         let (status, payment_key, approved_at, code, message, next_attempt_at) = match settled {
             Settled::Done {
                 payment_key,
                 approved_at,
-            } => (
-                ChargeStatus::Done,
-                payment_key,
-                approved_at,
-                None,
-                None,
-                now,
-            ),
+                receipt_url,
+                approve_no,
+            } => {
+                receipt = (receipt_url, approve_no);
+                (
+                    ChargeStatus::Done,
+                    payment_key,
+                    approved_at,
+                    None,
+                    None,
+                    now,
+                )
+            }
             Settled::Failed { code, message } => (
                 ChargeStatus::Failed,
                 None,
@@ -563,6 +587,8 @@ impl Charges {
                     status,
                     payment_key: payment_key.as_deref(),
                     approved_at: approved_at.as_deref(),
+                    receipt_url: receipt.0.as_deref(),
+                    approve_no: receipt.1.as_deref(),
                     code: code.as_deref(),
                     message: message.as_deref(),
                     next_attempt_at,

@@ -41,6 +41,18 @@ pub enum ApiError {
     /// 409 `CONFLICT`: the action does not fit the resource's state.
     #[error("{0}")]
     Conflict(String),
+    /// A refusal with its own code (`409` unless said otherwise): the action does not fit the
+    /// subscription's state (`ALREADY_SUBSCRIBED`, `CONSENT_WINDOW_NOT_OPEN`, `PREVIEW_CHANGED`, …)
+    /// or a checkout session cannot be used (`CHECKOUT_SESSION_USED`: 422, `…_EXPIRED`: 410).
+    #[error("{message}")]
+    Refused {
+        /// The status.
+        status: StatusCode,
+        /// The code.
+        code: &'static str,
+        /// Why, in words.
+        message: String,
+    },
     /// 429 `TOO_MANY_REQUESTS`: the client's rate limit (retryable).
     #[error("요청이 너무 많습니다. 잠시 후 다시 시도해주세요.")]
     TooManyRequests {
@@ -65,6 +77,7 @@ impl ApiError {
             ApiError::NoBillingKey => (StatusCode::NOT_FOUND, "NO_BILLING_KEY"),
             ApiError::OrderIdConflict => (StatusCode::CONFLICT, "ORDER_ID_CONFLICT"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            ApiError::Refused { status, code, .. } => (*status, code),
             ApiError::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS")
             }

@@ -40,6 +40,8 @@ pub enum HandoffAnswer {
         status: u16,
         /// JSON body.
         body: String,
+        /// The billing key stored (a 200).
+        billing_key_id: Option<i64>,
     },
     /// Still running: ask again.
     Pending,
@@ -156,6 +158,7 @@ fn final_answer(row: &ExchangeRow) -> Option<HandoffAnswer> {
                 .answer_body
                 .clone()
                 .unwrap_or_else(|| error_json("INTERNAL_ERROR", "the stored answer is missing")),
+            billing_key_id: row.billing_key_id,
         }),
     }
 }
@@ -183,12 +186,14 @@ impl Exchanges {
         }))
     }
 
-    /// The hand-off: writes the exchange ahead, runs it (or lets the runner that has it go on),
-    /// and waits a bounded time for a final answer. The exchange goes on when the caller leaves.
+    /// The hand-off: writes the exchange ahead (with the checkout terms the registration was
+    /// started with), runs it (or lets the runner that has it go on), and waits a bounded time for
+    /// a final answer. The exchange goes on when the caller leaves.
     pub async fn hand_off(
         &self,
         auth_key: &str,
         customer_key: &str,
+        checkout_terms: Option<&str>,
     ) -> Result<HandoffAnswer, HandoffError> {
         let key = ids::exchange_key(auth_key);
         let now = self.0.clock.now_ms();
@@ -205,6 +210,7 @@ impl Exchanges {
                 sealed_auth_key: &sealed.to_bytes(),
                 now,
                 deadline_at: now + IDEMPOTENCY_WINDOW_MS,
+                checkout_terms,
             })
             .await?;
         if row.customer_key != customer_key {
@@ -214,6 +220,11 @@ impl Exchanges {
             return Ok(answer);
         }
         self.wait(&key).await
+    }
+
+    /// The exchange of this authKey, if one was written.
+    pub async fn existing(&self, auth_key: &str) -> Result<Option<ExchangeRow>, StoreError> {
+        self.0.store.exchange(&ids::exchange_key(auth_key)).await
     }
 
     /// Waits for the exchange to turn final, starting it whenever nobody runs it; `Pending` after
@@ -451,8 +462,11 @@ impl Exchanges {
             .keyring
             .seal(billing_key.as_bytes(), claimed.customer_key.as_bytes());
         let key_hash = ids::sha256_hex(billing_key.as_bytes());
+        // The stored answer is the card's; the hand-off adds the subscription's outcome to it when
+        // it answers (`routes::handoff`), since that outcome keeps moving after the exchange.
         let answer = serde_json::to_string(&IssueRegistered {
             card: summary.clone(),
+            subscription: None,
         })
         .expect("plain strings serialize");
         let mut pause = Duration::from_millis(100);

@@ -14,6 +14,7 @@
 
 pub mod billing;
 pub mod charge;
+pub mod checkout;
 pub mod clock;
 pub mod crypto;
 pub mod error;
@@ -255,9 +256,9 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         },
     );
     if settings.mode == Mode::Demo {
-        store
-            .insert_plan_if_absent(&settings::demo_plan(), clock.now_ms())
-            .await?;
+        for plan in settings::demo_plans() {
+            store.insert_plan_if_absent(&plan, clock.now_ms()).await?;
+        }
     }
     let subscriptions = Subscriptions::new(
         store.clone(),
@@ -266,7 +267,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         SubscriptionSettings {
             owner: instance.clone(),
             lease: settings.lease,
-            plan_on_registration: settings.subscribe_plan.clone(),
+            default_plan: settings.subscribe_plan.clone(),
+            terms_version: settings.terms_version.clone(),
             policy: RetryPolicy {
                 retry_days: settings.retry_days.clone(),
                 final_state: settings.dunning_final_state,
@@ -290,6 +292,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         charges: charges.clone(),
         subscriptions: subscriptions.clone(),
         clock: clock.clone(),
+        keyring: keyring.clone(),
     };
     let (api, limiters) = routes::api_router(ctx);
     let mut app = api;

@@ -17,20 +17,30 @@ pub const DOCS_TEST_SECRET_KEY: &str = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R";
 /// The operator token of the offline demo (its operator page and clock): demo mode only.
 pub const DEMO_OPERATOR_TOKEN: &str = "demo-operator-token-not-a-secret";
 
-/// The demo's plan (created at start-up in demo mode; registrations subscribe to it).
+/// The demo's default plan (a checkout that names none is for it).
 pub const DEMO_PLAN_ID: &str = "premium-monthly";
 
-/// The demo's plan itself. The demo page (`index.html`) shows the same in its plan summary: a
-/// test below keeps the two equal.
-pub fn demo_plan() -> crate::store::subscriptions::PlanRow {
-    crate::store::subscriptions::PlanRow {
-        id: DEMO_PLAN_ID.to_owned(),
-        name: "프리미엄 플랜".to_owned(),
-        amount: 9_900,
-        cycle: crate::store::subscriptions::PlanCycle::Monthly,
+/// The demo's plans, created at start-up in demo mode: 베이직 and 프리미엄 monthly (one can
+/// switch between them), and 프리미엄 with a 14-day free trial.
+pub fn demo_plans() -> Vec<crate::store::subscriptions::PlanRow> {
+    use crate::store::subscriptions::{PlanCycle, PlanRow};
+    let monthly = |id: &str, name: &str, amount: i64, trial_days: i64| PlanRow {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        amount,
+        cycle: PlanCycle::Monthly,
         interval_days: None,
-    }
+        trial_days,
+    };
+    vec![
+        monthly(DEMO_PLAN_ID, "프리미엄 플랜", 9_900, 0),
+        monthly("basic-monthly", "베이직 플랜", 4_900, 0),
+        monthly("premium-trial", "프리미엄 플랜 (14일 무료 체험)", 9_900, 14),
+    ]
 }
+
+/// The version of the cancellation terms' text the demo pages show (`TERMS_VERSION`).
+pub const DEFAULT_TERMS_VERSION: &str = "2026-12-01";
 
 /// The real Toss API.
 pub const TOSS_API: &str = "https://api.tosspayments.com";
@@ -187,8 +197,11 @@ pub struct Settings {
     pub retry_days: Vec<u32>,
     /// Where a subscription ends when they run out.
     pub dunning_final_state: crate::billing::dunning::FinalState,
-    /// The plan a registration subscribes to (demo: `premium-monthly`).
+    /// The plan a checkout session is for when the page names none (demo: `premium-monthly`).
     pub subscribe_plan: Option<String>,
+    /// The version of the cancellation terms' text shown at checkout, recorded with each
+    /// subscription.
+    pub terms_version: String,
     /// Where subscription events are posted (`None`: the log).
     pub webhook_url: Option<String>,
     /// Their signing secret.
@@ -280,8 +293,9 @@ Configuration comes from environment variables (server/README.md explains each):
   SCHEDULER_INTERVAL_MS       how often it looks (default 1000); SCHEDULER_CONCURRENCY (default 32)
   RETRY_DAYS                  soft-decline retries, days after the first failure (default 1,3,5,7)
   DUNNING_FINAL_STATE         canceled (default) | unpaid, when the retries run out
-  SUBSCRIBE_PLAN              plan id a card registration subscribes to (demo: premium-monthly;
-                              none = registrations only store the card)
+  SUBSCRIBE_PLAN              plan id of a checkout that names no plan (demo: premium-monthly;
+                              none = a checkout must name its plan)
+  TERMS_VERSION               version of the cancellation terms' text the pages show (default 2026-12-01)
   WEBHOOK_URL, WEBHOOK_SECRET where subscription events are posted, signed (HMAC-SHA256)
   CLOCK_OFFSET_MS             demo/test: start the clock this far ahead (POST /api/admin/clock moves it)
   RUST_LOG                    log filter (default info)
@@ -333,6 +347,7 @@ impl Settings {
             retry_days: vec![1, 3, 5, 7],
             dunning_final_state: crate::billing::dunning::FinalState::Canceled,
             subscribe_plan: Some(DEMO_PLAN_ID.to_owned()),
+            terms_version: DEFAULT_TERMS_VERSION.to_owned(),
             webhook_url: None,
             webhook_secret: None,
             movable_clock: true,
@@ -570,6 +585,12 @@ impl Settings {
         }
         if let Some(plan) = get("SUBSCRIBE_PLAN") {
             s.subscribe_plan = (plan != "none").then_some(plan);
+        }
+        if let Some(version) = get("TERMS_VERSION") {
+            if version.is_empty() || version.len() > 40 {
+                return Err(invalid("TERMS_VERSION", "must be 1-40 characters"));
+            }
+            s.terms_version = version;
         }
         if let Some(url) = get("WEBHOOK_URL") {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -835,23 +856,6 @@ mod tests {
             settings(&[("TOSS_SECRET_KEY", "live_sk_abcdefghijkl")]).unwrap_err(),
             SettingsError::KeyModeMismatch(_)
         ));
-    }
-
-    #[test]
-    fn the_demo_page_shows_the_plan_the_server_charges() {
-        let html = include_str!("../../index.html");
-        let start = html
-            .find(r#"id="toss-billing-config">"#)
-            .expect("a config block")
-            + 25;
-        let end = start + html[start..].find("</script>").expect("closed");
-        let config: serde_json::Value = serde_json::from_str(&html[start..end]).expect("JSON");
-        let shown: toss_billing_contract::PlanSummary =
-            serde_json::from_value(config["plan"].clone()).expect("index.html has a plan summary");
-        let plan = demo_plan();
-        assert_eq!(shown.name, plan.name);
-        assert_eq!(shown.amount as i64, plan.amount);
-        assert_eq!(shown.cycle, toss_billing_contract::PlanCycle::Monthly);
     }
 
     #[test]

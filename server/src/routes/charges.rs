@@ -85,6 +85,7 @@ async fn create(
         order_name: body.order_name,
         billing_key_id: None,
         subscription: None,
+        purpose: crate::store::charges::ChargePurpose::Period,
     };
     let row = ctx.charges.submit(&request).await.map_err(|e| match e {
         ChargeError::NoBillingKey => ApiError::NoBillingKey,

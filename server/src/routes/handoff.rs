@@ -7,12 +7,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use toss_billing_contract::{
-    check_auth_key, check_customer_key, is_valid_idempotency_key, IssueRequest, HANDOFF_PENDING,
+    check_auth_key, check_customer_key, is_valid_idempotency_key, IssueRegistered, IssueRequest,
+    HANDOFF_PENDING,
 };
 
 use super::{rate_limit, AppContext, Limiter};
+use crate::billing::lifecycle::Status;
+use crate::checkout::{SessionError, SessionTerms};
 use crate::error::{error_response, ApiError, ApiJson, ApiResult};
 use crate::exchange::{HandoffAnswer, HandoffError};
+use crate::subscription::registration::RegistrationOutcome;
 
 /// How soon the page should ask again after a `202`.
 const RETRY_AFTER_MS: u32 = 1000;
@@ -56,13 +60,15 @@ async fn issue(
             "이 customerKey는 현재 세션의 고객 것이 아닙니다.",
         ));
     }
+    let started = tokio::time::Instant::now();
+    let terms = checkout_terms(&ctx, &body).await?;
     // Whoever hands off a card is a customer from now on (a visitor had no row until now).
     ctx.store
         .ensure_customer(&body.customer_key, ctx.clock.now_ms())
         .await?;
     let answer = match ctx
         .exchanges
-        .hand_off(&body.auth_key, &body.customer_key)
+        .hand_off(&body.auth_key, &body.customer_key, terms.as_deref())
         .await
     {
         Ok(answer) => answer,
@@ -73,20 +79,118 @@ async fn issue(
         }
         Err(HandoffError::Store(e)) => return Err(e.into()),
     };
-    let mut response = match answer {
-        HandoffAnswer::Final { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-        }
-        HandoffAnswer::Pending => error_response(
+    let pending = || {
+        error_response(
             StatusCode::ACCEPTED,
             HANDOFF_PENDING,
             "카드 등록을 확인하고 있습니다. 같은 요청으로 다시 확인해 주세요.",
             Some(RETRY_AFTER_MS),
-        ),
+        )
+    };
+    let mut response = match answer {
+        HandoffAnswer::Final {
+            status: 200,
+            body,
+            billing_key_id: Some(key),
+        } => {
+            // The card is stored; the answer also says what happened to the subscription (the
+            // first charge runs now, within what is left of the wait).
+            let left = ctx.settings.handoff_wait.saturating_sub(started.elapsed());
+            match ctx.subscriptions.registration_outcome(key, left).await? {
+                RegistrationOutcome::Pending => pending(),
+                RegistrationOutcome::CardOnly => json_answer(StatusCode::OK, body),
+                RegistrationOutcome::Final(outcome) => {
+                    let mut registered: IssueRegistered = serde_json::from_str(&body)
+                        .map_err(|_| ApiError::Conflict("the stored answer is unreadable".into()))?;
+                    registered.subscription = Some(outcome);
+                    json_answer(
+                        StatusCode::OK,
+                        serde_json::to_string(&registered).expect("plain data"),
+                    )
+                }
+            }
+        }
+        HandoffAnswer::Final { status, body, .. } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            json_answer(status, body)
+        }
+        HandoffAnswer::Pending => pending(),
     };
     if let Some(cookie) = identified.set_cookie {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     Ok(response)
+}
+
+fn json_answer(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The checkout terms this hand-off starts a subscription on (JSON), checked before anything is
+/// written, so a session that cannot be used mints no billing key and charges nothing. A replay
+/// of a hand-off already written keeps the terms it was written with, whatever the session's age.
+async fn checkout_terms(ctx: &AppContext, body: &IssueRequest) -> ApiResult<Option<String>> {
+    let Some(token) = &body.checkout_session else {
+        return Ok(None);
+    };
+    if let Some(existing) = ctx.exchanges.existing(&body.auth_key).await? {
+        return Ok(existing.checkout_terms);
+    }
+    let refused = |status, code, message: &str| ApiError::Refused {
+        status,
+        code,
+        message: message.to_owned(),
+    };
+    let terms = SessionTerms::open(token, &ctx.keyring).map_err(|_| {
+        refused(
+            StatusCode::BAD_REQUEST,
+            "CHECKOUT_SESSION_INVALID",
+            "이 결제 정보는 확인할 수 없어요. 처음부터 다시 시도해 주세요.",
+        )
+    })?;
+    let now = ctx.clock.now_ms();
+    // A session whose first charge was declined takes another card until its subscription
+    // expires (23 hours), however old the session is.
+    let used_by = ctx.store.subscription_by_session(&terms.id).await?;
+    let recarding = used_by
+        .as_ref()
+        .is_some_and(|s| s.status == Status::Incomplete && s.customer_key == body.customer_key);
+    match terms.check(&body.customer_key, now) {
+        Ok(()) => {}
+        Err(SessionError::Expired) if recarding => {}
+        Err(SessionError::OtherCustomer) => {
+            return Err(ApiError::CustomerKeyMismatch(
+                "이 결제 정보는 현재 세션의 고객 것이 아닙니다.",
+            ))
+        }
+        Err(SessionError::Expired) => {
+            return Err(refused(
+                StatusCode::GONE,
+                "CHECKOUT_SESSION_EXPIRED",
+                "결제 정보의 유효 시간이 지났어요. 처음부터 다시 시도해 주세요.",
+            ))
+        }
+        Err(SessionError::Unknown) => unreachable!("an opened session is known"),
+    }
+    if used_by.is_some() && !recarding {
+        return Err(refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "CHECKOUT_SESSION_USED",
+            "이 결제 정보로는 이미 구독이 시작되었어요.",
+        ));
+    }
+    if terms.trial_days > 0
+        && used_by.is_none()
+        && ctx
+            .store
+            .had_trial(&body.customer_key, &terms.plan_id)
+            .await?
+    {
+        return Err(refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "TRIAL_ALREADY_USED",
+            "이 플랜의 무료 체험은 이미 사용했어요.",
+        ));
+    }
+    Ok(Some(serde_json::to_string(&terms).expect("plain data")))
 }

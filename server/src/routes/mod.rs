@@ -1,8 +1,12 @@
 //! The API, one module per resource, merged in [`api_router`]: `customer` (who is calling),
-//! `handoff` (the authKey exchange), `charges` (operator charges), `system` (health, the demo
-//! clock). Every answer is JSON; every error is `{"code", "message"}` (`crate::error`).
+//! `checkout` (the terms before the card), `handoff` (the authKey exchange), `subscriptions` (the
+//! customer's own), `admin` (the operator's subscriptions, plans and price changes), `charges`
+//! (operator charges), `system` (health, the demo clock). Every answer is JSON; every error is
+//! `{"code", "message"}` (`crate::error`).
 
+mod admin;
 mod charges;
+mod checkout;
 mod customer;
 mod handoff;
 mod operator_page;
@@ -53,6 +57,8 @@ pub struct AppContext {
     pub subscriptions: crate::subscription::Subscriptions,
     /// The clock.
     pub clock: Clock,
+    /// The server's keys (checkout sessions are signed with them).
+    pub keyring: Arc<crate::crypto::Keyring>,
 }
 
 /// The rate limiter's key: the client's IP, from the connection, or from `X-Forwarded-For` &c.
@@ -143,7 +149,9 @@ pub fn api_router(ctx: AppContext) -> (Router, Vec<Limiter>) {
         .merge(customer::router(&ctx, &mut limiters))
         .merge(handoff::router(&ctx, &mut limiters))
         .merge(charges::router())
+        .merge(checkout::router(&ctx, &mut limiters))
         .merge(subscriptions::router())
+        .merge(admin::router())
         .merge(operator_page::router(&ctx))
         .merge(system::router(&ctx))
         .route(

@@ -27,10 +27,28 @@ pub struct BillingKeyRow {
     pub owner_type: Option<String>,
     /// When stored (ms).
     pub created_at: i64,
+    /// When deleted (at Toss, or by its customer): never charged again.
+    pub deleted_at: Option<i64>,
+    /// The subscription it was applied to.
+    pub subscription_id: Option<i64>,
+    /// Why a registration on a checkout session started no subscription.
+    pub not_started_code: Option<String>,
+    /// When it was applied to subscriptions.
+    pub applied_at: Option<i64>,
+    /// The checkout terms it was registered on (JSON), if any.
+    pub checkout_terms: Option<String>,
+}
+
+impl BillingKeyRow {
+    /// Whether it may be charged.
+    pub fn is_usable(&self) -> bool {
+        self.deleted_at.is_none()
+    }
 }
 
 const COLUMNS: &str = "id, customer_key, key_id, nonce, ciphertext, card_company, card_number, \
-                       card_type, owner_type, created_at";
+                       card_type, owner_type, created_at, deleted_at, subscription_id, \
+                       not_started_code, applied_at, checkout_terms";
 
 impl Store {
     /// The customer's most recently registered billing key.

@@ -28,6 +28,17 @@ impl ChargeStatus {
     }
 }
 
+/// What a subscription's charge pays for (`charge_purpose` on PostgreSQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize)]
+#[sqlx(type_name = "charge_purpose", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChargePurpose {
+    /// A billing period (also every charge that is not a subscription's).
+    Period,
+    /// The rest of a period after an upgrade, pro rata.
+    Proration,
+}
+
 /// Which Toss API a charge call used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "charge_call_kind", rename_all = "SCREAMING_SNAKE_CASE")]
@@ -73,6 +84,16 @@ pub struct ChargeRow {
     pub created_at: i64,
     /// Last changed (ms).
     pub updated_at: i64,
+    /// The card sales slip (Toss's `receipt.url`), once approved.
+    pub receipt_url: Option<String>,
+    /// The card approval number (`card.approveNo`), once approved.
+    pub approve_no: Option<String>,
+    /// The subscription it belongs to.
+    pub subscription_id: Option<i64>,
+    /// Its period.
+    pub period_no: Option<i64>,
+    /// What it pays for.
+    pub purpose: ChargePurpose,
 }
 
 /// A new charge.
@@ -89,8 +110,10 @@ pub struct NewCharge<'a> {
     pub amount: i64,
     /// ≤ 100 characters.
     pub order_name: &'a str,
-    /// For a subscription: (subscription id, period number, attempt number), unique.
+    /// For a subscription: (subscription id, period number, attempt number), unique per purpose.
     pub subscription: Option<(i64, i64, i64)>,
+    /// What it pays for.
+    pub purpose: ChargePurpose,
     /// Now (ms).
     pub now: i64,
 }
@@ -103,6 +126,10 @@ pub struct ChargeOutcome<'a> {
     pub payment_key: Option<&'a str>,
     /// Approval time.
     pub approved_at: Option<&'a str>,
+    /// The receipt's URL.
+    pub receipt_url: Option<&'a str>,
+    /// The approval number.
+    pub approve_no: Option<&'a str>,
     /// Code.
     pub code: Option<&'a str>,
     /// Message.
@@ -113,7 +140,7 @@ pub struct ChargeOutcome<'a> {
 
 const COLUMNS: &str = "order_id, idempotency_key, customer_key, billing_key_id, amount, order_name, \
                        status, sends, lease_until, next_attempt_at, payment_key, approved_at, result_code, result_message, \
-                       created_at, updated_at";
+                       created_at, updated_at, receipt_url, approve_no, subscription_id, period_no, purpose";
 
 impl Store {
     /// Records a new charge unless the orderId exists; either way returns the row (the caller
@@ -150,8 +177,8 @@ impl Store {
         let sql = format!(
             "INSERT INTO charges (order_id, idempotency_key, customer_key, billing_key_id, amount, \
              order_name, status, next_attempt_at, created_at, updated_at, subscription_id, \
-             period_no, attempt_no, lease_owner, lease_until) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $7, $7, $8, $9, $10, $11, $12) \
+             period_no, attempt_no, lease_owner, lease_until, purpose) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $7, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (order_id) DO NOTHING RETURNING {COLUMNS}"
         );
         Ok(on_pool!(self, pool => sqlx::query_as::<_, ChargeRow>(&sql)
@@ -167,6 +194,7 @@ impl Store {
             .bind(new.subscription.map(|s| s.2))
             .bind(lease.map(|l| l.0))
             .bind(lease.map(|l| l.1))
+            .bind(new.purpose)
             .fetch_optional(pool)
             .await)?)
     }
@@ -286,7 +314,8 @@ impl Store {
         let sql = format!(
             "UPDATE charges SET status = $1, payment_key = COALESCE($2, payment_key), \
              approved_at = COALESCE($3, approved_at), result_code = $4, result_message = $5, \
-             next_attempt_at = $6, lease_owner = NULL, lease_until = NULL, updated_at = $7 \
+             next_attempt_at = $6, lease_owner = NULL, lease_until = NULL, updated_at = $7, \
+             receipt_url = COALESCE($10, receipt_url), approve_no = COALESCE($11, approve_no) \
              WHERE order_id = $8 AND lease_owner = $9 AND status IN ('PENDING', 'UNKNOWN') \
              RETURNING {COLUMNS}"
         );
@@ -300,8 +329,34 @@ impl Store {
         .bind(now)
         .bind(order_id)
         .bind(owner)
+        .bind(outcome.receipt_url)
+        .bind(outcome.approve_no)
         .fetch_optional(pool)
         .await)?)
+    }
+
+    /// Every charge of a subscription (periods and prorations), oldest first: the customer's
+    /// payment history with receipts.
+    pub async fn subscription_charges(&self, subscription_id: i64) -> StoreResult<Vec<ChargeRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM charges WHERE subscription_id = $1 ORDER BY created_at, order_id"
+        );
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ChargeRow>(&sql)
+            .bind(subscription_id)
+            .fetch_all(pool)
+            .await)?)
+    }
+
+    /// Every charge of a customer, newest first.
+    pub async fn customer_charges(&self, customer_key: &str, limit: i64) -> StoreResult<Vec<ChargeRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM charges WHERE customer_key = $1 ORDER BY created_at DESC, order_id DESC LIMIT $2"
+        );
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ChargeRow>(&sql)
+            .bind(customer_key)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?)
     }
 
     /// Records one call made to Toss for a charge.

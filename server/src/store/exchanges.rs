@@ -44,6 +44,10 @@ pub struct ExchangeRow {
     pub next_attempt_at: i64,
     /// After this (ms), Toss no longer replays the first answer.
     pub deadline_at: i64,
+    /// The billing key it stored, once registered.
+    pub billing_key_id: Option<i64>,
+    /// The checkout terms it was started with (JSON), if any.
+    pub checkout_terms: Option<String>,
 }
 
 /// What a runner holds after claiming an exchange: everything needed to call Toss.
@@ -73,6 +77,8 @@ pub struct NewExchange<'a> {
     pub now: i64,
     /// Give up after (ms).
     pub deadline_at: i64,
+    /// The verified checkout terms (JSON) the registration was started with, if any.
+    pub checkout_terms: Option<&'a str>,
 }
 
 /// A billing key to store, sealed.
@@ -96,7 +102,8 @@ pub struct NewBillingKey<'a> {
 }
 
 const COLUMNS: &str = "idempotency_key, customer_key, status, last_error, answer_status, \
-                       answer_body, lease_owner, lease_until, attempts, next_attempt_at, deadline_at";
+                       answer_body, lease_owner, lease_until, attempts, next_attempt_at, deadline_at, \
+                       billing_key_id, checkout_terms";
 
 impl Store {
     /// Writes a pending exchange unless one exists for this key; either way returns the row.
@@ -104,8 +111,8 @@ impl Store {
         on_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO exchanges (idempotency_key, customer_key, status, sealed_auth_key, \
-                 deadline_at, next_attempt_at, created_at, updated_at) \
-                 VALUES ($1, $2, 'PENDING', $3, $4, $5, $5, $5) \
+                 deadline_at, next_attempt_at, created_at, updated_at, checkout_terms) \
+                 VALUES ($1, $2, 'PENDING', $3, $4, $5, $5, $5, $6) \
                  ON CONFLICT (idempotency_key) DO NOTHING",
             )
             .bind(new.idempotency_key)
@@ -113,6 +120,7 @@ impl Store {
             .bind(new.sealed_auth_key)
             .bind(new.deadline_at)
             .bind(new.now)
+            .bind(new.checkout_terms)
             .execute(pool)
             .await?;
         });
@@ -249,6 +257,17 @@ impl Store {
                     .bind(key.key_hash)
                     .fetch_one(&mut *tx)
                     .await?;
+            // The checkout terms travel from the write-ahead record to the key, in the same
+            // transaction: whoever applies the key starts the subscription on them.
+            sqlx::query(
+                "UPDATE billing_keys SET checkout_terms = \
+                 (SELECT checkout_terms FROM exchanges WHERE idempotency_key = $1) \
+                 WHERE id = $2 AND checkout_terms IS NULL",
+            )
+            .bind(idempotency_key)
+            .bind(billing_key_id)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "UPDATE exchanges SET status = 'REGISTERED', sealed_auth_key = NULL, \
                  billing_key_id = $1, answer_status = 200, answer_body = $2, lease_owner = NULL, \

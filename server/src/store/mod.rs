@@ -7,6 +7,7 @@
 //! Times are integer milliseconds since the Unix epoch on both.
 
 pub mod billing_keys;
+pub mod changes;
 pub mod charges;
 pub mod customers;
 pub mod exchanges;
@@ -138,40 +139,115 @@ impl StoreError {
 /// `Result` of the storage layer.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// How a migration is run. `Sqlx`: by sqlx's migrator, in its transaction. `Rebuild` (SQLite
+/// only): a table is rebuilt to change a constraint, which needs foreign keys off — a pragma a
+/// transaction ignores, and sqlx-sqlite 0.8 runs every migration in one (it ignores `no_tx`) — so
+/// it runs on a connection of its own ([`apply_sqlite_rebuild`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transaction {
+    Sqlx,
+    Rebuild,
+}
+
 macro_rules! migrations {
-    ($($version:literal $name:literal $file:literal),* $(,)?) => {
-        &[$(($version, $name, include_str!(concat!("../../migrations/", $file)))),*]
+    ($($version:literal $name:literal $file:literal $tx:ident),* $(,)?) => {
+        &[$(($version, $name, include_str!(concat!("../../migrations/", $file)), Transaction::$tx)),*]
     };
 }
 
+type MigrationList = &'static [(i64, &'static str, &'static str, Transaction)];
+
 /// Embedded at compile time (no `sqlx::migrate!` macro, no migrations folder at run time).
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations![
-    1 "init" "sqlite/0001_init.sql",
-    2 "exactly once" "sqlite/0002_exactly_once.sql",
-    3 "subscriptions" "sqlite/0003_subscriptions.sql",
+const SQLITE_MIGRATIONS: MigrationList = migrations![
+    1 "init" "sqlite/0001_init.sql" Sqlx,
+    2 "exactly once" "sqlite/0002_exactly_once.sql" Sqlx,
+    3 "subscriptions" "sqlite/0003_subscriptions.sql" Sqlx,
+    4 "terms" "sqlite/0004_terms.sql" Rebuild,
 ];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations![
-    1 "init" "postgres/0001_init.sql",
-    2 "subscriptions" "postgres/0002_subscriptions.sql",
+const POSTGRES_MIGRATIONS: MigrationList = migrations![
+    1 "init" "postgres/0001_init.sql" Sqlx,
+    2 "subscriptions" "postgres/0002_subscriptions.sql" Sqlx,
+    3 "statuses" "postgres/0003_statuses.sql" Sqlx,
+    4 "terms" "postgres/0004_terms.sql" Sqlx,
 ];
 
-fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
-    let migrations: Vec<Migration> = list
-        .iter()
-        .map(|(version, name, sql)| {
-            Migration::new(
-                *version,
-                Cow::Borrowed(*name),
-                MigrationType::Simple,
-                Cow::Borrowed(*sql),
-                false,
-            )
-        })
-        .collect();
+fn migration((version, name, sql, _): &(i64, &'static str, &'static str, Transaction)) -> Migration {
+    Migration::new(
+        *version,
+        Cow::Borrowed(*name),
+        MigrationType::Simple,
+        Cow::Borrowed(*sql),
+        false,
+    )
+}
+
+fn migrator(list: MigrationList) -> Migrator {
     Migrator {
-        migrations: Cow::Owned(migrations),
+        migrations: Cow::Owned(list.iter().map(migration).collect()),
         ..Migrator::DEFAULT
     }
+}
+
+/// Brings a SQLite database up to date: sqlx's migrator for each stretch of ordinary migrations,
+/// [`apply_sqlite_rebuild`] for each rebuild between them.
+async fn migrate_sqlite(pool: &SqlitePool, options: &SqliteConnectOptions) -> StoreResult<()> {
+    for (i, step) in SQLITE_MIGRATIONS.iter().enumerate() {
+        if step.3 == Transaction::Rebuild {
+            let mut before = migrator(&SQLITE_MIGRATIONS[..i]);
+            // Those after it may be applied already: that is no error here.
+            before.ignore_missing = true;
+            before.run(pool).await?;
+            apply_sqlite_rebuild(options, &migration(step)).await?;
+        }
+    }
+    migrator(SQLITE_MIGRATIONS).run(pool).await?;
+    Ok(())
+}
+
+/// Runs a rebuild migration on its own connection with foreign keys off, in one `IMMEDIATE`
+/// transaction that first checks it is not applied yet (another process may be starting on the
+/// same file), checks every foreign key after it, and records it in sqlx's table with sqlx's own
+/// checksum, so sqlx's migrator sees it applied.
+async fn apply_sqlite_rebuild(options: &SqliteConnectOptions, m: &Migration) -> StoreResult<()> {
+    use sqlx::{Connection, Executor};
+    let mut connection = sqlx::SqliteConnection::connect_with(&options.clone().foreign_keys(false)).await?;
+    let started = std::time::Instant::now();
+    let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+    let (applied,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM _sqlx_migrations WHERE version = $1 AND success",
+    )
+    .bind(m.version)
+    .fetch_one(&mut *tx)
+    .await?;
+    if applied == 0 {
+        (&mut *tx).execute(&*m.sql).await.map_err(|e| {
+            StoreError::Migration(sqlx::migrate::MigrateError::ExecuteMigration(e, m.version))
+        })?;
+        let broken: Vec<(String, i64, String, i64)> = sqlx::query_as("PRAGMA foreign_key_check")
+            .fetch_all(&mut *tx)
+            .await?;
+        if let Some((table, row, parent, _)) = broken.first() {
+            return Err(StoreError::Migration(sqlx::migrate::MigrateError::Execute(
+                sqlx::Error::Protocol(format!(
+                    "migration {}: row {row} of {table} references a missing {parent}",
+                    m.version
+                )),
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES ($1, $2, TRUE, $3, $4)",
+        )
+        .bind(m.version)
+        .bind(&*m.description)
+        .bind(&*m.checksum)
+        .bind(started.elapsed().as_nanos() as i64)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    connection.close().await?;
+    Ok(())
 }
 
 /// How big a pool to open.
@@ -209,9 +285,9 @@ impl Store {
                     .busy_timeout(Duration::from_secs(5));
                 let pool = SqlitePoolOptions::new()
                     .max_connections(size.max_connections.min(8))
-                    .connect_with(options)
+                    .connect_with(options.clone())
                     .await?;
-                migrator(SQLITE_MIGRATIONS).run(&pool).await?;
+                migrate_sqlite(&pool, &options).await?;
                 Pool::Sqlite(pool)
             }
             DatabaseUrl::Postgres(url) => {

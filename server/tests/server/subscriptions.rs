@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use time::macros::datetime;
 
 use crate::support::{
-    database, eventually, good_card, server_env, sim_calls, sim_rule, Customer, Db, Env, Proc,
-    Remote, TempDir, OPERATOR,
+    database, eventually, good_card, member_settings, server_env, sim_calls, sim_rule, Customer,
+    Db, Env, Proc, Remote, TempDir, OPERATOR,
 };
 use crate::{stories, BOTH};
 use billing_server::clock::{iso_kst, to_ms};
@@ -29,13 +29,12 @@ stories! {
 
 const DAY: i64 = 86_400_000;
 
-/// The subscription as the operator sees it (the customer's own session would have ended over
-/// the months these stories span).
-async fn subscribed(env: &Env, id: i64) -> Value {
+/// The subscription as the operator sees it.
+pub async fn subscribed(env: &Env, id: i64) -> Value {
     operator_view(env, id).await["subscription"].clone()
 }
 
-async fn operator_view(env: &Env, id: i64) -> Value {
+pub async fn operator_view(env: &Env, id: i64) -> Value {
     let r = env
         .http
         .get(env.url(&format!("/api/admin/subscriptions/{id}")))
@@ -48,7 +47,7 @@ async fn operator_view(env: &Env, id: i64) -> Value {
 }
 
 /// Waits until the subscription has `n` attempts whose status is final.
-async fn attempts_settled(env: &Env, id: i64, n: usize) -> Vec<Value> {
+pub async fn attempts_settled(env: &Env, id: i64, n: usize) -> Vec<Value> {
     let mut last = Value::Null;
     for _ in 0..200 {
         let view = operator_view(env, id).await;
@@ -72,30 +71,33 @@ async fn attempts_settled(env: &Env, id: i64, n: usize) -> Vec<Value> {
     panic!("subscription {id} did not reach {n} settled attempts: {last:#}");
 }
 
-fn fast(s: &mut billing_server::Settings) {
+/// A fast scheduler, the demo's plans, and the shop's login as the identity (these stories span
+/// months: longer than any cookie session).
+pub fn fast(s: &mut billing_server::Settings) {
     s.scheduler_interval = Duration::from_millis(50);
     s.subscribe_plan = Some(billing_server::settings::DEMO_PLAN_ID.to_owned());
+    member_settings(s);
 }
 
-async fn register(env: &Env, c: &Customer, auth_key: &str) -> i64 {
+/// Registers a card on the customer's checkout session: the hand-off's final answer, and the
+/// subscription it started.
+pub async fn register_answer(env: &Env, c: &Customer, auth_key: &str) -> (Value, i64) {
     let (status, body) = env.hand_off_until_final(c, auth_key).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let mut id = None;
-    for _ in 0..100 {
-        let r = env
-            .http
-            .get(env.url("/api/subscription"))
-            .header("cookie", &c.cookie)
-            .send()
-            .await
-            .unwrap();
-        if r.status() == StatusCode::OK {
-            id = r.json::<Value>().await.unwrap()["id"].as_i64();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    id.expect("registration created a subscription")
+    let (status, sub) = env.get_as(c, "/api/subscription").await;
+    assert_eq!(status, StatusCode::OK, "{sub}");
+    (body, sub["id"].as_i64().expect("registration created a subscription"))
+}
+
+pub async fn register(env: &Env, c: &Customer, auth_key: &str) -> i64 {
+    register_answer(env, c, auth_key).await.1
+}
+
+/// A customer with a registered card on premium-monthly (9,900원), charged at registration.
+async fn subscriber(env: &Env) -> (Customer, i64) {
+    let c = env.member(billing_server::settings::DEMO_PLAN_ID).await;
+    let id = register(env, &c, &good_card(&c.key)).await;
+    (c, id)
 }
 
 async fn a_year_of_a_monthly_subscription_on_the_31st_follows_the_calendar_and_the_price(db: Db) {
@@ -116,21 +118,40 @@ async fn a_year_of_a_monthly_subscription_on_the_31st_follows_the_calendar_and_t
         plan,
         json!({"name": "프리미엄 플랜", "amount": 9900, "cycle": "monthly", "firstChargeDate": "2027-01-31"})
     );
-    let c = env.visitor().await;
-    let id = register(&env, &c, &good_card(&c.key)).await;
+    let (c, id) = subscriber(&env).await;
     let mut attempts = attempts_settled(&env, id, 1).await;
     for month in 2..=12 {
-        if month == 7 {
-            // A mid-year price change: from the next period on.
+        if month == 6 {
+            // A price rise announced on May 31 for July 1: it reaches this subscription from its
+            // first period starting on or after that date (July 31), and needs the customer's
+            // consent, asked for 30 days before that period (July 1).
             let r = env
                 .http
                 .patch(env.url("/api/admin/plans/premium-monthly"))
                 .header("authorization", format!("Bearer {OPERATOR}"))
-                .json(&json!({"amount": 12900}))
+                .json(&json!({"amount": 12900, "effectiveAt": "2027-07-01T00:00:00+09:00"}))
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        }
+        if month == 7 {
+            env.clock.set(to_ms(datetime!(2027-07-02 10:00 +9))).unwrap();
+            eventually("the consent request", 10, || async {
+                events(&env, id).await.contains(&"subscription.consent_requested".to_owned())
+            })
+            .await;
+            let (_, sub) = env.get_as(&c, "/api/subscription").await;
+            let change = &sub["pendingChange"];
+            assert_eq!(
+                (change["priceBefore"].as_i64(), change["priceAfter"].as_i64(), change["effectiveDate"].as_str()),
+                (Some(9900), Some(12900), Some("2027-07-31")),
+                "the four items: {change}"
+            );
+            assert_eq!(change["paymentMethod"]["company"], "현대");
+            let accept = format!("/api/subscription/changes/{}/accept", change["changeId"]);
+            let (status, body) = env.post_as(&c, &accept, json!({})).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
         }
         let next = subscribed(&env, id).await["nextChargeAt"]
             .as_str()
@@ -191,12 +212,40 @@ async fn a_year_of_a_monthly_subscription_on_the_31st_follows_the_calendar_and_t
         .collect();
     assert_eq!(kinds.iter().filter(|k| **k == "invoice.paid").count(), 12);
     assert!(
-        kinds.contains(&"subscription.created") && kinds.contains(&"subscription.amount_changed")
+        kinds.contains(&"subscription.created")
+            && kinds.contains(&"subscription.change_accepted")
+            && kinds.contains(&"subscription.change_applied"),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        view["consents"].as_array().unwrap().len(),
+        1,
+        "one consent, kept as given"
     );
     assert_eq!(
         view["subscription"]["nextChargeAt"],
         "2028-01-31T10:00:00+09:00"
     );
+    assert_eq!(
+        (
+            view["subscription"]["currentPeriodStart"].as_str(),
+            view["subscription"]["currentPeriodEnd"].as_str()
+        ),
+        (
+            Some("2027-12-31T10:00:00+09:00"),
+            Some("2028-01-31T10:00:00+09:00")
+        ),
+        "the current period is the one being served"
+    );
+}
+
+pub async fn events(env: &Env, id: i64) -> Vec<String> {
+    operator_view(env, id).await["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn a_soft_decline_is_recovered_on_the_second_retry(db: Db) {
@@ -204,7 +253,7 @@ async fn a_soft_decline_is_recovered_on_the_second_retry(db: Db) {
     env.clock
         .set(to_ms(datetime!(2027-03-10 09:00 +9)))
         .unwrap();
-    let c = env.visitor().await;
+    let c = env.member(billing_server::settings::DEMO_PLAN_ID).await;
     // The 3rd monthly charge and its first retry are declined (limit); the second retry passes.
     env.sim.rule(json!({"api": "charge", "customerKey": c.key, "skip": 2, "times": 2, "code": "REJECT_CARD_PAYMENT"}));
     let id = register(&env, &c, &good_card(&c.key)).await;
@@ -268,7 +317,7 @@ async fn a_hard_decline_is_never_retried_and_ends_the_subscription(db: Db) {
     env.clock
         .set(to_ms(datetime!(2027-03-10 09:00 +9)))
         .unwrap();
-    let c = env.visitor().await;
+    let c = env.member(billing_server::settings::DEMO_PLAN_ID).await;
     env.sim.rule(
         json!({"api": "charge", "customerKey": c.key, "skip": 1, "code": "INVALID_STOPPED_CARD"}),
     );
@@ -313,12 +362,19 @@ async fn exhausted_retries_end_in_the_configured_state(db: Db) {
     env.clock
         .set(to_ms(datetime!(2027-03-10 09:00 +9)))
         .unwrap();
-    let c = env.visitor().await;
-    let broke = sandbox_auth_key(&c.key, "433012", "5001", "1299", "PERSONAL");
-    let id = register(&env, &c, &broke).await;
+    let c = env.member(billing_server::settings::DEMO_PLAN_ID).await;
+    // The first month is paid; every renewal is declined (limit).
+    env.sim.rule(
+        json!({"api": "charge", "customerKey": c.key, "skip": 1, "code": "REJECT_CARD_PAYMENT"}),
+    );
+    let id = register(&env, &c, &good_card(&c.key)).await;
     attempts_settled(&env, id, 1).await;
-    for (n, day) in [(2, 11), (3, 13), (4, 15), (5, 17)] {
-        let at = to_ms(datetime!(2027-03-01 09:00 +9)) + (day - 1) * DAY;
+    env.clock
+        .set(to_ms(datetime!(2027-04-10 09:00 +9)))
+        .unwrap();
+    attempts_settled(&env, id, 2).await;
+    for (n, day) in [(3, 11), (4, 13), (5, 15), (6, 17)] {
+        let at = to_ms(datetime!(2027-04-01 09:00 +9)) + (day - 1) * DAY;
         env.clock.set(at).unwrap();
         attempts_settled(&env, id, n).await;
     }
@@ -334,8 +390,8 @@ async fn exhausted_retries_end_in_the_configured_state(db: Db) {
             .as_array()
             .unwrap()
             .len(),
-        5,
-        "1 + 4 retries, then nothing"
+        6,
+        "the paid month, the renewal and its 4 retries, then nothing"
     );
 }
 
@@ -344,27 +400,38 @@ async fn a_new_card_while_past_due_is_charged_at_once(db: Db) {
     env.clock
         .set(to_ms(datetime!(2027-03-10 09:00 +9)))
         .unwrap();
-    let c = env.visitor().await;
-    let broke = sandbox_auth_key(&c.key, "433012", "5001", "1299", "PERSONAL");
-    let id = register(&env, &c, &broke).await;
+    let c = env.member(billing_server::settings::DEMO_PLAN_ID).await;
+    env.sim.rule(json!({"api": "charge", "customerKey": c.key, "skip": 1, "times": 1, "code": "REJECT_CARD_PAYMENT"}));
+    let id = register(&env, &c, &good_card(&c.key)).await;
     attempts_settled(&env, id, 1).await;
+    env.clock
+        .set(to_ms(datetime!(2027-04-10 09:00 +9)))
+        .unwrap();
+    attempts_settled(&env, id, 2).await;
     assert_eq!(subscribed(&env, id).await["status"], "PAST_DUE");
-    // The customer registers another card; the clock does not move.
-    let (status, _) = env
+    // The customer registers another card (no checkout session: the card of the live
+    // subscription); the clock does not move.
+    let card_only = Customer {
+        session: None,
+        ..c.clone()
+    };
+    let (status, answer) = env
         .hand_off_until_final(
-            &c,
+            &card_only,
             &sandbox_auth_key(&c.key, "451842", "1234", "1299", "PERSONAL"),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let attempts = attempts_settled(&env, id, 2).await;
-    assert_eq!(attempts[1]["status"], "DONE");
+    assert_eq!(answer["subscription"]["status"], "cardChanged", "{answer}");
+    assert_eq!(answer["subscription"]["subscriptionStatus"], "ACTIVE", "{answer}");
+    let attempts = attempts_settled(&env, id, 3).await;
+    assert_eq!(attempts[2]["status"], "DONE");
     let sub = subscribed(&env, id).await;
     assert_eq!(
         (sub["status"].as_str(), sub["card"]["company"].as_str()),
         (Some("ACTIVE"), Some("신한"))
     );
-    assert_eq!(sub["nextChargeAt"], "2027-04-10T09:00:00+09:00");
+    assert_eq!(sub["nextChargeAt"], "2027-05-10T09:00:00+09:00");
     let kinds: Vec<String> = operator_view(&env, id).await["events"]
         .as_array()
         .unwrap()
@@ -382,19 +449,12 @@ async fn canceled_at_period_end_means_no_further_charge(db: Db) {
     env.clock
         .set(to_ms(datetime!(2027-03-10 09:00 +9)))
         .unwrap();
-    let c = env.visitor().await;
-    let id = register(&env, &c, &good_card(&c.key)).await;
+    let (c, id) = subscriber(&env).await;
     attempts_settled(&env, id, 1).await;
-    let r = env
-        .http
-        .post(env.url("/api/subscription/cancel"))
-        .header("cookie", &c.cookie)
-        .json(&json!({"when": "period_end"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let sub: Value = r.json().await.unwrap();
+    let (status, sub) = env
+        .post_as(&c, "/api/subscription/cancel", json!({"when": "period_end"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(
         (sub["status"].as_str(), sub["cancelAtPeriodEnd"].as_bool()),
         (Some("ACTIVE"), Some(true)),
@@ -415,8 +475,7 @@ async fn canceled_at_period_end_means_no_further_charge(db: Db) {
         "no further charge"
     );
     // Cancel now, by the operator, on another customer.
-    let d = env.visitor().await;
-    let other = register(&env, &d, &good_card(&d.key)).await;
+    let (d, other) = subscriber(&env).await;
     attempts_settled(&env, other, 1).await;
     let r = env
         .http
@@ -427,15 +486,14 @@ async fn canceled_at_period_end_means_no_further_charge(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "CANCELED");
-    let r = env
-        .http
-        .post(env.url("/api/subscription/cancel"))
-        .header("cookie", &d.cookie)
-        .json(&json!({"when": "now"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CONFLICT, "already ended");
+    let (status, body) = env
+        .post_as(&d, "/api/subscription/cancel", json!({"when": "now"}))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("SUBSCRIPTION_ENDED")),
+        "already ended"
+    );
 }
 
 async fn two_instances_charge_a_thousand_due_subscriptions_once_each_even_when_one_is_killed(
@@ -457,9 +515,9 @@ async fn two_instances_charge_a_thousand_due_subscriptions_once_each_even_when_o
     )
     .await;
     let http = reqwest::Client::new();
-    // 1,000 customers register a card on an instance that does not charge: 1,000 due subscriptions.
+    // 1,000 customers register a card on an instance whose scheduler is off: each first month
+    // is charged by the hand-off itself; their renewals are what the two instances race for.
     let mut env = server_env(&database, &dir.path().join("seed"), &sim.url, "seed");
-    env.retain(|(k, _)| *k != "SUBSCRIBE_PLAN");
     env.push(("SCHEDULER", "off".into()));
     let seeder = Proc::spawn("seeder", &[], &env).await;
     let remote = Remote::new(&seeder.url);
@@ -467,43 +525,47 @@ async fn two_instances_charge_a_thousand_due_subscriptions_once_each_even_when_o
         .for_each_concurrent(16, |_| {
             let remote = &remote;
             async move {
-                let c = remote.visitor().await;
+                let c = remote.shopper("premium-monthly").await;
                 let (status, body) = remote.hand_off_until_final(&c, &good_card(&c.key)).await;
                 assert_eq!(status, StatusCode::OK, "{body}");
+                assert_eq!(body["subscription"]["status"], "active", "{body}");
             }
         })
         .await;
-    eventually("1,000 subscriptions", 60, || async {
+    assert_eq!(
         crate::support::count(
             &database,
-            "SELECT COUNT(*) FROM subscriptions WHERE status = 'ACTIVE'",
+            "SELECT COUNT(*) FROM subscriptions WHERE status = 'ACTIVE' AND period_paid"
         )
-        .await
-            == N as i64
-    })
-    .await;
+        .await,
+        N as i64
+    );
     drop(seeder);
     // Toss answers each charge after 100 ms, as a real API would.
     sim_rule(&http, &sim.url, json!({"api": "charge", "delayMs": 100})).await;
+    // A month and a day later, every renewal is due.
+    let month = (32 * DAY).to_string();
     let mut a_env = server_env(&database, &dir.path().join("a"), &sim.url, "shop-a");
     a_env.push(("SCHEDULER_CONCURRENCY", "16".into()));
+    a_env.push(("CLOCK_OFFSET_MS", month.clone()));
     let mut b_env = server_env(&database, &dir.path().join("b"), &sim.url, "shop-b");
     b_env.push(("SCHEDULER_CONCURRENCY", "16".into()));
+    b_env.push(("CLOCK_OFFSET_MS", month));
     let mut a = Proc::spawn("shop-a", &[], &a_env).await;
     let _b = Proc::spawn("shop-b", &[], &b_env).await;
     let done = || {
         crate::support::count(
             &database,
-            "SELECT COUNT(*) FROM charges WHERE status = 'DONE'",
+            "SELECT COUNT(*) FROM charges WHERE status = 'DONE' AND period_no = 1",
         )
     };
-    eventually("a third of the charges", 60, || async {
+    eventually("a third of the renewals", 60, || async {
         done().await >= (N / 3) as i64
     })
     .await;
     // A dies mid-run, holding leases on subscriptions and charges.
     a.kill().await;
-    eventually("every subscription charged", 120, || async {
+    eventually("every renewal charged", 120, || async {
         done().await == N as i64
     })
     .await;
@@ -514,23 +576,20 @@ async fn two_instances_charge_a_thousand_due_subscriptions_once_each_even_when_o
     let paid = || {
         crate::support::count(
             &database,
-            "SELECT COUNT(*) FROM subscriptions WHERE period_no = 1",
+            "SELECT COUNT(*) FROM subscriptions WHERE period_no = 1 AND period_paid",
         )
     };
-    eventually("every subscription in its next period", 30, || async {
+    eventually("every subscription's second period paid", 30, || async {
         paid().await >= N as i64
     })
     .await;
-    assert_eq!(
-        paid().await,
-        N as i64,
-        "every period 0 paid, no period skipped"
-    );
+    assert_eq!(paid().await, N as i64, "every period 1 paid, no period skipped");
     let calls = sim_calls(&http, &sim.url, "charge").await;
     let processed: Vec<&str> = calls
         .iter()
         .filter(|c| c.outcome == "processed")
         .filter_map(|c| c.order_id.as_deref())
+        .filter(|order| order.ends_with("-1-1"))
         .collect();
     let mut distinct = processed.clone();
     distinct.sort_unstable();
@@ -538,7 +597,7 @@ async fn two_instances_charge_a_thousand_due_subscriptions_once_each_even_when_o
     assert_eq!(
         (processed.len(), distinct.len()),
         (N, N),
-        "exactly 1,000 charges at Toss, none twice"
+        "exactly 1,000 renewals at Toss, none twice"
     );
     let stats: Value = http
         .get(format!("{}/__control/stats", sim.url))
@@ -548,7 +607,7 @@ async fn two_instances_charge_a_thousand_due_subscriptions_once_each_even_when_o
         .json()
         .await
         .unwrap();
-    assert_eq!(stats["paymentsDone"], N as i64);
+    assert_eq!(stats["paymentsDone"], 2 * N as i64, "1,000 first months and 1,000 renewals");
 }
 
 use futures::StreamExt;
@@ -606,13 +665,12 @@ async fn events_reach_the_merchants_webhook_signed_and_retried(db: Db) {
         s.webhook_secret = Some(billing_server::settings::Secret::new(SECRET));
     })
     .await;
-    let c = env.visitor().await;
-    let id = register(&env, &c, &good_card(&c.key)).await;
+    let (c, id) = subscriber(&env).await;
     attempts_settled(&env, id, 1).await;
     // The first delivery failed (500): it is retried after its backoff (30 s on the moved clock).
     env.clock.advance(60_000).unwrap();
-    eventually("both events delivered", 20, || async {
-        hook.received.lock().unwrap().len() >= 2
+    eventually("the three events delivered", 20, || async {
+        hook.received.lock().unwrap().len() >= 3
     })
     .await;
     let received = hook.received.lock().unwrap().clone();
@@ -636,7 +694,9 @@ async fn events_reach_the_merchants_webhook_signed_and_retried(db: Db) {
         kinds.push(v["type"].as_str().unwrap().to_owned());
     }
     assert!(
-        kinds.contains(&"subscription.created".into()) && kinds.contains(&"invoice.paid".into()),
+        kinds.contains(&"subscription.created".into())
+            && kinds.contains(&"invoice.paid".into())
+            && kinds.contains(&"subscription.activated".into()),
         "{kinds:?}"
     );
     let ids: std::collections::HashSet<_> = received.iter().map(|r| r.0.clone()).collect();

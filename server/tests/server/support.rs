@@ -224,11 +224,64 @@ pub fn test_settings(database: DatabaseUrl, dir: &Path, sim_url: &str) -> Settin
     s
 }
 
-/// A customer's browser: its cookie and customerKey.
+/// A customer's browser: its cookie and customerKey, and the checkout session it was shown (the
+/// hand-off sends it back, as the page does).
 #[derive(Debug, Clone)]
 pub struct Customer {
     pub cookie: String,
     pub key: String,
+    pub session: Option<String>,
+    /// A signed-in user of the merchant's login (`SIGNED_IN_USER_HEADER=x-shop-user`), instead of
+    /// the cookie: stories that span months outlive any cookie session.
+    pub user: Option<String>,
+}
+
+/// The login header of [`member_settings`].
+pub const USER_HEADER: &str = "x-shop-user";
+
+/// The merchant's login is the identity (a trusted header), as a real shop's would be.
+pub fn member_settings(s: &mut Settings) {
+    s.identity = billing_server::settings::IdentitySource::TrustedHeader(USER_HEADER.to_owned());
+}
+
+impl Customer {
+    /// The header that says who this is: the login header, or the cookie.
+    pub fn auth(&self) -> (&'static str, String) {
+        match &self.user {
+            Some(user) => (USER_HEADER, user.clone()),
+            None => ("cookie", self.cookie.clone()),
+        }
+    }
+
+    /// The hand-off body for `auth_key`, with this browser's checkout session if it has one.
+    pub fn hand_off_body(&self, auth_key: &str) -> Value {
+        let mut body = json!({ "authKey": auth_key, "customerKey": self.key });
+        if let Some(session) = &self.session {
+            body["checkoutSession"] = json!(session);
+        }
+        body
+    }
+}
+
+/// `GET /api/checkout?plan=…` (as `auth`, or as a new visitor): the answer's status and body,
+/// and the cookie it set.
+pub async fn checkout(
+    http: &reqwest::Client,
+    base: &str,
+    plan: &str,
+    auth: Option<(&str, String)>,
+) -> (StatusCode, Value, Option<String>) {
+    let mut request = http.get(format!("{base}/api/checkout?plan={plan}"));
+    if let Some((name, value)) = auth {
+        request = request.header(name, value);
+    }
+    let r = request.send().await.unwrap();
+    let status = r.status();
+    let set_cookie = r
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
+    (status, r.json().await.unwrap(), set_cookie)
 }
 
 /// One running server in this process, its simulator and database.
@@ -311,7 +364,86 @@ impl Env {
         Customer {
             cookie: set_cookie.split(';').next().unwrap().to_owned(),
             key: body["customerKey"].as_str().unwrap().to_owned(),
+            session: None,
+            user: None,
         }
+    }
+
+    /// A new visitor on the checkout page of `plan`: the customerKey and the signed terms.
+    pub async fn shopper(&self, plan: &str) -> Customer {
+        let (status, body, cookie) = checkout(&self.http, &self.base, plan, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        Customer {
+            cookie: cookie.expect("a visitor's cookie"),
+            key: body["customerKey"].as_str().unwrap().to_owned(),
+            session: Some(body["checkoutSession"].as_str().unwrap().to_owned()),
+            user: None,
+        }
+    }
+
+    /// A signed-in user of the shop ([`member_settings`]) on the checkout page of `plan`.
+    pub async fn member(&self, plan: &str) -> Customer {
+        let user = format!(
+            "user-{}",
+            billing_server::ids::hex(&billing_server::ids::random_bytes::<6>())
+        );
+        let (status, body, _) = checkout(
+            &self.http,
+            &self.base,
+            plan,
+            Some((USER_HEADER, user.clone())),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        Customer {
+            cookie: String::new(),
+            key: body["customerKey"].as_str().unwrap().to_owned(),
+            session: Some(body["checkoutSession"].as_str().unwrap().to_owned()),
+            user: Some(user),
+        }
+    }
+
+    /// This customer opens the checkout page of `plan` again: a new session.
+    pub async fn checkout_again(&self, c: &Customer, plan: &str) -> (StatusCode, Value) {
+        let (status, body, _) = checkout(&self.http, &self.base, plan, Some(c.auth())).await;
+        (status, body)
+    }
+
+    /// `GET` as this customer.
+    pub async fn get_as(&self, c: &Customer, path: &str) -> (StatusCode, Value) {
+        let (name, value) = c.auth();
+        let r = self
+            .http
+            .get(self.url(path))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")),
+        )
+    }
+
+    /// `POST` `body` as this customer (same-origin, as the page is).
+    pub async fn post_as(&self, c: &Customer, path: &str, body: Value) -> (StatusCode, Value) {
+        let (name, value) = c.auth();
+        let r = self
+            .http
+            .post(self.url(path))
+            .header(name, value)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")),
+        )
     }
 
     pub async fn hand_off_as(
@@ -341,7 +473,25 @@ impl Env {
     }
 
     pub async fn hand_off(&self, c: &Customer, auth_key: &str) -> (StatusCode, Value) {
-        self.hand_off_as(&c.cookie, auth_key, &c.key).await
+        let (name, value) = c.auth();
+        let r = self
+            .http
+            .post(self.url("/api/billing/issue"))
+            .header(name, value)
+            .header("content-type", "application/json")
+            .header(
+                "idempotency-key",
+                billing_server::ids::exchange_key(auth_key),
+            )
+            .body(c.hand_off_body(auth_key).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+        (status, body)
     }
 
     /// Asks again while the answer is `202`, as the page does.
@@ -608,6 +758,20 @@ impl Remote {
         Customer {
             cookie: set_cookie.split(';').next().unwrap().to_owned(),
             key: body["customerKey"].as_str().unwrap().to_owned(),
+            session: None,
+            user: None,
+        }
+    }
+
+    /// A new visitor on the checkout page of `plan`.
+    pub async fn shopper(&self, plan: &str) -> Customer {
+        let (status, body, cookie) = checkout(&self.http, &self.base, plan, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        Customer {
+            cookie: cookie.expect("a visitor's cookie"),
+            key: body["customerKey"].as_str().unwrap().to_owned(),
+            session: Some(body["checkoutSession"].as_str().unwrap().to_owned()),
+            user: None,
         }
     }
 
@@ -616,16 +780,17 @@ impl Remote {
         c: &Customer,
         auth_key: &str,
     ) -> Result<(StatusCode, Value), reqwest::Error> {
+        let (name, value) = c.auth();
         let r = self
             .http
             .post(format!("{}/api/billing/issue", self.base))
-            .header("cookie", &c.cookie)
+            .header(name, value)
             .header("content-type", "application/json")
             .header(
                 "idempotency-key",
                 billing_server::ids::exchange_key(auth_key),
             )
-            .body(json!({ "authKey": auth_key, "customerKey": c.key }).to_string())
+            .body(c.hand_off_body(auth_key).to_string())
             .send()
             .await?;
         let status = r.status();

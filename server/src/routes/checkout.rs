@@ -1,0 +1,147 @@
+//! The terms before the card. `GET /api/checkout?plan=…`: who the customer is and the signed
+//! checkout session of the plan they are about to subscribe to (`docs/handoff-contract.md` §1):
+//! the page renders its plan summary from these terms and sends the session back with the
+//! hand-off. It replaces the round trip the page made for `GET /api/customer` (same rate limit,
+//! same cookie), and writes nothing to the database. `GET /api/plans`: the plans a customer can
+//! choose or switch to. `GET /api/plan`: the default plan's summary (older pages).
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use toss_billing_contract::{CheckoutSession, PlanSummary};
+
+use super::{rate_limit, AppContext, Limiter};
+use crate::checkout::wire_cycle;
+use crate::clock::iso_kst;
+use crate::error::{ApiError, ApiResult};
+use crate::subscription::ActionError;
+
+pub fn router(ctx: &AppContext, limiters: &mut Vec<Limiter>) -> Router<AppContext> {
+    let limits = &ctx.settings.limits;
+    Router::new()
+        .route(
+            "/api/checkout",
+            get(checkout).layer(rate_limit(
+                limits.session_per_minute,
+                limits.session_burst,
+                ctx.settings.trust_proxy_headers,
+                limiters,
+            )),
+        )
+        .route("/api/plans", get(plans))
+        .route("/api/plan", get(default_plan))
+}
+
+impl From<ActionError> for ApiError {
+    fn from(e: ActionError) -> ApiError {
+        match e {
+            ActionError::NotFound => ApiError::NotFound,
+            ActionError::Ended => ApiError::Refused {
+                status: StatusCode::CONFLICT,
+                code: "SUBSCRIPTION_ENDED",
+                message: "the subscription has ended".into(),
+            },
+            ActionError::Busy => ApiError::Refused {
+                status: StatusCode::CONFLICT,
+                code: "BUSY",
+                message: "the subscription is being charged right now; try again in a moment"
+                    .into(),
+            },
+            ActionError::Conflict(code, message) => ApiError::Refused {
+                status: StatusCode::CONFLICT,
+                code,
+                message,
+            },
+            ActionError::Invalid(message) => ApiError::InvalidRequest(message),
+            ActionError::Store(e) => ApiError::Unavailable(e),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckoutQuery {
+    plan: Option<String>,
+}
+
+async fn checkout(
+    State(ctx): State<AppContext>,
+    headers: HeaderMap,
+    Query(q): Query<CheckoutQuery>,
+) -> ApiResult<Response> {
+    if let Some(plan) = &q.plan {
+        if plan.is_empty() || plan.len() > 40 {
+            return Err(ApiError::InvalidRequest(
+                "plan must be a plan id (1-40 characters)".into(),
+            ));
+        }
+    }
+    let (customer_key, cookie) = ctx
+        .sessions
+        .customer_for(&headers)
+        .await?
+        .ok_or(ApiError::NotSignedIn)?;
+    let terms = match ctx
+        .subscriptions
+        .checkout_terms(&customer_key, q.plan.as_deref())
+        .await
+    {
+        Err(ActionError::NotFound) => {
+            return Err(ApiError::Refused {
+                status: StatusCode::NOT_FOUND,
+                code: "UNKNOWN_PLAN",
+                message: "no such plan".into(),
+            })
+        }
+        other => other?,
+    };
+    let answer = CheckoutSession {
+        customer_key,
+        checkout_session: terms.seal(&ctx.keyring),
+        terms: terms.wire(None),
+    };
+    let mut response = Json(answer).into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+async fn plans(State(ctx): State<AppContext>) -> ApiResult<Json<Value>> {
+    let plans: Vec<Value> = ctx
+        .store
+        .plans()
+        .await?
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id, "name": p.name, "amount": p.amount,
+                "cycle": wire_cycle(p.cycle, p.interval_days), "trialDays": p.trial_days,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "plans": plans })))
+}
+
+/// The default plan as a plan summary (the first charge is the day of registration, or after
+/// its trial).
+async fn default_plan(State(ctx): State<AppContext>) -> ApiResult<Json<PlanSummary>> {
+    let id = ctx
+        .settings
+        .subscribe_plan
+        .as_deref()
+        .ok_or(ApiError::NotFound)?;
+    let plan = ctx.store.plan(id).await?.ok_or(ApiError::NotFound)?;
+    let first = ctx.clock.now_ms() + plan.trial_days * 86_400_000;
+    Ok(Json(PlanSummary {
+        name: plan.name.clone(),
+        amount: plan.amount.max(0) as u64,
+        cycle: wire_cycle(plan.cycle, plan.interval_days),
+        first_charge_date: Some(iso_kst(first)[..10].to_owned()),
+        cancel_note: None,
+    }))
+}
