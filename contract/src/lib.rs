@@ -627,7 +627,10 @@ mod tests {
             json,
             r#"{"card":{},"subscription":{"status":"incomplete","planName":"프리미엄 플랜","amount":9900,"code":"REJECT_CARD_PAYMENT","decline":"soft","retryUntil":"2026-12-08T10:00:00+09:00"}}"#
         );
-        assert_eq!(serde_json::from_str::<IssueRegistered>(&json).unwrap(), paid);
+        assert_eq!(
+            serde_json::from_str::<IssueRegistered>(&json).unwrap(),
+            paid
+        );
         let bare: IssueRegistered = serde_json::from_str(r#"{"card":{}}"#).unwrap();
         assert_eq!(bare.subscription, None, "a backend without subscriptions");
         let request: IssueRequest =

@@ -209,10 +209,7 @@ mod tests {
         let mut json: serde_json::Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
         json["amount"] = 100.into();
-        let forged = format!(
-            "{PREFIX}{}.{tag}",
-            URL_SAFE_NO_PAD.encode(json.to_string())
-        );
+        let forged = format!("{PREFIX}{}.{tag}", URL_SAFE_NO_PAD.encode(json.to_string()));
         assert_eq!(
             SessionTerms::open(&forged, &ring),
             Err(SessionError::Unknown)

@@ -233,9 +233,7 @@ async fn put_plan(
         ));
     }
     if !(0..=365).contains(&body.trial_days) {
-        return Err(ApiError::InvalidRequest(
-            "trialDays must be 0-365".into(),
-        ));
+        return Err(ApiError::InvalidRequest("trialDays must be 0-365".into()));
     }
     check_amount(body.amount)?;
     let (cycle, interval_days) = match body.cycle {
@@ -289,7 +287,9 @@ async fn announce(
     let effective_at = match body.effective_at.as_deref() {
         Some(at) => crate::clock::to_ms(
             time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| ApiError::InvalidRequest("effectiveAt must be an RFC 3339 date-time".into()))?,
+                .map_err(|_| {
+                    ApiError::InvalidRequest("effectiveAt must be an RFC 3339 date-time".into())
+                })?,
         ),
         None => ctx.clock.now_ms(),
     };
@@ -324,7 +324,10 @@ async fn announce_price_change(
     announce(&ctx, &id, body).await
 }
 
-async fn price_changes(State(ctx): State<AppContext>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+async fn price_changes(
+    State(ctx): State<AppContext>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
     check_operator(&ctx, &headers)?;
     let list: Vec<Value> = ctx
         .store
@@ -343,7 +346,11 @@ async fn withdraw_price_change(
 ) -> ApiResult<Json<Value>> {
     check_operator(&ctx, &headers)?;
     let told = ctx.subscriptions.withdraw_price_change(id).await?;
-    let change = ctx.store.price_change(id).await?.ok_or(ApiError::NotFound)?;
+    let change = ctx
+        .store
+        .price_change(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(json!({
         "priceChange": price_change_json(&change),
         "subscriptionsTold": told,

@@ -100,8 +100,10 @@ async fn issue(
                 RegistrationOutcome::Pending => pending(),
                 RegistrationOutcome::CardOnly => json_answer(StatusCode::OK, body),
                 RegistrationOutcome::Final(outcome) => {
-                    let mut registered: IssueRegistered = serde_json::from_str(&body)
-                        .map_err(|_| ApiError::Conflict("the stored answer is unreadable".into()))?;
+                    let mut registered: IssueRegistered =
+                        serde_json::from_str(&body).map_err(|_| {
+                            ApiError::Conflict("the stored answer is unreadable".into())
+                        })?;
                     registered.subscription = Some(outcome);
                     json_answer(
                         StatusCode::OK,
@@ -155,22 +157,10 @@ async fn checkout_terms(ctx: &AppContext, body: &IssueRequest) -> ApiResult<Opti
     let recarding = used_by
         .as_ref()
         .is_some_and(|s| s.status == Status::Incomplete && s.customer_key == body.customer_key);
-    match terms.check(&body.customer_key, now) {
-        Ok(()) => {}
-        Err(SessionError::Expired) if recarding => {}
-        Err(SessionError::OtherCustomer) => {
-            return Err(ApiError::CustomerKeyMismatch(
-                "이 결제 정보는 현재 세션의 고객 것이 아닙니다.",
-            ))
-        }
-        Err(SessionError::Expired) => {
-            return Err(refused(
-                StatusCode::GONE,
-                "CHECKOUT_SESSION_EXPIRED",
-                "결제 정보의 유효 시간이 지났어요. 처음부터 다시 시도해 주세요.",
-            ))
-        }
-        Err(SessionError::Unknown) => unreachable!("an opened session is known"),
+    if terms.customer_key != body.customer_key {
+        return Err(ApiError::CustomerKeyMismatch(
+            "이 결제 정보는 현재 세션의 고객 것이 아닙니다.",
+        ));
     }
     if used_by.is_some() && !recarding {
         return Err(refused(
@@ -178,6 +168,20 @@ async fn checkout_terms(ctx: &AppContext, body: &IssueRequest) -> ApiResult<Opti
             "CHECKOUT_SESSION_USED",
             "이 결제 정보로는 이미 구독이 시작되었어요.",
         ));
+    }
+    match terms.check(&body.customer_key, now) {
+        Ok(()) => {}
+        Err(SessionError::Expired) if recarding => {}
+        Err(SessionError::Expired) => {
+            return Err(refused(
+                StatusCode::GONE,
+                "CHECKOUT_SESSION_EXPIRED",
+                "결제 정보의 유효 시간이 지났어요. 처음부터 다시 시도해 주세요.",
+            ))
+        }
+        Err(SessionError::OtherCustomer | SessionError::Unknown) => {
+            unreachable!("an opened session of this customer")
+        }
     }
     if terms.trial_days > 0
         && used_by.is_none()

@@ -55,6 +55,15 @@ pub(super) async fn subscription_view(ctx: &AppContext, sub: &SubscriptionRow) -
     // The next charge: when and how much, as things stand (a change that applies then included;
     // nothing while the trial waits for consent, or when it ends instead).
     let next_charge = next_charge(sub, change.as_ref());
+    // When it will end, if that is settled: 일반해지, or a change the customer declined.
+    let ends_at = if sub.status.is_live() && sub.cancel_at_period_end {
+        Some(sub.current_period_end)
+    } else {
+        change
+            .as_ref()
+            .filter(|c| c.status == crate::billing::lifecycle::ChangeStatus::Declined)
+            .map(|c| c.effective_at)
+    };
     Ok(json!({
         "id": sub.id,
         "customerKey": sub.customer_key,
@@ -72,6 +81,7 @@ pub(super) async fn subscription_view(ctx: &AppContext, sub: &SubscriptionRow) -
         "nextCharge": next_charge,
         "trialEndsAt": sub.trial_ends_at.map(iso_kst),
         "cancelAtPeriodEnd": sub.cancel_at_period_end,
+        "endsAt": ends_at.map(iso_kst),
         "canceledAt": sub.canceled_at.map(iso_kst),
         "endedReason": sub.ended_reason,
         "incompleteExpiresAt": (sub.status == Status::Incomplete).then(|| sub.incomplete_expires_at.map(iso_kst)).flatten(),
@@ -82,10 +92,7 @@ pub(super) async fn subscription_view(ctx: &AppContext, sub: &SubscriptionRow) -
     }))
 }
 
-fn next_charge(
-    sub: &SubscriptionRow,
-    change: Option<&crate::store::changes::ChangeRow>,
-) -> Value {
+fn next_charge(sub: &SubscriptionRow, change: Option<&crate::store::changes::ChangeRow>) -> Value {
     use crate::billing::lifecycle::{ChangeKind, ChangeStatus};
     if !sub.status.is_live() || sub.cancel_at_period_end {
         return Value::Null;
@@ -231,7 +238,11 @@ async fn answer_change(
             client.as_deref(),
         )
         .await?;
-    let sub = ctx.store.subscription(sub.id).await?.ok_or(ApiError::NotFound)?;
+    let sub = ctx
+        .store
+        .subscription(sub.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(subscription_view(&ctx, &sub).await?))
 }
 
@@ -275,13 +286,19 @@ async fn switch_plan(
             client.as_deref(),
         )
         .await?;
-    let sub = ctx.store.subscription(sub.id).await?.ok_or(ApiError::NotFound)?;
+    let sub = ctx
+        .store
+        .subscription(sub.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let view = subscription_view(&ctx, &sub).await?;
     Ok(match outcome {
         SwitchOutcome::Done(_) => (StatusCode::OK, Json(json!({ "subscription": view }))),
         SwitchOutcome::Pending(_) => (
             StatusCode::ACCEPTED,
-            Json(json!({ "code": "SWITCH_PENDING", "message": "the charge is being confirmed; the switch follows it", "subscription": view })),
+            Json(
+                json!({ "code": "SWITCH_PENDING", "message": "the charge is being confirmed; the switch follows it", "subscription": view }),
+            ),
         ),
         SwitchOutcome::Declined(code) => {
             return Err(ApiError::Refused {

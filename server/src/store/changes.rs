@@ -190,6 +190,22 @@ macro_rules! insert_change {
 }
 pub(crate) use insert_change;
 
+/// Has the scheduler look at a live subscription now: a new change may bring a notice (a consent
+/// request) before its next charge.
+macro_rules! wake {
+    ($tx:expr, $subscription_id:expr, $now:expr) => {
+        sqlx::query(
+            "UPDATE subscriptions SET next_charge_at = $1 \
+             WHERE id = $2 AND next_charge_at IS NOT NULL AND next_charge_at > $1",
+        )
+        .bind($now)
+        .bind($subscription_id)
+        .execute(&mut *$tx)
+        .await
+        .map(|_| ())
+    };
+}
+
 impl Store {
     /// Records an operator's price change and attaches it to the given subscriptions (each with
     /// its own effective period and event), in one transaction. Returns its id.
@@ -219,6 +235,7 @@ impl Store {
                 let change = NewChange { price_change_id: Some(id), ..change.clone() };
                 insert_change!(tx, *subscription_id, change, now)?;
                 insert_event!(tx, *subscription_id, "subscription.change_scheduled", event.as_str(), now)?;
+                wake!(tx, *subscription_id, now)?;
             }
             tx.commit().await?;
             Ok(id)
@@ -328,16 +345,21 @@ impl Store {
     }
 
     /// The live subscriptions of a plan.
-    pub async fn live_subscriptions_of_plan(&self, plan_id: &str) -> StoreResult<Vec<SubscriptionRow>> {
+    pub async fn live_subscriptions_of_plan(
+        &self,
+        plan_id: &str,
+    ) -> StoreResult<Vec<SubscriptionRow>> {
         let sql = format!(
             "SELECT {} FROM subscriptions WHERE plan_id = $1 \
              AND status IN ('TRIALING', 'INCOMPLETE', 'ACTIVE', 'PAST_DUE') ORDER BY id",
             super::subscriptions::COLUMNS
         );
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, SubscriptionRow>(&sql)
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, SubscriptionRow>(&sql)
             .bind(plan_id)
             .fetch_all(pool)
-            .await)?)
+            .await)?,
+        )
     }
 
     /// The subscription's outstanding change (pending, accepted or declined), if any.
@@ -383,14 +405,18 @@ impl Store {
         event: (&str, &str),
         now: i64,
     ) -> StoreResult<i64> {
-        let lock = match self.backend() {
-            Backend::Postgres => "FOR UPDATE",
-            Backend::Sqlite => "",
+        // PostgreSQL: lock the subscription's row first. SQLite: no read may come before the first
+        // write of a deferred transaction (another writer's commit in between would fail it with
+        // SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out); its writers are serialized.
+        let lock_sql = match self.backend() {
+            Backend::Postgres => Some("SELECT id FROM subscriptions WHERE id = $1 FOR UPDATE"),
+            Backend::Sqlite => None,
         };
-        let lock_sql = format!("SELECT id FROM subscriptions WHERE id = $1 {lock}");
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(&lock_sql).bind(subscription_id).execute(&mut *tx).await?;
+            if let Some(sql) = lock_sql {
+                sqlx::query(sql).bind(subscription_id).execute(&mut *tx).await?;
+            }
             if supersede {
                 sqlx::query(
                     "UPDATE subscription_changes SET status = 'WITHDRAWN', updated_at = $1 \
@@ -402,6 +428,7 @@ impl Store {
                 .await?;
             }
             insert_change!(tx, subscription_id, change, now)?;
+            wake!(tx, subscription_id, now)?;
             let (id,): (i64,) = sqlx::query_as(
                 "SELECT id FROM subscription_changes WHERE subscription_id = $1 ORDER BY id DESC LIMIT 1",
             )

@@ -348,7 +348,11 @@ impl Store {
     }
 
     /// Every charge of a customer, newest first.
-    pub async fn customer_charges(&self, customer_key: &str, limit: i64) -> StoreResult<Vec<ChargeRow>> {
+    pub async fn customer_charges(
+        &self,
+        customer_key: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<ChargeRow>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM charges WHERE customer_key = $1 ORDER BY created_at DESC, order_id DESC LIMIT $2"
         );

@@ -171,7 +171,9 @@ const POSTGRES_MIGRATIONS: MigrationList = migrations![
     4 "terms" "postgres/0004_terms.sql" Sqlx,
 ];
 
-fn migration((version, name, sql, _): &(i64, &'static str, &'static str, Transaction)) -> Migration {
+fn migration(
+    (version, name, sql, _): &(i64, &'static str, &'static str, Transaction),
+) -> Migration {
     Migration::new(
         *version,
         Cow::Borrowed(*name),
@@ -210,15 +212,15 @@ async fn migrate_sqlite(pool: &SqlitePool, options: &SqliteConnectOptions) -> St
 /// checksum, so sqlx's migrator sees it applied.
 async fn apply_sqlite_rebuild(options: &SqliteConnectOptions, m: &Migration) -> StoreResult<()> {
     use sqlx::{Connection, Executor};
-    let mut connection = sqlx::SqliteConnection::connect_with(&options.clone().foreign_keys(false)).await?;
+    let mut connection =
+        sqlx::SqliteConnection::connect_with(&options.clone().foreign_keys(false)).await?;
     let started = std::time::Instant::now();
     let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
-    let (applied,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM _sqlx_migrations WHERE version = $1 AND success",
-    )
-    .bind(m.version)
-    .fetch_one(&mut *tx)
-    .await?;
+    let (applied,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations WHERE version = $1 AND success")
+            .bind(m.version)
+            .fetch_one(&mut *tx)
+            .await?;
     if applied == 0 {
         (&mut *tx).execute(&*m.sql).await.map_err(|e| {
             StoreError::Migration(sqlx::migrate::MigrateError::ExecuteMigration(e, m.version))

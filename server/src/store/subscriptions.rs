@@ -111,7 +111,8 @@ pub struct SubscriptionRow {
     pub created_at: i64,
 }
 
-pub(super) const COLUMNS: &str = "id, customer_key, plan_id, billing_key_id, status, order_prefix, anchor_at, \
+pub(super) const COLUMNS: &str =
+    "id, customer_key, plan_id, billing_key_id, status, order_prefix, anchor_at, \
                        anchor_period_no, period_no, current_period_start, current_period_end, \
                        period_paid, amount, next_charge_at, cancel_at_period_end, canceled_at, \
                        ended_reason, card_changed_at, checkout_session, terms_version, \

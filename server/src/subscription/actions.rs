@@ -21,7 +21,10 @@ pub enum CancelWhen {
 
 impl Subscriptions {
     /// Claims the subscription's lease for an action, or says it is busy.
-    async fn claim_for_action(&self, id: i64) -> Result<(SubscriptionRow, String), ActionError> {
+    pub(super) async fn claim_for_action(
+        &self,
+        id: i64,
+    ) -> Result<(SubscriptionRow, String), ActionError> {
         let sub = self
             .0
             .store
@@ -41,7 +44,8 @@ impl Subscriptions {
         {
             Some(sub) if sub.status.is_live() => Ok((sub, owner)),
             Some(sub) => {
-                self.release(&sub, &owner, sub.next_charge_at, vec![]).await?;
+                self.release(&sub, &owner, sub.next_charge_at, vec![])
+                    .await?;
                 Err(ActionError::Ended)
             }
             None => Err(ActionError::Busy),

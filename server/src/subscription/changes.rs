@@ -120,7 +120,9 @@ impl Subscriptions {
             if store.outstanding_change(sub.id).await?.is_some() || sub.amount == to_amount {
                 continue; // attached when its outstanding change is settled
             }
-            let change = self.price_change_for(&sub, &plan, to_amount, effective_at).await?;
+            let change = self
+                .price_change_for(&sub, &plan, to_amount, effective_at)
+                .await?;
             let detail = scheduled_event(&change);
             attach.push((sub.id, change, detail));
         }
@@ -224,7 +226,10 @@ impl Subscriptions {
             .withdraw_price_change(id, self.0.clock.now_ms())
             .await?
             .ok_or_else(|| {
-                ActionError::conflict("NOT_SCHEDULED", "only a scheduled price change can be withdrawn")
+                ActionError::conflict(
+                    "NOT_SCHEDULED",
+                    "only a scheduled price change can be withdrawn",
+                )
             })
     }
 
@@ -272,8 +277,29 @@ impl Subscriptions {
     /// The customer's answer to the outstanding change that needs consent. A "yes" counts only
     /// within the 30 days before the change (an earlier one is refused, not kept); an answer may
     /// be changed until then; repeating the same answer records nothing new.
-    #[allow(clippy::too_many_arguments)]
+    ///
+    /// It holds the subscription's lease while it answers, so it never races the scheduler's
+    /// decision at the change's date: either the answer is in before that decision, or it is
+    /// refused after it (`CHANGE_CLOSED`) — never an accepted answer the decision did not see.
     pub async fn answer_change(
+        &self,
+        sub: &SubscriptionRow,
+        change_id: i64,
+        accept: bool,
+        channel: &str,
+        text_version: Option<&str>,
+        client: Option<&str>,
+    ) -> Result<ChangeRow, ActionError> {
+        let (sub, owner) = self.claim_for_action(sub.id).await?;
+        let answered = self
+            .answer_change_leased(&sub, change_id, accept, channel, text_version, client)
+            .await;
+        self.release(&sub, &owner, sub.next_charge_at, vec![])
+            .await?;
+        answered
+    }
+
+    async fn answer_change_leased(
         &self,
         sub: &SubscriptionRow,
         change_id: i64,
@@ -386,7 +412,10 @@ impl Subscriptions {
                 "the subscription is on this plan already",
             ));
         }
-        let from = store.plan(&sub.plan_id).await?.ok_or(ActionError::NotFound)?;
+        let from = store
+            .plan(&sub.plan_id)
+            .await?
+            .ok_or(ActionError::NotFound)?;
         let to = store.plan(to_plan_id).await?.ok_or(ActionError::NotFound)?;
         if from.period_cycle() != to.period_cycle() {
             return Err(ActionError::conflict(
@@ -424,7 +453,25 @@ impl Subscriptions {
 
     /// Switches plan, charging exactly `expected_charge` (the preview the customer confirmed):
     /// a different amount now (a day passed, a price changed) is refused with the new preview.
+    /// It holds the subscription's lease meanwhile: a period cannot open under it.
     pub async fn switch_plan(
+        &self,
+        sub: &SubscriptionRow,
+        to_plan_id: &str,
+        expected_charge: i64,
+        channel: &str,
+        client: Option<&str>,
+    ) -> Result<SwitchOutcome, ActionError> {
+        let (sub, owner) = self.claim_for_action(sub.id).await?;
+        let switched = self
+            .switch_plan_leased(&sub, to_plan_id, expected_charge, channel, client)
+            .await;
+        self.release(&sub, &owner, sub.next_charge_at, vec![])
+            .await?;
+        switched
+    }
+
+    async fn switch_plan_leased(
         &self,
         sub: &SubscriptionRow,
         to_plan_id: &str,
@@ -482,7 +529,10 @@ impl Subscriptions {
             )
             .await?;
         // The customer's own switch is their consent to its price: kept like any other answer.
-        let change_row = store.change(change_id).await?.ok_or(ActionError::NotFound)?;
+        let change_row = store
+            .change(change_id)
+            .await?
+            .ok_or(ActionError::NotFound)?;
         let terms = self.change_terms(sub, &change_row).await?;
         let consent = NewConsent {
             subscription_id: sub.id,
@@ -501,15 +551,26 @@ impl Subscriptions {
             ChangeStatus::Accepted
         };
         store
-            .record_consent(&consent, status, ("subscription.change_accepted", &accepted), now)
+            .record_consent(
+                &consent,
+                status,
+                ("subscription.change_accepted", &accepted),
+                now,
+            )
             .await?;
         if !upgrade {
-            let row = store.change(change_id).await?.ok_or(ActionError::NotFound)?;
+            let row = store
+                .change(change_id)
+                .await?
+                .ok_or(ActionError::NotFound)?;
             return Ok(SwitchOutcome::Done(row));
         }
         let Some(order_id) = order_id else {
             self.apply_upgrade(sub.id, change_id).await?;
-            let row = store.change(change_id).await?.ok_or(ActionError::NotFound)?;
+            let row = store
+                .change(change_id)
+                .await?
+                .ok_or(ActionError::NotFound)?;
             return Ok(SwitchOutcome::Done(row));
         };
         let to_plan = store.plan(to_plan_id).await?.ok_or(ActionError::NotFound)?;
@@ -525,22 +586,18 @@ impl Subscriptions {
             subscription: Some((sub.id, sub.period_no, attempt_no)),
             purpose: ChargePurpose::Proration,
         };
-        let charge = self
-            .0
-            .charges
-            .submit(&request)
-            .await
-            .map_err(|e| match e {
-                crate::charge::ChargeError::Store(e) => ActionError::Store(e),
-                other => ActionError::Invalid(other.to_string()),
-            })?;
+        let charge = self.0.charges.submit(&request).await.map_err(|e| match e {
+            crate::charge::ChargeError::Store(e) => ActionError::Store(e),
+            other => ActionError::Invalid(other.to_string()),
+        })?;
         self.settle_upgrade(sub.id).await?;
-        let row = store.change(change_id).await?.ok_or(ActionError::NotFound)?;
+        let row = store
+            .change(change_id)
+            .await?
+            .ok_or(ActionError::NotFound)?;
         Ok(match charge.status {
             ChargeStatus::Done => SwitchOutcome::Done(row),
-            ChargeStatus::Failed => {
-                SwitchOutcome::Declined(charge.result_code.unwrap_or_default())
-            }
+            ChargeStatus::Failed => SwitchOutcome::Declined(charge.result_code.unwrap_or_default()),
             _ => SwitchOutcome::Pending(row),
         })
     }

@@ -286,7 +286,10 @@ impl Subscriptions {
                         .await;
                 }
             }
-            match self.perform(&sub, &plan, &snapshot, step, owner, now).await? {
+            match self
+                .perform(&sub, &plan, &snapshot, step, owner, now)
+                .await?
+            {
                 Then::Continue => {}
                 Then::Stop => return Ok(()),
             }
@@ -344,10 +347,10 @@ impl Subscriptions {
             } => {
                 let failed = snapshot.attempts.last().expect("a decline has an attempt");
                 let mut events = Vec::new();
-                if !self
+                let first_time = !self
                     .has_event_for(sub.id, "invoice.payment_failed", &failed.order_id)
-                    .await?
-                {
+                    .await?;
+                if first_time {
                     let class = failed
                         .code
                         .as_deref()
@@ -361,12 +364,18 @@ impl Subscriptions {
                         }),
                     ));
                 }
-                if sub.status != to {
-                    let kind = match to {
-                        Status::Incomplete => "subscription.incomplete",
-                        _ => "subscription.past_due",
-                    };
-                    events.push(event(kind, json!({ "period": sub.period_no })));
+                // The merchant's "your card was declined" hooks: past due once per period; an
+                // unpaid first charge after each declined card (the customer may try another).
+                if to == Status::Incomplete && first_time {
+                    events.push(event(
+                        "subscription.incomplete",
+                        json!({ "period": sub.period_no, "updateCardBy": update_card_by.map(iso_kst) }),
+                    ));
+                } else if sub.status != to {
+                    events.push(event(
+                        "subscription.past_due",
+                        json!({ "period": sub.period_no }),
+                    ));
                 }
                 let next = retry_at.or(update_card_by);
                 let update = SubscriptionUpdate {
@@ -409,10 +418,7 @@ impl Subscriptions {
                 }
             }
             Step::End {
-                to,
-                reason,
-                lapses,
-                ..
+                to, reason, lapses, ..
             } => {
                 let kind = match to {
                     Status::Unpaid => "subscription.unpaid",

@@ -30,17 +30,10 @@ pub enum RegistrationOutcome {
 }
 
 /// The subscription a card registered on `terms` at `now` starts.
-pub fn new_subscription(
-    key: &UnappliedKey,
-    terms: &SessionTerms,
-    now: Millis,
-) -> NewSubscription {
+pub fn new_subscription(key: &UnappliedKey, terms: &SessionTerms, now: Millis) -> NewSubscription {
     let plan = terms.plan();
     let cycle = cycle_of(plan.cycle, plan.interval_days);
-    let prefix = format!(
-        "s{}",
-        &ids::random_token::<9>().replace(['-', '_'], "x")
-    );
+    let prefix = format!("s{}", &ids::random_token::<9>().replace(['-', '_'], "x"));
     let detail = |status: &str, first_charge_at: Millis| {
         json!({
             "planId": terms.plan_id, "planName": terms.plan_name, "amount": terms.amount,
@@ -211,9 +204,9 @@ impl Subscriptions {
             if key.applied_at.is_none() {
                 // Applied by the scheduler's loop in a moment (a race on the live subscription).
             } else if let Some(code) = key.not_started_code {
-                return Ok(RegistrationOutcome::Final(SubscriptionOutcome::NotStarted {
-                    code,
-                }));
+                return Ok(RegistrationOutcome::Final(
+                    SubscriptionOutcome::NotStarted { code },
+                ));
             } else if let Some(id) = key.subscription_id {
                 let Some(sub) = store.subscription(id).await? else {
                     return Ok(RegistrationOutcome::CardOnly);
@@ -237,17 +230,16 @@ impl Subscriptions {
                     self.work_now(id).await?;
                     continue;
                 }
-                let settling = due && tokio::time::Instant::now() < until;
-                if !this_checkout && !settling {
+                if due {
+                    // Its charge is being run (by the scheduler, if not by us): ask again, and
+                    // answer 202 if it takes longer than the wait.
+                } else if !this_checkout {
                     return Ok(RegistrationOutcome::Final(SubscriptionOutcome::CardChanged {
                         plan_name,
                         subscription_status: sub.status.as_str().to_owned(),
                     }));
-                }
-                if this_checkout {
-                    if let Some(outcome) = self.checkout_outcome(&sub, plan_name).await? {
-                        return Ok(RegistrationOutcome::Final(outcome));
-                    }
+                } else if let Some(outcome) = self.checkout_outcome(&sub, plan_name).await? {
+                    return Ok(RegistrationOutcome::Final(outcome));
                 }
             } else {
                 return Ok(RegistrationOutcome::CardOnly);
@@ -294,11 +286,7 @@ impl Subscriptions {
                 })
             }
             Status::Incomplete | Status::IncompleteExpired => {
-                let attempts = self
-                    .0
-                    .store
-                    .attempts(sub.id, Some(sub.period_no))
-                    .await?;
+                let attempts = self.0.store.attempts(sub.id, Some(sub.period_no)).await?;
                 match attempts.last() {
                     Some(a) if a.status == ChargeStatus::Failed => {
                         let code = a.result_code.clone().unwrap_or_default();

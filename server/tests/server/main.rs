@@ -15,6 +15,7 @@ mod settings;
 mod simulator;
 mod subscriptions;
 mod support;
+mod terms;
 mod web;
 
 use std::future::Future;
@@ -66,6 +67,7 @@ fn main() {
         crash::all(),
         instances::all(),
         subscriptions::all(),
+        terms::all(),
     ]
     .into_iter()
     .flatten();

@@ -86,7 +86,12 @@ pub async fn register_answer(env: &Env, c: &Customer, auth_key: &str) -> (Value,
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, sub) = env.get_as(c, "/api/subscription").await;
     assert_eq!(status, StatusCode::OK, "{sub}");
-    (body, sub["id"].as_i64().expect("registration created a subscription"))
+    (
+        body,
+        sub["id"]
+            .as_i64()
+            .expect("registration created a subscription"),
+    )
 }
 
 pub async fn register(env: &Env, c: &Customer, auth_key: &str) -> i64 {
@@ -134,17 +139,31 @@ async fn a_year_of_a_monthly_subscription_on_the_31st_follows_the_calendar_and_t
                 .await
                 .unwrap();
             assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+            // The scheduler looks at the subscription again (a notice may be due), then sleeps
+            // until the next charge.
+            eventually("the next look after the announcement", 10, || async {
+                subscribed(&env, id).await["nextChargeAt"] == "2027-06-30T10:00:00+09:00"
+            })
+            .await;
         }
         if month == 7 {
-            env.clock.set(to_ms(datetime!(2027-07-02 10:00 +9))).unwrap();
+            env.clock
+                .set(to_ms(datetime!(2027-07-02 10:00 +9)))
+                .unwrap();
             eventually("the consent request", 10, || async {
-                events(&env, id).await.contains(&"subscription.consent_requested".to_owned())
+                events(&env, id)
+                    .await
+                    .contains(&"subscription.consent_requested".to_owned())
             })
             .await;
             let (_, sub) = env.get_as(&c, "/api/subscription").await;
             let change = &sub["pendingChange"];
             assert_eq!(
-                (change["priceBefore"].as_i64(), change["priceAfter"].as_i64(), change["effectiveDate"].as_str()),
+                (
+                    change["priceBefore"].as_i64(),
+                    change["priceAfter"].as_i64(),
+                    change["effectiveDate"].as_str()
+                ),
                 (Some(9900), Some(12900), Some("2027-07-31")),
                 "the four items: {change}"
             );
@@ -423,7 +442,10 @@ async fn a_new_card_while_past_due_is_charged_at_once(db: Db) {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["subscription"]["status"], "cardChanged", "{answer}");
-    assert_eq!(answer["subscription"]["subscriptionStatus"], "ACTIVE", "{answer}");
+    assert_eq!(
+        answer["subscription"]["subscriptionStatus"], "ACTIVE",
+        "{answer}"
+    );
     let attempts = attempts_settled(&env, id, 3).await;
     assert_eq!(attempts[2]["status"], "DONE");
     let sub = subscribed(&env, id).await;
@@ -452,7 +474,11 @@ async fn canceled_at_period_end_means_no_further_charge(db: Db) {
     let (c, id) = subscriber(&env).await;
     attempts_settled(&env, id, 1).await;
     let (status, sub) = env
-        .post_as(&c, "/api/subscription/cancel", json!({"when": "period_end"}))
+        .post_as(
+            &c,
+            "/api/subscription/cancel",
+            json!({"when": "period_end"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -583,7 +609,11 @@ async fn two_instances_charge_a_thousand_due_subscriptions_once_each_even_when_o
         paid().await >= N as i64
     })
     .await;
-    assert_eq!(paid().await, N as i64, "every period 1 paid, no period skipped");
+    assert_eq!(
+        paid().await,
+        N as i64,
+        "every period 1 paid, no period skipped"
+    );
     let calls = sim_calls(&http, &sim.url, "charge").await;
     let processed: Vec<&str> = calls
         .iter()
@@ -607,7 +637,11 @@ async fn two_instances_charge_a_thousand_due_subscriptions_once_each_even_when_o
         .json()
         .await
         .unwrap();
-    assert_eq!(stats["paymentsDone"], 2 * N as i64, "1,000 first months and 1,000 renewals");
+    assert_eq!(
+        stats["paymentsDone"],
+        2 * N as i64,
+        "1,000 first months and 1,000 renewals"
+    );
 }
 
 use futures::StreamExt;
