@@ -1,6 +1,6 @@
 //! The simulator's cards: what a sandbox authKey (`sbx.` + base64url JSON, minted by
 //! `sandbox/tosspayments-sandbox.js`) says about the card typed in the sandbox window, and the
-//! test cards' behaviour (server/README.md, "Test cards").
+//! test cards' behaviour (this crate's README, "Test cards").
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -23,6 +23,10 @@ pub struct Card {
     pub owner_type: String,
     /// Every charge answers `REJECT_CARD_PAYMENT` (last 4 digits 5001).
     pub reject_payments: bool,
+    /// Its payments are `isPartialCancelable: false`: only a whole cancel (last 4 digits 5002).
+    /// Absent from cards stored before refunds existed: they allowed partial cancels.
+    #[serde(default)]
+    pub whole_cancel_only: bool,
 }
 
 impl Card {
@@ -67,6 +71,7 @@ pub fn default_card() -> Card {
         card_type: "신용".into(),
         owner_type: "개인".into(),
         reject_payments: false,
+        whole_cancel_only: false,
     }
 }
 
@@ -127,6 +132,7 @@ pub fn sandbox_card(
         }
         .into(),
         reject_payments: last4 == "5001",
+        whole_cancel_only: last4 == "5002",
     })
 }
 
@@ -179,5 +185,13 @@ mod tests {
         let card = sandbox_card(reject.strip_prefix("sbx.").unwrap(), "ck-1", today).unwrap();
         assert!(card.reject_payments);
         assert_eq!(card.owner_type, "법인");
+        let whole = sandbox_auth_key("ck-1", "451842", "5002", "1230", "PERSONAL");
+        let card = sandbox_card(whole.strip_prefix("sbx.").unwrap(), "ck-1", today).unwrap();
+        assert!(card.whole_cancel_only && !card.reject_payments);
+        let stored_before_refunds: Card = serde_json::from_str(
+            r#"{"issuerCode": "61", "company": "현대", "number": "433012******123*", "cardType": "신용", "ownerType": "개인", "rejectPayments": false}"#,
+        )
+        .unwrap();
+        assert!(!stored_before_refunds.whole_cancel_only);
     }
 }

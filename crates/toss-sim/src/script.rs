@@ -15,6 +15,12 @@ pub enum Api {
     Charge,
     /// `GET /v1/payments/orders/{orderId}`.
     Lookup,
+    /// `GET /v1/payments/{paymentKey}`.
+    Payment,
+    /// `POST /v1/payments/{paymentKey}/cancel` (refunds).
+    Cancel,
+    /// `DELETE /v1/billing/{billingKey}`.
+    Delete,
     /// Any of them.
     Any,
 }
@@ -35,12 +41,16 @@ pub enum When {
 pub struct Rule {
     /// Which API.
     pub api: Api,
-    /// Only calls for this customer.
+    /// Only calls for this customer (a cancel's or a lookup by paymentKey's: the payment's
+    /// customer; a deletion's: the billing key's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_key: Option<String>,
-    /// Only charges and lookups whose orderId starts with this.
+    /// Only calls whose orderId starts with this (charges, lookups, and calls naming a payment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id_prefix: Option<String>,
+    /// Only cancels and lookups of this payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_key: Option<String>,
     /// Let this many matching calls through first.
     #[serde(default)]
     pub skip: u32,
@@ -93,6 +103,8 @@ pub struct CallFacts<'a> {
     pub customer_key: Option<&'a str>,
     /// The orderId, if any.
     pub order_id: Option<&'a str>,
+    /// The paymentKey, if the call names one.
+    pub payment_key: Option<&'a str>,
 }
 
 impl Rule {
@@ -106,6 +118,10 @@ impl Rule {
                 .order_id_prefix
                 .as_deref()
                 .is_none_or(|p| call.order_id.is_some_and(|o| o.starts_with(p)))
+            && self
+                .payment_key
+                .as_deref()
+                .is_none_or(|pk| call.payment_key == Some(pk))
     }
 
     /// Whether the rule says anything at all.
@@ -165,6 +181,7 @@ mod tests {
             api: Api::Charge,
             customer_key: Some("ck"),
             order_id: Some("o"),
+            payment_key: None,
         };
         let other = CallFacts {
             customer_key: Some("other"),
@@ -191,11 +208,49 @@ mod tests {
             api: Api::Issue,
             customer_key: None,
             order_id: None,
+            payment_key: None,
         };
         let effect = apply(&mut rules, &issue);
         assert_eq!(effect.delay, Some(Duration::from_millis(100)));
         assert_eq!(effect.status, Some(503));
         assert_eq!(rules.len(), 1);
         assert!(serde_json::from_str::<Rule>(r#"{"api": "issue", "oops": 1}"#).is_err());
+    }
+
+    #[test]
+    fn cancels_match_by_the_payments_customer_and_key() {
+        let mut rules = vec![
+            rule(
+                r#"{"api": "cancel", "customerKey": "ck", "times": 1, "code": "FAILED_REFUND_PROCESS"}"#,
+            ),
+            rule(r#"{"api": "cancel", "paymentKey": "pk-2", "status": 503}"#),
+            rule(r#"{"api": "delete", "drop": "after"}"#),
+        ];
+        let cancel = CallFacts {
+            api: Api::Cancel,
+            customer_key: Some("ck"),
+            order_id: Some("order-1"),
+            payment_key: Some("pk-1"),
+        };
+        assert_eq!(
+            apply(&mut rules, &cancel).code.as_deref(),
+            Some("FAILED_REFUND_PROCESS")
+        );
+        assert_eq!(apply(&mut rules, &cancel), Effect::default());
+        let other = CallFacts {
+            payment_key: Some("pk-2"),
+            ..cancel
+        };
+        assert_eq!(apply(&mut rules, &other).status, Some(503));
+        let delete = CallFacts {
+            api: Api::Delete,
+            ..cancel
+        };
+        assert_eq!(apply(&mut rules, &delete).drop, Some(When::After));
+        let lookup = CallFacts {
+            api: Api::Payment,
+            ..other
+        };
+        assert_eq!(apply(&mut rules, &lookup), Effect::default());
     }
 }

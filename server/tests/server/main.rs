@@ -13,6 +13,8 @@ mod limits;
 mod sessions;
 mod settings;
 mod simulator;
+mod simulator_refunds;
+mod simulator_webhooks;
 mod subscriptions;
 mod support;
 mod terms;
@@ -63,6 +65,8 @@ fn main() {
         limits::all(),
         settings::all(),
         simulator::all(),
+        simulator_refunds::all(),
+        simulator_webhooks::all(),
         web::all(),
         crash::all(),
         instances::all(),

@@ -18,21 +18,24 @@ stories! {
     SQLITE => scripted_outcomes_over_http,
 }
 
-const SECRET: &str = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R";
+pub const SECRET: &str = "test_sk_zXLkKEypNArWmo50nX3lmeaxYG5R";
 
-struct Toss {
-    base: String,
-    http: reqwest::Client,
+/// A merchant's backend calling the simulator as it would call Toss.
+pub struct Toss {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub secret: &'static str,
 }
 
 impl Toss {
-    fn new(base: &str) -> Toss {
+    pub fn new(base: &str) -> Toss {
         Toss {
             base: base.to_owned(),
             http: reqwest::Client::new(),
+            secret: SECRET,
         }
     }
-    async fn call(
+    pub async fn call(
         &self,
         method: &str,
         path: &str,
@@ -43,9 +46,10 @@ impl Toss {
         let url = format!("{}{path}", self.base);
         let mut request = match method {
             "GET" => self.http.get(url),
+            "DELETE" => self.http.delete(url),
             _ => self.http.post(url),
         }
-        .header("authorization", basic_auth(SECRET));
+        .header("authorization", basic_auth(self.secret));
         if let Some(key) = key {
             request = request.header("idempotency-key", key);
         }
@@ -58,7 +62,12 @@ impl Toss {
         let r = request.send().await.unwrap();
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
-    async fn issue(&self, auth_key: &str, customer_key: &str, key: Option<&str>) -> (u16, Value) {
+    pub async fn issue(
+        &self,
+        auth_key: &str,
+        customer_key: &str,
+        key: Option<&str>,
+    ) -> (u16, Value) {
         self.call(
             "POST",
             "/v1/billing/authorizations/issue",
@@ -68,13 +77,49 @@ impl Toss {
         )
         .await
     }
-    async fn charge(&self, billing_key: &str, body: Value, key: Option<&str>) -> (u16, Value) {
+    pub async fn charge(&self, billing_key: &str, body: Value, key: Option<&str>) -> (u16, Value) {
         let path = format!("/v1/billing/{}", billing_key.replace('=', "%3D"));
         self.call("POST", &path, key, Some(body), &[]).await
     }
+    /// `POST /v1/payments/{paymentKey}/cancel`.
+    pub async fn cancel(&self, payment_key: &str, body: Value, key: Option<&str>) -> (u16, Value) {
+        let path = format!("/v1/payments/{payment_key}/cancel");
+        self.call("POST", &path, key, Some(body), &[]).await
+    }
+    /// `GET /v1/payments/{paymentKey}`.
+    pub async fn payment(&self, payment_key: &str) -> (u16, Value) {
+        let path = format!("/v1/payments/{payment_key}");
+        self.call("GET", &path, None, None, &[]).await
+    }
+    /// `DELETE /v1/billing/{billingKey}`.
+    pub async fn delete(&self, billing_key: &str) -> (u16, Value) {
+        let path = format!("/v1/billing/{}", billing_key.replace('=', "%3D"));
+        self.call("DELETE", &path, None, None, &[]).await
+    }
+    /// A billing key for `customer_key` on the card with these last 4 digits.
+    pub async fn card(&self, customer_key: &str, last4: &str) -> String {
+        let auth_key = sandbox_auth_key(customer_key, "433012", last4, "1299", "PERSONAL");
+        let (status, issued) = self.issue(&auth_key, customer_key, None).await;
+        assert_eq!(status, 200, "{issued}");
+        issued["billingKey"].as_str().unwrap().to_owned()
+    }
+    /// A billing key for `customer_key` and one approved charge of `amount`: the Payment.
+    pub async fn paid(&self, customer_key: &str, order_id: &str, amount: i64) -> Value {
+        let billing_key = self.card(customer_key, "1234").await;
+        let (status, paid) = self
+            .charge(&billing_key, charge(order_id, customer_key, amount), None)
+            .await;
+        assert_eq!(
+            (status, paid["status"].as_str()),
+            (200, Some("DONE")),
+            "{paid}"
+        );
+        paid
+    }
 }
 
-fn charge(order_id: &str, customer_key: &str, amount: i64) -> Value {
+/// A charge body.
+pub fn charge(order_id: &str, customer_key: &str, amount: i64) -> Value {
     json!({"customerKey": customer_key, "amount": amount, "orderId": order_id, "orderName": "월간 구독"})
 }
 

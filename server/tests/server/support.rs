@@ -99,12 +99,15 @@ pub fn url_text(url: &DatabaseUrl) -> String {
 pub struct Sim {
     pub sim: Simulator,
     pub url: String,
+    /// The simulator's clock (stories move it past Toss's one-second window between cancels).
+    pub clock: Clock,
     stop: CancellationToken,
 }
 
 impl Sim {
     pub async fn start(path: &Path) -> Sim {
-        let sim = Simulator::open(path, Clock::movable(0))
+        let clock = Clock::movable(0);
+        let sim = Simulator::open(path, clock.clone())
             .await
             .expect("the simulator opens");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -114,7 +117,12 @@ impl Sim {
             let (sim, stop) = (sim.clone(), stop.clone());
             async move { sim.serve(listener, stop).await }
         });
-        Sim { sim, url, stop }
+        Sim {
+            sim,
+            url,
+            clock,
+            stop,
+        }
     }
 
     /// Adds a scripted rule from JSON (the same shape as `POST /__control/rules`).
