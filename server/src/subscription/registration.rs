@@ -234,10 +234,12 @@ impl Subscriptions {
                     // Its charge is being run (by the scheduler, if not by us): ask again, and
                     // answer 202 if it takes longer than the wait.
                 } else if !this_checkout {
-                    return Ok(RegistrationOutcome::Final(SubscriptionOutcome::CardChanged {
-                        plan_name,
-                        subscription_status: sub.status.as_str().to_owned(),
-                    }));
+                    return Ok(RegistrationOutcome::Final(
+                        SubscriptionOutcome::CardChanged {
+                            plan_name,
+                            subscription_status: sub.status.as_str().to_owned(),
+                        },
+                    ));
                 } else if let Some(outcome) = self.checkout_outcome(&sub, plan_name).await? {
                     return Ok(RegistrationOutcome::Final(outcome));
                 }

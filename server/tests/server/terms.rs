@@ -267,7 +267,10 @@ async fn a_price_rise_declined_or_ignored_ends_the_subscription_before_the_new_p
             let (status, body) = answer(&env, &c, false).await;
             assert_eq!(status, StatusCode::OK, "{body}");
             assert_eq!(
-                (body["nextCharge"]["amount"].as_i64(), body["endsAt"].as_str()),
+                (
+                    body["nextCharge"]["amount"].as_i64(),
+                    body["endsAt"].as_str()
+                ),
                 (Some(9900), Some("2027-03-10T10:00:00+09:00")),
                 "one more month at the old price, then the end: {body}"
             );
