@@ -196,17 +196,13 @@ pub async fn fetch_customer(config: &Config, url: &str) -> Result<Customer, Back
 /// One attempt of the hand-off, read by the contract's rule.
 async fn post_issue_once(config: &Config, record: &HandoffRecord, timeout_ms: u32) -> Answer {
     // The browser's JSON.stringify writes the body: no JSON writer in the wasm.
-    let Some(body) = record
-        .auth_key
-        .as_ref()
-        .and_then(|auth_key| {
-            js_data::issue_request_json(
-                auth_key,
-                &record.customer_key,
-                record.checkout_session.as_deref(),
-            )
-        })
-    else {
+    let Some(body) = record.auth_key.as_ref().and_then(|auth_key| {
+        js_data::issue_request_json(
+            auth_key,
+            &record.customer_key,
+            record.checkout_session.as_deref(),
+        )
+    }) else {
         return Answer::failed(AttemptFailure::Network);
     };
     let post = Some((record.idempotency_key.as_str(), body));

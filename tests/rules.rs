@@ -1734,7 +1734,13 @@ fn a_plan_is_picked_by_id_through_the_checkout_url() {
     );
     for bad in ["", "a b", "a&plan=x", &"x".repeat(41)] {
         assert!(
-            matches!(base(json!({"planId": bad})), Err(ConfigError::Invalid { field: "planId", .. })),
+            matches!(
+                base(json!({"planId": bad})),
+                Err(ConfigError::Invalid {
+                    field: "planId",
+                    ..
+                })
+            ),
             "{bad:?}"
         );
     }
@@ -1742,7 +1748,10 @@ fn a_plan_is_picked_by_id_through_the_checkout_url() {
     assert!(!secret.to_string().contains("abcdef"), "{secret}");
     assert!(matches!(
         raw(json!({"clientKey": "test_ck_abc", "customerKey": "customer-0001", "planId": "basic"})),
-        Err(ConfigError::Invalid { field: "planId", .. })
+        Err(ConfigError::Invalid {
+            field: "planId",
+            ..
+        })
     ));
 }
 

@@ -324,10 +324,19 @@ fn check_endpoint<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Co
 
 /// `url` with `plan=<id>` added to its query; the id is 1–40 of `A-Z a-z 0-9 - _`.
 fn with_plan(url: &str, id: &str) -> Result<String, ConfigError> {
-    if id.is_empty() || id.len() > 40 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || is_one_of(b, b"-_")) {
+    if id.is_empty()
+        || id.len() > 40
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || is_one_of(b, b"-_"))
+    {
         return Err(invalid("planId", "must be 1-40 of A-Z a-z 0-9 - _"));
     }
-    let joiner = if split_once_ascii(url, b'?').is_some() { "&" } else { "?" };
+    let joiner = if split_once_ascii(url, b'?').is_some() {
+        "&"
+    } else {
+        "?"
+    };
     Ok([url, joiner, "plan=", id].concat())
 }
 

@@ -139,17 +139,13 @@ async fn prepare(config: &Config) -> Result<(Payment, Customer), RegisterState> 
     });
     let customer = match &config.customer {
         CustomerSource::Fixed(key) => Ok(fixed(key)),
-        CustomerSource::Url(url) => {
-            backend::fetch_customer(config, url)
-                .await
-                .map_err(|error| {
-                    failed(
-                        Text::CustomerUnavailable,
-                        Some(error.to_string()),
-                        Some(Retry::Prepare),
-                    )
-                })
-        }
+        CustomerSource::Url(url) => backend::fetch_customer(config, url).await.map_err(|error| {
+            failed(
+                Text::CustomerUnavailable,
+                Some(error.to_string()),
+                Some(Retry::Prepare),
+            )
+        }),
     };
     // The SDK's failure first: it says more (and its retry loads the customerKey again too).
     loaded.await.map_err(|e| failed_from_sdk(&e))?;

@@ -1001,6 +1001,47 @@ mod tests {
         }
     }
 
+    /// server/README.md's diagram is the transition table, edge for edge.
+    #[test]
+    fn the_readme_diagram_is_the_transition_table() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("stateDiagram-v2")
+            .expect("the lifecycle diagram");
+        let block = &readme[start..start + readme[start..].find("```").expect("closed")];
+        let status = |name: &str| {
+            Status::ALL
+                .into_iter()
+                .find(|s| s.as_str() == name)
+                .unwrap_or_else(|| panic!("unknown status {name}"))
+        };
+        let trigger = |name: &str| match name {
+            "registered" => Trigger::Registered,
+            "paid" => Trigger::Paid,
+            "declined" => Trigger::Declined,
+            "retries_exhausted" => Trigger::RetriesExhausted,
+            "incomplete_expired" => Trigger::IncompleteExpired,
+            "canceled_at_period_end" => Trigger::CanceledAtPeriodEnd,
+            "trial_not_converted" => Trigger::TrialNotConverted,
+            "change_not_accepted" => Trigger::ChangeNotAccepted,
+            "canceled_now" => Trigger::CanceledNow,
+            "superseded" => Trigger::Superseded,
+            other => panic!("unknown trigger {other}"),
+        };
+        let mut drawn = Vec::new();
+        for line in block.lines().filter(|l| l.contains("-->")) {
+            let (edge, label) = line.split_once(':').expect("a labelled edge");
+            let (from, to) = edge.split_once("-->").unwrap();
+            let from = from.trim();
+            let from = (from != "[*]").then(|| status(from));
+            drawn.push((from, trigger(label.trim()), status(to.trim())));
+        }
+        assert_eq!(
+            drawn, TRANSITIONS,
+            "server/README.md's diagram, in the table's order"
+        );
+    }
+
     /// What can happen to a subscription between two decisions.
     #[derive(Debug, Clone)]
     enum Happening {
