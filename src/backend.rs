@@ -55,7 +55,7 @@ thread_local! {
 fn backend_request(
     config: &Config,
     url: &str,
-    post: Option<(&str, String)>,
+    post: Option<Outgoing<'_>>,
     signal: &web_sys::AbortSignal,
 ) -> Option<Request> {
     let headers = Headers::new().ok()?;
@@ -70,16 +70,30 @@ fn backend_request(
         Credentials::Omit => RequestCredentials::Omit,
     });
     init.set_signal(Some(signal));
-    if let Some((idempotency_key, body)) = post {
-        headers.set("Idempotency-Key", idempotency_key).ok()?;
-        headers.set("Content-Type", "application/json").ok()?;
-        init.set_method("POST");
-        init.set_body(&JsValue::from(body));
+    if let Some(out) = post {
+        if let Some(key) = out.idempotency_key {
+            headers.set("Idempotency-Key", key).ok()?;
+        }
+        init.set_method(out.method);
+        if let Some(body) = out.body {
+            headers.set("Content-Type", "application/json").ok()?;
+            init.set_body(&JsValue::from(body));
+        }
     }
     init.set_headers(&headers);
     web_sys::Request::new_with_str_and_init(url, &init)
         .ok()
         .map(Request::from)
+}
+
+/// A request that changes something: its method, `Idempotency-Key` and JSON body.
+pub struct Outgoing<'a> {
+    /// `POST`, `DELETE`, …
+    pub method: &'a str,
+    /// The key the hand-off sends (the portal's actions are idempotent by their own terms).
+    pub idempotency_key: Option<&'a str>,
+    /// JSON text.
+    pub body: Option<String>,
 }
 
 /// Resolves after `ms` milliseconds.
@@ -108,10 +122,10 @@ fn now_ms() -> u64 {
 /// `timeout_ms`: one timer and one `AbortSignal` cover the headers and the body, so a body that
 /// stalls is a timeout, not a hang. The body is parsed by the browser (`Response.json()`, no JSON
 /// parser in the wasm); `None` when it is not a JSON object.
-async fn fetch_whole(
+pub async fn fetch_whole(
     config: &Config,
     url: &str,
-    post: Option<(&str, String)>,
+    post: Option<Outgoing<'_>>,
     timeout_ms: u32,
 ) -> Result<(u16, Option<Fields>), BackendError> {
     let controller = AbortController::new().map_err(|_| BackendError::Network)?;
@@ -205,7 +219,11 @@ async fn post_issue_once(config: &Config, record: &HandoffRecord, timeout_ms: u3
     }) else {
         return Answer::failed(AttemptFailure::Network);
     };
-    let post = Some((record.idempotency_key.as_str(), body));
+    let post = Some(Outgoing {
+        method: "POST",
+        idempotency_key: Some(record.idempotency_key.as_str()),
+        body: Some(body),
+    });
     match fetch_whole(config, &config.backend_url, post, timeout_ms).await {
         Ok((status, body)) => {
             let card = body

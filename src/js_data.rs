@@ -14,6 +14,9 @@ use crate::checkout::config::RawConfig;
 use crate::checkout::handoff::{CardSummary, ErrorBody, HandoffRecord, HandoffStatus};
 use crate::checkout::keys::CustomerKey;
 use crate::checkout::plan::{PlanCycle, PlanSummary};
+use crate::checkout::portal::{
+    CancelOption, Charge, Field, PendingChange, PlanInfo, Status, Subscription,
+};
 use crate::checkout::redirect::{AuthKey, PendingRegistration};
 use crate::checkout::request::{CardOwnerType, WireRequest};
 use crate::checkout::urls::WindowTarget;
@@ -118,6 +121,18 @@ impl Fields {
         Ok(Some(out))
     }
 
+    /// An optional array of objects (anything else in it is left out).
+    pub fn objects(&self, name: &str) -> Vec<Fields> {
+        match self.get(name) {
+            Some(value) if Array::is_array(&value) => value
+                .unchecked_into::<Array>()
+                .iter()
+                .filter_map(Fields::of)
+                .collect(),
+            _ => vec![],
+        }
+    }
+
     /// An optional array of strings.
     pub fn string_list(&self, name: &str) -> Result<Option<Vec<String>>, String> {
         let Some(value) = self.get(name) else {
@@ -188,6 +203,9 @@ pub fn raw_config(value: JsValue) -> Result<RawConfig, String> {
         (&mut raw.credentials, "credentials"),
         (&mut raw.continue_url, "continueUrl"),
         (&mut raw.continue_label, "continueLabel"),
+        (&mut raw.subscription_url, "subscriptionUrl"),
+        (&mut raw.plans_url, "plansUrl"),
+        (&mut raw.card_url, "cardUrl"),
     ] {
         *slot = f.string(name)?;
     }
@@ -442,4 +460,137 @@ pub fn issue_request_json(
         .set("customerKey", customer_key.as_str())
         .set_some("checkoutSession", checkout_session)
         .into_json()
+}
+
+// --- the subscription portal's answers (docs/portal-contract.md) --------------------------------
+
+fn text_of(f: &Fields, name: &str) -> Option<String> {
+    f.string(name).ok().flatten()
+}
+
+fn won_of(f: &Fields, name: &str) -> u64 {
+    f.whole_number(name).ok().flatten().map_or(0, u64::from)
+}
+
+fn cycle_of(f: &Fields) -> Option<PlanCycle> {
+    match f.string("cycle") {
+        Ok(Some(cycle)) if cycle == "monthly" => Some(PlanCycle::Monthly),
+        Ok(Some(cycle)) if cycle == "yearly" => Some(PlanCycle::Yearly),
+        _ => Some(PlanCycle::EveryDays(
+            f.object("cycle").ok()??.whole_number("everyDays").ok()??,
+        )),
+    }
+}
+
+/// A plan (`{id, name, amount, cycle}`).
+pub fn plan_info(f: &Fields) -> Option<PlanInfo> {
+    Some(PlanInfo {
+        id: text_of(f, "id")?,
+        name: text_of(f, "name")?,
+        amount: u64::from(f.whole_number("amount").ok()??),
+        cycle: cycle_of(f)?,
+    })
+}
+
+/// `GET {subscriptionUrl}`; `None` when its shape is not the documented one.
+pub fn subscription(f: &Fields) -> Option<Subscription> {
+    let change = f.object("pendingChange").ok().flatten().and_then(|c| {
+        Some(PendingChange {
+            id: c.whole_number("changeId").ok()??,
+            kind: text_of(&c, "kind")?,
+            status: text_of(&c, "status")?,
+            effective_date: text_of(&c, "effectiveDate")?,
+            price_before: won_of(&c, "priceBefore"),
+            price_after: won_of(&c, "priceAfter"),
+            to_plan: text_of(&c, "toPlan").unwrap_or_default(),
+            payment_method: c
+                .object("paymentMethod")
+                .ok()
+                .flatten()
+                .map(|m| card_summary(&m))
+                .unwrap_or_default(),
+            needs_consent: c.flag("needsConsent"),
+            consent_opens_at: text_of(&c, "consentOpensAt"),
+            how_to_cancel: text_of(&c, "howToCancel").unwrap_or_default(),
+            if_declined: text_of(&c, "ifDeclined").unwrap_or_default(),
+        })
+    });
+    let next_charge = f
+        .object("nextCharge")
+        .ok()
+        .flatten()
+        .and_then(|n| Some((text_of(&n, "at")?, won_of(&n, "amount"))));
+    Some(Subscription {
+        status: Status::parse(&text_of(f, "status")?),
+        customer_key: text_of(f, "customerKey")?,
+        plan: f.object("plan").ok().flatten().and_then(|p| plan_info(&p)),
+        amount: won_of(f, "amount"),
+        period_end: text_of(f, "currentPeriodEnd").unwrap_or_default(),
+        next_charge,
+        ends_at: text_of(f, "endsAt"),
+        trial_ends_at: text_of(f, "trialEndsAt"),
+        cancel_at_period_end: f.flag("cancelAtPeriodEnd"),
+        card: f.object("card").ok().flatten().map(|c| card_summary(&c)),
+        pending_change: change,
+    })
+}
+
+/// `GET {subscriptionUrl}/charges`: the charges, newest first.
+pub fn charges(f: &Fields) -> Vec<Charge> {
+    f.objects("charges")
+        .iter()
+        .filter_map(|c| {
+            Some(Charge {
+                order_name: text_of(c, "orderName").unwrap_or_default(),
+                amount: won_of(c, "amount"),
+                status: text_of(c, "status")?,
+                at: text_of(c, "approvedAt").or_else(|| text_of(c, "createdAt"))?,
+                receipt_url: text_of(c, "receiptUrl").filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+                refunded: won_of(c, "refundedAmount"),
+            })
+        })
+        .collect()
+}
+
+/// `GET {plansUrl}`: the plans.
+pub fn plans(f: &Fields) -> Vec<PlanInfo> {
+    f.objects("plans").iter().filter_map(plan_info).collect()
+}
+
+/// `GET {subscriptionUrl}/cancel/preview`: the available options.
+pub fn cancel_preview(f: &Fields) -> Vec<CancelOption> {
+    let Some(options) = f.object("options").ok().flatten() else {
+        return vec![];
+    };
+    [("periodEnd", "period_end"), ("now", "now"), ("withdraw", "withdraw")]
+        .into_iter()
+        .filter_map(|(name, when)| {
+            let o = options.object(name).ok()??;
+            o.flag("available").then(|| CancelOption {
+                when,
+                refund: won_of(&o, "refund"),
+                ends_at: text_of(&o, "endsAt"),
+                until: text_of(&o, "until"),
+            })
+        })
+        .collect()
+}
+
+/// `GET {subscriptionUrl}/switch?plan=`: `(chargeNow, effectiveAt)`.
+pub fn switch_preview(f: &Fields) -> Option<(u64, String)> {
+    let preview = f.object("preview").ok()??;
+    Some((won_of(&preview, "chargeNow"), text_of(&preview, "effectiveAt")?))
+}
+
+/// An action's JSON body from its fields (the browser writes it).
+pub fn action_body(fields: &[(&str, Field)]) -> Option<String> {
+    let mut writer = ObjectWriter::default();
+    for (name, value) in fields {
+        writer = match value {
+            Field::Text(text) => writer.set(name, *text),
+            Field::Owned(text) => writer.set(name, text.as_str()),
+            Field::Number(n) => writer.set(name, *n as f64),
+        };
+    }
+    writer.into_json()
 }

@@ -79,6 +79,7 @@ pub mod events;
 pub mod heap;
 pub mod js_data;
 pub mod pages;
+pub mod portal;
 pub mod sdk;
 pub mod storage;
 
@@ -96,6 +97,7 @@ pub use pages::{
     all_pages, registration_page, return_pages, CardRegistration, Checkout, ConfigErrorView,
     RegistrationFail, RegistrationSuccess,
 };
+pub use portal::SubscriptionPortal;
 
 /// The id of the JSON data block a page puts its configuration in:
 /// `<script type="application/json" id="toss-billing-config">{…}</script>` (data, not code, so

@@ -80,6 +80,13 @@ pub struct RawConfig {
     pub continue_url: Option<String>,
     /// The continue link's text, ≤ 40 characters. Default: 계속하기 / Continue.
     pub continue_label: Option<String>,
+    /// The portal: the customer's subscription (`GET`, and its actions under it). Default
+    /// `/api/subscription`.
+    pub subscription_url: Option<String>,
+    /// The portal: the plans to switch to. Default `/api/plans`.
+    pub plans_url: Option<String>,
+    /// The portal: the customer's card (`DELETE` removes it). Default `/api/customer/card`.
+    pub card_url: Option<String>,
 }
 
 /// A JSON object of strings as `(name, value)` pairs in the document's order, the order the
@@ -124,7 +131,7 @@ impl<'de> Visitor<'de> for PairsInOrderVisitor {
 
 impl RawConfig {
     /// Every field name the page may use (the serde names above; a native test keeps them equal).
-    pub const FIELDS: [&'static str; 25] = [
+    pub const FIELDS: [&'static str; 28] = [
         "clientKey",
         "customerKey",
         "customerKeyUrl",
@@ -150,6 +157,9 @@ impl RawConfig {
         "plan",
         "continueUrl",
         "continueLabel",
+        "subscriptionUrl",
+        "plansUrl",
+        "cardUrl",
     ];
 }
 
@@ -296,7 +306,20 @@ pub struct Config {
     pub continue_url: Option<String>,
     /// The continue link's own text (else the default copy).
     pub continue_label: Option<String>,
+    /// The portal's subscription endpoint.
+    pub subscription_url: String,
+    /// The portal's plans endpoint.
+    pub plans_url: String,
+    /// The portal's card endpoint.
+    pub card_url: String,
 }
+
+/// The portal's endpoints' defaults (billing-server's customer API).
+pub const DEFAULT_SUBSCRIPTION_URL: &str = "/api/subscription";
+/// See [`DEFAULT_SUBSCRIPTION_URL`].
+pub const DEFAULT_PLANS_URL: &str = "/api/plans";
+/// See [`DEFAULT_SUBSCRIPTION_URL`].
+pub const DEFAULT_CARD_URL: &str = "/api/customer/card";
 
 /// Headers the component sets itself; configuration may not override them.
 const OWN_HEADERS: [&str; 4] = [
@@ -419,6 +442,9 @@ impl RawConfig {
             ("customerEmail", &self.customer_email),
             ("sdkUrl", &self.sdk_url),
             ("continueUrl", &self.continue_url),
+            ("subscriptionUrl", &self.subscription_url),
+            ("plansUrl", &self.plans_url),
+            ("cardUrl", &self.card_url),
             ("continueLabel", &self.continue_label),
         ];
         let secret = |value: &String| looks_like_secret_key(value);
@@ -452,6 +478,20 @@ impl RawConfig {
     }
 
     /// Validates everything; the first problem found is reported.
+    /// The portal's validation: [`RawConfig::validate`], where the customerKey may be left out
+    /// (the portal learns it from the subscription: it stands in for `customerKeyUrl`).
+    pub fn validate_for_portal(mut self) -> Result<Config, ConfigError> {
+        if self.customer_key.is_none() && self.customer_key_url.is_none() {
+            self.customer_key_url = Some(
+                self.subscription_url
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_SUBSCRIPTION_URL.to_owned()),
+            );
+        }
+        self.validate()
+    }
+
+    /// Checks the configuration and fills in the defaults.
     pub fn validate(self) -> Result<Config, ConfigError> {
         // Every rule first, on borrowed values; then the fields move into the Config. (One pass
         // that moves as it checks would drop every field not yet moved at each of its many early
@@ -501,6 +541,13 @@ impl RawConfig {
             "backendUrl",
             self.backend_url.as_deref().unwrap_or(DEFAULT_BACKEND_URL),
         )?;
+        for (field, value, default) in [
+            ("subscriptionUrl", &self.subscription_url, DEFAULT_SUBSCRIPTION_URL),
+            ("plansUrl", &self.plans_url, DEFAULT_PLANS_URL),
+            ("cardUrl", &self.card_url, DEFAULT_CARD_URL),
+        ] {
+            check_endpoint(field, value.as_deref().unwrap_or(default))?;
+        }
         let register_path = check_path_field("registerPath", &self.register_path, "/")?;
         let success_path = check_path_field(
             "successPath",
@@ -679,6 +726,9 @@ impl RawConfig {
             plan: self.plan.map(tidy_plan),
             continue_url: self.continue_url.map(|url| url.trim().to_owned()),
             continue_label: text(self.continue_label),
+            subscription_url: endpoint(self.subscription_url, DEFAULT_SUBSCRIPTION_URL),
+            plans_url: endpoint(self.plans_url, DEFAULT_PLANS_URL),
+            card_url: endpoint(self.card_url, DEFAULT_CARD_URL),
         }
     }
 }

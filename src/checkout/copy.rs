@@ -154,6 +154,81 @@ texts! {
     ErrorCode => "오류 코드", "Error code";
     ProviderMessage => "결제사 안내", "Message from the payment provider";
     ConfigErrorTitle => "카드 등록을 준비하지 못했어요", "Card registration is not available";
+    // The subscription portal (src/portal.rs).
+    PortalTitle => "구독 관리", "Your subscription";
+    PortalLoading => "구독 정보를 불러오는 중…", "Loading your subscription…";
+    PortalLoadFailed => "구독 정보를 불러오지 못했어요. 잠시 후 다시 시도해 주세요.",
+        "Your subscription could not be loaded. Please try again shortly.";
+    PortalNone => "구독 중인 플랜이 없어요.", "You have no subscription.";
+    PortalSubscribe => "구독하기", "Subscribe";
+    PortalStatus => "상태", "Status";
+    PortalStatusTrialing => "무료 체험 중", "Free trial";
+    PortalStatusIncomplete => "첫 결제 실패", "First payment failed";
+    PortalStatusActive => "이용 중", "Active";
+    PortalStatusPastDue => "결제 실패 · 재시도 중", "Payment failed · retrying";
+    PortalStatusCanceled => "해지됨", "Ended";
+    PortalStatusUnpaid => "미납 · 결제 중단", "Unpaid · no longer charged";
+    PortalStatusEnding => "해지 예정", "Ending";
+    PortalPrice => "요금", "Price";
+    PortalNextCharge => "다음 결제", "Next payment";
+    PortalNoNextCharge => "없음", "None";
+    PortalEndsOn => "이용 종료일", "Ends on";
+    PortalTrialEnds => "무료 체험 종료", "Trial ends";
+    PortalCard => "결제 카드", "Card";
+    PortalNoCard => "등록된 카드가 없어요", "No card on file";
+    PortalChangeCard => "카드 변경", "Change card";
+    PortalRemoveCard => "카드 삭제", "Remove card";
+    PortalRemoveCardLead => "진행 중인 구독이 없어 카드를 삭제할 수 있어요. 삭제하면 다시는 결제되지 않아요.",
+        "Nothing is live, so the card can be removed. It will never be charged again.";
+    PortalChangeTitle => "변경 안내", "A change to your subscription";
+    PortalChangeDate => "변경일", "From";
+    PortalChangeBefore => "현재 가격", "Price now";
+    PortalChangeAfter => "변경 후 가격", "New price";
+    PortalChangeMethod => "결제 수단", "Payment method";
+    PortalChangeHowToCancel => "해지 방법", "How to cancel";
+    PortalChangeIfDeclined => "동의하지 않으면", "If you decline";
+    PortalChangeAsk => "아래 내용으로 결제해도 될까요? 동의하지 않으면 결제되지 않아요.",
+        "May we charge you on these terms? Nothing is charged without your agreement.";
+    PortalAccept => "동의", "Agree";
+    PortalDecline => "거부", "Decline";
+    PortalAccepted => "동의하셨어요. 변경일 전까지 언제든 거부로 바꿀 수 있어요.",
+        "You agreed. You can change to decline until the change date.";
+    PortalDeclined => "거부하셨어요. 변경일 전까지 언제든 동의로 바꿀 수 있어요.",
+        "You declined. You can change to agree until the change date.";
+    PortalChangeLater => "이 변경은 동의 기간이 되면 다시 안내해 드려요.",
+        "We will ask for your answer when its consent period opens.";
+    PortalSwitchTitle => "플랜 변경", "Change plan";
+    PortalSwitchTo => "이 플랜으로 변경", "Switch to this plan";
+    PortalSwitchNow => "지금 결제", "Charged now";
+    PortalSwitchFrom => "적용일", "Takes effect";
+    PortalSwitchConfirm => "변경하기", "Switch";
+    PortalCancelTitle => "구독 해지", "Cancel your subscription";
+    PortalCancelAtEnd => "일반해지", "Cancel at the period's end";
+    PortalCancelAtEndLead => "이미 결제한 기간이 끝날 때까지 이용하고, 그 뒤로는 결제되지 않아요. 환불은 없어요.",
+        "Keep using it until the paid period ends; nothing is charged after that. No refund.";
+    PortalCancelNow => "중도해지", "Cancel now";
+    PortalCancelNowLead => "지금 해지하고, 남은 기간만큼 일할 계산해 환불해 드려요.",
+        "End it now; the unused days are refunded pro rata.";
+    PortalWithdraw => "청약철회", "Withdraw";
+    PortalWithdrawLead => "결제일로부터 기간 안이라 이번 결제를 취소하고 전액 환불해 드려요.",
+        "Within the withdrawal period: this payment is cancelled and refunded in full.";
+    /// `\u{1}`: the amount.
+    PortalRefund => "\u{1}원 환불", "₩\u{1} refunded";
+    PortalUntil => "신청 가능 기한", "Open until";
+    PortalConfirm => "확인", "Confirm";
+    PortalBack => "돌아가기", "Back";
+    PortalUndoCancel => "해지 취소", "Keep my subscription";
+    PortalEndingLead => "이용 종료일에 해지돼요. 그 전까지 해지를 취소할 수 있어요.",
+        "It ends on the date above. You can keep it until then.";
+    PortalCharges => "결제 내역", "Payments";
+    PortalReceipt => "영수증", "Receipt";
+    PortalRefunded => "환불", "Refunded";
+    PortalChargeFailed => "실패", "Failed";
+    PortalChargePending => "확인 중", "Confirming";
+    PortalBusy => "처리하고 있어요…", "Working on it…";
+    PortalActionFailed => "요청을 처리하지 못했어요. 잠시 후 다시 시도해 주세요.",
+        "The request could not be completed. Please try again shortly.";
+    PortalDone => "처리했어요.", "Done.";
 }
 
 /// The copy for an SDK error (a cancel gets a quiet status line, not an alert).

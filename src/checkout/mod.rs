@@ -7,6 +7,7 @@ pub mod copy;
 pub mod handoff;
 pub mod keys;
 pub mod plan;
+pub mod portal;
 pub mod query;
 pub mod redirect;
 pub mod request;

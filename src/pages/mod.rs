@@ -7,7 +7,7 @@ mod success;
 use leptos::prelude::*;
 
 pub use fail::RegistrationFail;
-pub use register::{CardRegistration, RegisterState, Retry};
+pub use register::{begin_registration, CardRegistration, RegisterState, Retry};
 pub use success::RegistrationSuccess;
 
 use crate::checkout::config::{Config, ConfigError, Page};

@@ -221,6 +221,17 @@ fn begin(
     config: &Config,
     customer: &Customer,
 ) -> Result<(CardBillingRequest, PendingRegistration), RegisterState> {
+    begin_registration(config, customer.key.clone(), customer.checkout_session.clone())
+}
+
+/// The request of a registration the tab starts now (for `customer`, on a checkout session or
+/// not), remembered in this tab first so the success page accepts Toss's redirect: the
+/// registration page's click, and the portal's "change card".
+pub fn begin_registration(
+    config: &Config,
+    customer: CustomerKey,
+    checkout_session: Option<String>,
+) -> Result<(CardBillingRequest, PendingRegistration), RegisterState> {
     let state = browser::random_token()
         .ok_or_else(|| integration("crypto.getRandomValues is unavailable".into()))?;
     let urls = callback_urls(
@@ -233,9 +244,9 @@ fn begin(
     .map_err(|e| integration(e.to_string()))?;
     let request = CardBillingRequest::for_config(config, urls, browser::is_mobile());
     let registration = PendingRegistration {
-        customer_key: customer.key.clone(),
+        customer_key: customer,
         state,
-        checkout_session: customer.checkout_session.clone(),
+        checkout_session,
     };
     storage::save_pending(&registration).map_err(|e| {
         failed(
