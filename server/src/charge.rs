@@ -181,7 +181,7 @@ impl Charges {
                     .await?
             }
         }
-        .filter(|key| key.customer_key == request.customer_key)
+        .filter(|key| key.customer_key == request.customer_key && key.is_usable())
         .ok_or(ChargeError::NoBillingKey)?;
         let row = self
             .0
@@ -446,6 +446,18 @@ impl Charges {
                 )
                 .await;
         };
+        if !key_row.is_usable() {
+            // Deleted at Toss (BILLING_DELETED) or removed by its customer: never charged again.
+            return self
+                .settle(
+                    row,
+                    Settled::Failed {
+                        code: "BILLING_KEY_DELETED".into(),
+                        message: "the card was deleted; nothing was sent to Toss".into(),
+                    },
+                )
+                .await;
+        }
         let billing_key = self
             .0
             .keyring

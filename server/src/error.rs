@@ -53,6 +53,20 @@ pub enum ApiError {
         /// Why, in words.
         message: String,
     },
+    /// A refusal that offers something else instead (`offer`, JSON, beside `code` and
+    /// `message`): 청약철회 after its window (`WITHDRAWAL_PERIOD_OVER`, 409) offers 중도해지 with its
+    /// exact refund.
+    #[error("{message}")]
+    RefusedWithOffer {
+        /// The status.
+        status: StatusCode,
+        /// The code.
+        code: &'static str,
+        /// Why, in words.
+        message: String,
+        /// What the client may do instead.
+        offer: serde_json::Value,
+    },
     /// 429 `TOO_MANY_REQUESTS`: the client's rate limit (retryable).
     #[error("요청이 너무 많습니다. 잠시 후 다시 시도해주세요.")]
     TooManyRequests {
@@ -77,7 +91,8 @@ impl ApiError {
             ApiError::NoBillingKey => (StatusCode::NOT_FOUND, "NO_BILLING_KEY"),
             ApiError::OrderIdConflict => (StatusCode::CONFLICT, "ORDER_ID_CONFLICT"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
-            ApiError::Refused { status, code, .. } => (*status, code),
+            ApiError::Refused { status, code, .. }
+            | ApiError::RefusedWithOffer { status, code, .. } => (*status, code),
             ApiError::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS")
             }
@@ -118,6 +133,11 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         if let ApiError::Unavailable(e) = &self {
             tracing::error!(error = %e, "storage failed; answered 503");
+        }
+        if let ApiError::RefusedWithOffer { offer, .. } = &self {
+            let body =
+                serde_json::json!({ "code": code, "message": self.to_string(), "offer": offer });
+            return (status, Json(body)).into_response();
         }
         let retry = match &self {
             ApiError::TooManyRequests { retry_after_ms } => Some(*retry_after_ms),

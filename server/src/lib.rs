@@ -3,7 +3,8 @@
 //! - [`routes`]: the HTTP API (one module per resource), [`web`]: the frontend and headers,
 //!   [`serve`]: the connection loop (timeouts, limits, graceful shutdown);
 //! - [`exchange`]: the authKey → billing-key exchange, exactly once; [`charge`]: charges, exactly
-//!   once per orderId; [`reconciler`]: finishes what a crash or an unclear answer left;
+//!   once per orderId; [`refund`]: refunds, exactly once per refund id; [`reconciler`]: finishes
+//!   what a crash or an unclear answer left; [`toss_webhooks`]: Toss's webhooks, from the inbox;
 //! - [`store`]: SQLite or PostgreSQL; [`session`]: who the customer is; [`crypto`]: keys at rest;
 //! - [`toss`]: the Toss API client and what its codes mean (the offline simulator is the
 //!   `toss-sim` crate, mounted here in demo mode);
@@ -13,6 +14,7 @@
 //! backend contract.
 
 pub mod billing;
+pub mod card_removal;
 pub mod charge;
 pub mod checkout;
 pub mod clock;
@@ -23,6 +25,7 @@ pub mod ids;
 pub mod lease;
 pub mod notices;
 pub mod reconciler;
+pub mod refund;
 pub mod routes;
 pub mod scheduler;
 pub mod serve;
@@ -31,6 +34,7 @@ pub mod settings;
 pub mod store;
 pub mod subscription;
 pub mod toss;
+pub mod toss_webhooks;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -49,18 +53,21 @@ use tower_http::trace::TraceLayer;
 pub use settings::{Mode, Settings};
 
 use crate::billing::dunning::RetryPolicy;
+use crate::billing::refund_policy::Policy as RefundPolicy;
 use crate::charge::{ChargeSettings, Charges};
 use crate::clock::Clock;
 use crate::crypto::{Keyring, KeyringError};
 use crate::error::error_response;
 use crate::exchange::{ExchangeSettings, Exchanges};
 use crate::notices::Webhook;
+use crate::refund::Refunds;
 use crate::routes::AppContext;
 use crate::session::{SessionSettings, Sessions};
 use crate::settings::{KeySource, SettingsError};
 use crate::store::{PoolSize, Store, StoreError};
 use crate::subscription::{SubscriptionSettings, Subscriptions};
 use crate::toss::TossClient;
+use crate::toss_webhooks::Inbox;
 use toss_sim::Simulator;
 
 /// Why the server did not start.
@@ -241,6 +248,20 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         },
         tasks.clone(),
     );
+    let refunds = Refunds::new(
+        store.clone(),
+        toss.clone(),
+        clock.clone(),
+        ChargeSettings {
+            owner: instance.clone(),
+            lease: settings.lease,
+            wait: settings.handoff_wait,
+            quick_retries: settings.toss_quick_retries,
+            backoff: settings.toss_backoff,
+        },
+        tasks.clone(),
+    );
+    let inbox = Inbox::new(store.clone(), toss.clone(), refunds.clone(), clock.clone());
     let sessions = Sessions::new(
         store.clone(),
         keyring.clone(),
@@ -263,6 +284,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let subscriptions = Subscriptions::new(
         store.clone(),
         charges.clone(),
+        refunds.clone(),
         clock.clone(),
         SubscriptionSettings {
             owner: instance.clone(),
@@ -276,6 +298,10 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
             concurrency: settings.scheduler_concurrency,
             batch: (settings.scheduler_concurrency * 2) as i64,
             recheck: Duration::from_secs(2),
+            cancellation: RefundPolicy {
+                withdrawal_days: settings.withdrawal_days,
+                mid_term: settings.mid_term_refund,
+            },
         },
     );
     let webhook = settings
@@ -290,9 +316,13 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         sessions: sessions.clone(),
         exchanges: exchanges.clone(),
         charges: charges.clone(),
+        refunds: refunds.clone(),
         subscriptions: subscriptions.clone(),
+        toss_inbox: inbox.clone(),
+        toss: toss.clone(),
         clock: clock.clone(),
         keyring: keyring.clone(),
+        tasks: tasks.clone(),
     };
     let (api, limiters) = routes::api_router(ctx);
     let mut app = api;
@@ -330,12 +360,14 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         reconciler::Work {
             exchanges,
             charges,
+            refunds,
             sessions,
             limiters,
         },
         settings.reconcile_interval,
         stop.clone(),
     );
+    let webhooks = toss_webhooks::spawn(inbox, settings.reconcile_interval, stop.clone());
     let recurring = scheduler::spawn(
         scheduler::Work {
             subscriptions,
@@ -354,6 +386,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         let _ = serving.await;
         let _ = background.await;
         let _ = recurring.await;
+        let _ = webhooks.await;
         tasks.close();
         if tokio::time::timeout(drain_timeout, tasks.wait())
             .await

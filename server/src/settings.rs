@@ -45,6 +45,43 @@ pub const DEFAULT_TERMS_VERSION: &str = "2026-12-01";
 /// The real Toss API.
 pub const TOSS_API: &str = "https://api.tosspayments.com";
 
+/// Where Toss's webhooks are received unless `TOSS_WEBHOOK_PATH` says otherwise.
+pub const DEFAULT_TOSS_WEBHOOK_PATH: &str = "/api/toss/webhooks";
+
+/// Toss's published webhook source addresses (toss-billing-contract.md §10), for
+/// `TOSS_WEBHOOK_ALLOWLIST=on`.
+pub const TOSS_WEBHOOK_SOURCES: [IpAddr; 4] = [
+    IpAddr::V4(Ipv4Addr::new(13, 124, 18, 147)),
+    IpAddr::V4(Ipv4Addr::new(13, 124, 108, 35)),
+    IpAddr::V4(Ipv4Addr::new(3, 36, 173, 151)),
+    IpAddr::V4(Ipv4Addr::new(3, 38, 81, 32)),
+];
+
+/// A webhook path that cannot collide with the API's own routes or the pages: `/` and then
+/// letters, digits, `/ _ - .`; under `/api/` only below `/api/toss/`; never the simulator's or the
+/// operator page's prefix.
+pub fn check_webhook_path(path: &str) -> Result<(), &'static str> {
+    let shaped = path.len() >= 2
+        && path.len() <= 200
+        && path.starts_with('/')
+        && !path.ends_with('/')
+        && !path.contains("//")
+        && !path.contains("..")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'));
+    if !shaped {
+        return Err("must be a path like /api/toss/webhooks (letters, digits, / _ - .)");
+    }
+    if (path.starts_with("/api/") && !path.starts_with("/api/toss/"))
+        || path.starts_with("/__toss-sim")
+        || path.starts_with("/operator")
+    {
+        return Err("must not be under /api/ (except /api/toss/), /__toss-sim or /operator");
+    }
+    Ok(())
+}
+
 /// What this server is for; decides what may be left to defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -202,6 +239,14 @@ pub struct Settings {
     /// The version of the cancellation terms' text shown at checkout, recorded with each
     /// subscription.
     pub terms_version: String,
+    /// 청약철회: days from a period's charge during which it is refunded whole (0: not offered).
+    pub withdrawal_days: u32,
+    /// What 중도해지 refunds: the unused days pro rata, or nothing.
+    pub mid_term_refund: crate::billing::refund_policy::MidTermRefund,
+    /// Where Toss's webhooks are received (registered in Toss's developer console).
+    pub toss_webhook_path: String,
+    /// Accept Toss's webhooks only from Toss's published source addresses.
+    pub toss_webhook_allowlist: bool,
     /// Where subscription events are posted (`None`: the log).
     pub webhook_url: Option<String>,
     /// Their signing secret.
@@ -296,6 +341,11 @@ Configuration comes from environment variables (server/README.md explains each):
   SUBSCRIBE_PLAN              plan id of a checkout that names no plan (demo: premium-monthly;
                               none = a checkout must name its plan)
   TERMS_VERSION               version of the cancellation terms' text the pages show (default 2026-12-01)
+  WITHDRAWAL_DAYS             청약철회: days from a period's charge (its day is day 1) during which
+                              the customer gets it back whole (default 7; 0 = not offered)
+  MID_TERM_REFUND             중도해지 refunds: prorata (default: the unused days) | none
+  TOSS_WEBHOOK_PATH           where Toss's webhooks are received (default /api/toss/webhooks)
+  TOSS_WEBHOOK_ALLOWLIST      on: accept them only from Toss's published addresses (default off)
   WEBHOOK_URL, WEBHOOK_SECRET where subscription events are posted, signed (HMAC-SHA256)
   CLOCK_OFFSET_MS             demo/test: start the clock this far ahead (POST /api/admin/clock moves it)
   RUST_LOG                    log filter (default info)
@@ -348,6 +398,10 @@ impl Settings {
             dunning_final_state: crate::billing::dunning::FinalState::Canceled,
             subscribe_plan: Some(DEMO_PLAN_ID.to_owned()),
             terms_version: DEFAULT_TERMS_VERSION.to_owned(),
+            withdrawal_days: 7,
+            mid_term_refund: crate::billing::refund_policy::MidTermRefund::ProRata,
+            toss_webhook_path: DEFAULT_TOSS_WEBHOOK_PATH.to_owned(),
+            toss_webhook_allowlist: false,
             webhook_url: None,
             webhook_secret: None,
             movable_clock: true,
@@ -591,6 +645,24 @@ impl Settings {
                 return Err(invalid("TERMS_VERSION", "must be 1-40 characters"));
             }
             s.terms_version = version;
+        }
+        if let Some(days) = number("WITHDRAWAL_DAYS", 0..=365)? {
+            s.withdrawal_days = days as u32;
+        }
+        if let Some(refund) = get("MID_TERM_REFUND") {
+            use crate::billing::refund_policy::MidTermRefund;
+            s.mid_term_refund = match refund.as_str() {
+                "prorata" => MidTermRefund::ProRata,
+                "none" => MidTermRefund::Nothing,
+                _ => return Err(invalid("MID_TERM_REFUND", "must be prorata or none")),
+            };
+        }
+        if let Some(path) = get("TOSS_WEBHOOK_PATH") {
+            check_webhook_path(&path).map_err(|p| invalid("TOSS_WEBHOOK_PATH", p))?;
+            s.toss_webhook_path = path;
+        }
+        if let Some(on) = flag("TOSS_WEBHOOK_ALLOWLIST")? {
+            s.toss_webhook_allowlist = on;
         }
         if let Some(url) = get("WEBHOOK_URL") {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -856,6 +928,42 @@ mod tests {
             settings(&[("TOSS_SECRET_KEY", "live_sk_abcdefghijkl")]).unwrap_err(),
             SettingsError::KeyModeMismatch(_)
         ));
+    }
+
+    #[test]
+    fn refund_policy_and_toss_webhook_settings() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.withdrawal_days, 7);
+        assert_eq!(s.toss_webhook_path, "/api/toss/webhooks");
+        assert!(!s.toss_webhook_allowlist);
+        let s = settings(&[
+            ("WITHDRAWAL_DAYS", "14"),
+            ("MID_TERM_REFUND", "none"),
+            ("TOSS_WEBHOOK_PATH", "/hooks/toss"),
+            ("TOSS_WEBHOOK_ALLOWLIST", "on"),
+        ])
+        .unwrap();
+        assert_eq!(s.withdrawal_days, 14);
+        assert_eq!(
+            s.mid_term_refund,
+            crate::billing::refund_policy::MidTermRefund::Nothing
+        );
+        assert_eq!(s.toss_webhook_path, "/hooks/toss");
+        assert!(s.toss_webhook_allowlist);
+        for bad in [
+            "hooks",
+            "/api/subscription",
+            "/__toss-sim/x",
+            "/a/../b",
+            "/a b",
+            "/x/",
+        ] {
+            assert!(
+                settings(&[("TOSS_WEBHOOK_PATH", bad)]).is_err(),
+                "{bad} accepted"
+            );
+        }
+        assert!(settings(&[("MID_TERM_REFUND", "half")]).is_err());
     }
 
     #[test]

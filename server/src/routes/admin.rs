@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use toss_billing_contract::PlanCycle as WireCycle;
 
-use super::subscriptions::{charge_view, subscription_view, CancelBody};
+use super::subscriptions::{charge_with_refunds, subscription_view, CancelBody};
 use super::{check_operator, AppContext};
 use crate::billing::lifecycle::Status;
 use crate::checkout::wire_cycle;
@@ -25,6 +25,10 @@ pub fn router() -> Router<AppContext> {
         .route("/api/admin/subscriptions/{id}", get(read))
         .route("/api/admin/subscriptions/{id}/retry", post(retry))
         .route("/api/admin/subscriptions/{id}/cancel", post(cancel))
+        .route(
+            "/api/admin/subscriptions/{id}/period-used",
+            post(period_used),
+        )
         .route("/api/admin/plans", get(plans))
         .route("/api/admin/plans/{id}", put(put_plan).patch(patch_plan))
         .route(
@@ -115,12 +119,10 @@ async fn read(
             })
         })
         .collect();
-    let charges: Vec<Value> = store
-        .subscription_charges(id)
-        .await?
-        .iter()
-        .map(charge_view)
-        .collect();
+    let mut charges = Vec::new();
+    for c in store.subscription_charges(id).await? {
+        charges.push(charge_with_refunds(&ctx, &c).await?);
+    }
     let mut changes = Vec::new();
     for change in store.changes_of(id).await? {
         changes.push(ctx.subscriptions.change_terms(&sub, &change).await?);
@@ -179,6 +181,21 @@ async fn cancel(
     check_operator(&ctx, &headers)?;
     let sub = ctx.subscriptions.cancel(id, body.when, "operator").await?;
     Ok(Json(subscription_view(&ctx, &sub).await?))
+}
+
+/// `POST /api/admin/subscriptions/{id}/period-used` (the merchant's app, operator token): the
+/// current period's service or content was supplied, so 청약철회 of it refunds the 중도해지
+/// amount, not the whole charge. Idempotent: `{"subscriptionId", "period", "markedAt"}`.
+async fn period_used(
+    State(ctx): State<AppContext>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    check_operator(&ctx, &headers)?;
+    let (period, at) = ctx.subscriptions.mark_period_used(id).await?;
+    Ok(Json(
+        json!({ "subscriptionId": id, "period": period, "markedAt": iso_kst(at) }),
+    ))
 }
 
 async fn plans(State(ctx): State<AppContext>, headers: HeaderMap) -> ApiResult<Json<Value>> {

@@ -122,7 +122,19 @@ async fn charge_answer(ctx: &AppContext, row: &ChargeRow) -> ApiResult<Response>
             json!({ "kind": format!("{kind:?}").to_uppercase(), "httpStatus": http_status, "outcome": outcome, "code": code })
         })
         .collect();
+    let refunds = ctx.store.refunds_of_charge(&row.order_id).await?;
+    let refunded: i64 = refunds
+        .iter()
+        .filter(|r| r.status == crate::store::refunds::RefundStatus::Done)
+        .map(|r| r.amount)
+        .sum();
+    let mut refund_list = Vec::with_capacity(refunds.len());
+    for r in &refunds {
+        refund_list.push(super::refunds::refund_json(ctx, r, false).await?);
+    }
     let mut out = json!({
+        "refunds": refund_list,
+        "refundedAmount": refunded,
         "orderId": row.order_id,
         "status": row.status,
         "customerKey": row.customer_key,

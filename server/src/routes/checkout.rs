@@ -56,6 +56,19 @@ impl From<ActionError> for ApiError {
                 code,
                 message,
             },
+            ActionError::WithdrawalOver {
+                mid_term_refund,
+                holds_until,
+                ..
+            } => ApiError::RefusedWithOffer {
+                status: StatusCode::CONFLICT,
+                code: "WITHDRAWAL_PERIOD_OVER",
+                message: e.to_string(),
+                offer: serde_json::json!({
+                    "when": "now", "refund": mid_term_refund,
+                    "holdsUntil": crate::clock::iso_kst(holds_until),
+                }),
+            },
             ActionError::Invalid(message) => ApiError::InvalidRequest(message),
             ActionError::Store(e) => ApiError::Unavailable(e),
         }

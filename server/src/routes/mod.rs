@@ -1,8 +1,10 @@
-//! The API, one module per resource, merged in [`api_router`]: `customer` (who is calling),
-//! `checkout` (the terms before the card), `handoff` (the authKey exchange), `subscriptions` (the
-//! customer's own), `admin` (the operator's subscriptions, plans and price changes), `charges`
-//! (operator charges), `system` (health, the demo clock). Every answer is JSON; every error is
-//! `{"code", "message"}` (`crate::error`).
+//! The API, one module per resource, merged in [`api_router`]: `customer` (who is calling, and
+//! removing their card), `checkout` (the terms before the card), `handoff` (the authKey exchange),
+//! `subscriptions` (the customer's own: cancellation with its preview, charges with receipts and
+//! refunds), `admin` (the operator's subscriptions, plans and price changes), `charges` (operator
+//! charges), `refunds` (operator refunds, Toss's webhooks as received), `toss_webhooks` (Toss's
+//! webhook endpoint, outside the same-site check), `system` (health, the demo clock). Every answer
+//! is JSON; every error is `{"code", "message"}` (`crate::error`).
 
 mod admin;
 mod charges;
@@ -10,8 +12,10 @@ mod checkout;
 mod customer;
 mod handoff;
 mod operator_page;
+mod refunds;
 mod subscriptions;
 mod system;
+mod toss_webhooks;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -53,12 +57,20 @@ pub struct AppContext {
     pub exchanges: Exchanges,
     /// Charges.
     pub charges: Charges,
+    /// Refunds.
+    pub refunds: crate::refund::Refunds,
     /// Subscriptions.
     pub subscriptions: crate::subscription::Subscriptions,
     /// The clock.
     pub clock: Clock,
     /// The server's keys (checkout sessions are signed with them).
     pub keyring: Arc<crate::crypto::Keyring>,
+    /// Toss's webhooks, queued.
+    pub toss_inbox: crate::toss_webhooks::Inbox,
+    /// The Toss client (a removed card's best-effort deletion at Toss).
+    pub toss: crate::toss::TossClient,
+    /// Work that must outlive its request.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 /// The rate limiter's key: the client's IP, from the connection, or from `X-Forwarded-For` &c.
@@ -149,6 +161,7 @@ pub fn api_router(ctx: AppContext) -> (Router, Vec<Limiter>) {
         .merge(customer::router(&ctx, &mut limiters))
         .merge(handoff::router(&ctx, &mut limiters))
         .merge(charges::router())
+        .merge(refunds::router())
         .merge(checkout::router(&ctx, &mut limiters))
         .merge(subscriptions::router())
         .merge(admin::router())
@@ -159,6 +172,8 @@ pub fn api_router(ctx: AppContext) -> (Router, Vec<Limiter>) {
             any(|| async { axum::response::IntoResponse::into_response(ApiError::NotFound) }),
         )
         .layer(axum::middleware::from_fn_with_state(ctx.clone(), same_site))
+        // Toss is cross-site by nature: its endpoint is added after (outside) the Origin check.
+        .merge(toss_webhooks::router(&ctx))
         .with_state(ctx);
     (router, limiters)
 }

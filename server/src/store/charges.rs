@@ -335,6 +335,15 @@ impl Store {
         .await)?)
     }
 
+    /// The charge Toss knows by this payment key, if it is ours.
+    pub async fn charge_by_payment_key(&self, payment_key: &str) -> StoreResult<Option<ChargeRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM charges WHERE payment_key = $1 LIMIT 1");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ChargeRow>(&sql)
+            .bind(payment_key)
+            .fetch_optional(pool)
+            .await)?)
+    }
+
     /// Every charge of a subscription (periods and prorations), oldest first: the customer's
     /// payment history with receipts.
     pub async fn subscription_charges(&self, subscription_id: i64) -> StoreResult<Vec<ChargeRow>> {
@@ -408,7 +417,7 @@ impl Store {
     /// the work its previous run left mid-way at once, instead of waiting for the leases to lapse.
     pub async fn release_leases_of(&self, owner: &str) -> StoreResult<u64> {
         let mut released = 0;
-        for table in ["exchanges", "charges"] {
+        for table in ["exchanges", "charges", "refunds"] {
             let sql = format!(
                 "UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1"
             );

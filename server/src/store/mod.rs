@@ -11,7 +11,9 @@ pub mod changes;
 pub mod charges;
 pub mod customers;
 pub mod exchanges;
+pub mod refunds;
 pub mod subscriptions;
+pub mod webhooks;
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -163,12 +165,14 @@ const SQLITE_MIGRATIONS: MigrationList = migrations![
     2 "exactly once" "sqlite/0002_exactly_once.sql" Sqlx,
     3 "subscriptions" "sqlite/0003_subscriptions.sql" Sqlx,
     4 "terms" "sqlite/0004_terms.sql" Rebuild,
+    5 "refunds" "sqlite/0005_refunds.sql" Sqlx,
 ];
 const POSTGRES_MIGRATIONS: MigrationList = migrations![
     1 "init" "postgres/0001_init.sql" Sqlx,
     2 "subscriptions" "postgres/0002_subscriptions.sql" Sqlx,
     3 "statuses" "postgres/0003_statuses.sql" Sqlx,
     4 "terms" "postgres/0004_terms.sql" Sqlx,
+    5 "refunds" "postgres/0005_refunds.sql" Sqlx,
 ];
 
 fn migration(

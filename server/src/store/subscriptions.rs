@@ -587,75 +587,8 @@ impl Store {
     ) -> StoreResult<bool> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let (period_no, period_start, period_end) = update.period.map_or((None, None, None), |(n, s, e)| (Some(n), Some(s), Some(e)));
-            // A new period starts unpaid unless the update says otherwise.
-            let period_paid = update.period_paid.or(update.period.map(|_| false));
-            let n = sqlx::query(
-                "UPDATE subscriptions SET \
-                 status = COALESCE($1, status), \
-                 period_no = COALESCE($2, period_no), \
-                 current_period_start = COALESCE($3, current_period_start), \
-                 current_period_end = COALESCE($4, current_period_end), \
-                 next_charge_at = CASE WHEN $5 THEN $6 ELSE next_charge_at END, \
-                 cancel_at_period_end = COALESCE($7, cancel_at_period_end), \
-                 canceled_at = COALESCE($8, canceled_at), \
-                 lease_owner = CASE WHEN $9 THEN NULL ELSE lease_owner END, \
-                 lease_until = CASE WHEN $9 THEN NULL ELSE lease_until END, \
-                 updated_at = $10, \
-                 period_paid = COALESCE($13, period_paid), \
-                 amount = COALESCE($14, amount), \
-                 plan_id = COALESCE($15, plan_id), \
-                 anchor_at = COALESCE($16, anchor_at), \
-                 anchor_period_no = COALESCE($17, anchor_period_no), \
-                 ended_reason = COALESCE($18, ended_reason), \
-                 trial_notice_at = COALESCE($19, trial_notice_at) \
-                 WHERE id = $11 AND ($12 IS NULL OR lease_owner = $12)",
-            )
-            .bind(update.status)
-            .bind(period_no)
-            .bind(period_start)
-            .bind(period_end)
-            .bind(update.next_charge_at.is_some())
-            .bind(update.next_charge_at.flatten())
-            .bind(update.cancel_at_period_end)
-            .bind(update.canceled_at)
-            .bind(release)
-            .bind(now)
-            .bind(id)
-            .bind(owner)
-            .bind(period_paid)
-            .bind(update.amount)
-            .bind(update.plan_id.as_deref())
-            .bind(update.anchor.map(|a| a.0))
-            .bind(update.anchor.map(|a| a.1))
-            .bind(update.ended_reason)
-            .bind(update.trial_notice_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 0 {
+            if !apply_subscription_update!(tx, id, owner, update, release, now)? {
                 return Ok(false);
-            }
-            if let Some((change_id, status)) = update.change {
-                sqlx::query("UPDATE subscription_changes SET status = $1, updated_at = $2 WHERE id = $3 AND subscription_id = $4")
-                    .bind(status)
-                    .bind(now)
-                    .bind(change_id)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if let Some((change_id, at)) = update.change_requested_at {
-                sqlx::query("UPDATE subscription_changes SET requested_at = $1, updated_at = $2 WHERE id = $3 AND subscription_id = $4")
-                    .bind(at)
-                    .bind(now)
-                    .bind(change_id)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for (kind, detail) in &update.events {
-                insert_event!(tx, id, kind.as_str(), detail.as_str(), now)?;
             }
             tx.commit().await?;
             Ok(true)
@@ -823,3 +756,88 @@ macro_rules! insert_event {
     };
 }
 pub(crate) use insert_event;
+
+/// Applies a [`SubscriptionUpdate`] (and its events) inside a transaction: `Ok(false)` if the
+/// subscription is not held by `owner` (nothing written). Its first statement is a write, so a
+/// SQLite transaction that starts with it may read afterwards (store/changes.rs, `attach_change`).
+macro_rules! apply_subscription_update {
+    ($tx:expr, $id:expr, $owner:expr, $update:expr, $release:expr, $now:expr) => {
+        async {
+            let (id, owner, update, release, now): (i64, Option<&str>, &SubscriptionUpdate, bool, i64) =
+                ($id, $owner, $update, $release, $now);
+            let (period_no, period_start, period_end) = update.period.map_or((None, None, None), |(n, s, e)| (Some(n), Some(s), Some(e)));
+            // A new period starts unpaid unless the update says otherwise.
+            let period_paid = update.period_paid.or(update.period.map(|_| false));
+            let n = sqlx::query(
+                "UPDATE subscriptions SET \
+                 status = COALESCE($1, status), \
+                 period_no = COALESCE($2, period_no), \
+                 current_period_start = COALESCE($3, current_period_start), \
+                 current_period_end = COALESCE($4, current_period_end), \
+                 next_charge_at = CASE WHEN $5 THEN $6 ELSE next_charge_at END, \
+                 cancel_at_period_end = COALESCE($7, cancel_at_period_end), \
+                 canceled_at = COALESCE($8, canceled_at), \
+                 lease_owner = CASE WHEN $9 THEN NULL ELSE lease_owner END, \
+                 lease_until = CASE WHEN $9 THEN NULL ELSE lease_until END, \
+                 updated_at = $10, \
+                 period_paid = COALESCE($13, period_paid), \
+                 amount = COALESCE($14, amount), \
+                 plan_id = COALESCE($15, plan_id), \
+                 anchor_at = COALESCE($16, anchor_at), \
+                 anchor_period_no = COALESCE($17, anchor_period_no), \
+                 ended_reason = COALESCE($18, ended_reason), \
+                 trial_notice_at = COALESCE($19, trial_notice_at) \
+                 WHERE id = $11 AND ($12 IS NULL OR lease_owner = $12)",
+            )
+            .bind(update.status)
+            .bind(period_no)
+            .bind(period_start)
+            .bind(period_end)
+            .bind(update.next_charge_at.is_some())
+            .bind(update.next_charge_at.flatten())
+            .bind(update.cancel_at_period_end)
+            .bind(update.canceled_at)
+            .bind(release)
+            .bind(now)
+            .bind(id)
+            .bind(owner)
+            .bind(period_paid)
+            .bind(update.amount)
+            .bind(update.plan_id.as_deref())
+            .bind(update.anchor.map(|a| a.0))
+            .bind(update.anchor.map(|a| a.1))
+            .bind(update.ended_reason)
+            .bind(update.trial_notice_at)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Ok::<bool, sqlx::Error>(false);
+            }
+            if let Some((change_id, status)) = update.change {
+                sqlx::query("UPDATE subscription_changes SET status = $1, updated_at = $2 WHERE id = $3 AND subscription_id = $4")
+                    .bind(status)
+                    .bind(now)
+                    .bind(change_id)
+                    .bind(id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            if let Some((change_id, at)) = update.change_requested_at {
+                sqlx::query("UPDATE subscription_changes SET requested_at = $1, updated_at = $2 WHERE id = $3 AND subscription_id = $4")
+                    .bind(at)
+                    .bind(now)
+                    .bind(change_id)
+                    .bind(id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            for (kind, detail) in &update.events {
+                insert_event!($tx, id, kind.as_str(), detail.as_str(), now)?;
+            }
+            Ok(true)
+        }
+        .await
+    };
+}
+pub(crate) use apply_subscription_update;

@@ -6,7 +6,9 @@
 //! - [`registration`]: a card registered on a checkout session starts a subscription on exactly
 //!   the session's terms (or becomes the card of the live one), and the hand-off's outcome;
 //! - [`changes`]: the operator's price changes, the customer's consent, plan switches;
-//! - [`actions`]: cancellation (일반해지, and its undo), retry now.
+//! - [`actions`]: cancellation — 일반해지 (and its undo), 중도해지 and 청약철회 with their refunds
+//!   written in the transaction that ends the subscription (`billing::refund_policy` decides the
+//!   amounts) —, the merchant's "period used" mark, retry now.
 //!
 //! Exactly once per period: a subscription is worked on under a lease in the database (any number
 //! of instances run the scheduler); its attempts are unique per (subscription, period, purpose,
@@ -28,6 +30,7 @@ use crate::billing::dunning::{self, RetryPolicy};
 use crate::billing::lifecycle::{self, Change, Notice, Snapshot, Status, Step};
 use crate::charge::{ChargeError, ChargeRequest, Charges};
 use crate::clock::{iso_kst, Clock, Millis};
+use crate::refund::Refunds;
 use crate::store::subscriptions::{
     cycle_of, PlanRow, SubscriptionRow, SubscriptionStatus, SubscriptionUpdate,
 };
@@ -54,6 +57,8 @@ pub struct SubscriptionSettings {
     pub batch: i64,
     /// How soon to look again at an attempt whose outcome is not final yet.
     pub recheck: Duration,
+    /// The customer's cancellation rights: 청약철회's window, what 중도해지 refunds.
+    pub cancellation: crate::billing::refund_policy::Policy,
 }
 
 /// Why a customer's or operator's action was refused. Each variant is a documented answer
@@ -72,6 +77,16 @@ pub enum ActionError {
     /// The request does not fit the subscription's state (the message says why).
     #[error("{1}")]
     Conflict(&'static str, String),
+    /// 청약철회 asked for after its window closed: 중도해지 is offered instead.
+    #[error("the withdrawal period (청약철회) ended at {}; cancelling now (중도해지) refunds {mid_term_refund}원", crate::clock::iso_kst(*closed_at))]
+    WithdrawalOver {
+        /// When the window closed.
+        closed_at: Millis,
+        /// What 중도해지 refunds now.
+        mid_term_refund: i64,
+        /// Until when that amount holds.
+        holds_until: Millis,
+    },
     /// The request itself is wrong (the message names the field).
     #[error("{0}")]
     Invalid(String),
@@ -89,6 +104,7 @@ impl ActionError {
 struct Inner {
     store: Store,
     charges: Charges,
+    refunds: Refunds,
     clock: Clock,
     settings: SubscriptionSettings,
 }
@@ -110,12 +126,14 @@ impl Subscriptions {
     pub fn new(
         store: Store,
         charges: Charges,
+        refunds: Refunds,
         clock: Clock,
         settings: SubscriptionSettings,
     ) -> Subscriptions {
         Subscriptions(Arc::new(Inner {
             store,
             charges,
+            refunds,
             clock,
             settings,
         }))

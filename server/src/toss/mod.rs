@@ -1,5 +1,6 @@
-//! The Toss API client: issue a billing key, charge it, look an order up. One HTTP call per method;
-//! retrying is the caller's decision (`exchange`, `charge`), always with the same Idempotency-Key.
+//! The Toss API client: issue a billing key, charge it, look an order or a payment up, refund
+//! (cancel) a payment, delete a billing key. One HTTP call per method; retrying is the caller's
+//! decision (`exchange`, `charge`, `refund`), always with the same Idempotency-Key.
 
 pub mod codes;
 
@@ -180,6 +181,56 @@ impl TossClient {
             }) if code == "NOT_FOUND_PAYMENT" => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// `GET /v1/payments/{paymentKey}`: the Payment, or `None` on `404 NOT_FOUND_PAYMENT`.
+    pub async fn payment(&self, payment_key: &str) -> Result<Option<Value>, TossError> {
+        let url = format!(
+            "{}/v1/payments/{}",
+            self.base,
+            utf8_percent_encode(payment_key, SEGMENT)
+        );
+        match self.send(self.http.get(url)).await {
+            Ok(payment) => Ok(Some(payment)),
+            Err(TossError::Refused {
+                status: 404, code, ..
+            }) if code == "NOT_FOUND_PAYMENT" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /v1/payments/{paymentKey}/cancel` (a refund, whole or partial): the Payment after it.
+    /// The body is `{cancelReason, cancelAmount}`; the Idempotency-Key is the refund's own.
+    pub async fn cancel_payment(
+        &self,
+        payment_key: &str,
+        body: &Value,
+        idempotency_key: &str,
+    ) -> Result<Value, TossError> {
+        let url = format!(
+            "{}/v1/payments/{}/cancel",
+            self.base,
+            utf8_percent_encode(payment_key, SEGMENT)
+        );
+        self.send(
+            self.http
+                .post(url)
+                .header("Idempotency-Key", idempotency_key)
+                .json(body),
+        )
+        .await
+    }
+
+    /// `DELETE /v1/billing/{billingKey}`: deletes a billing key at Toss. Best effort: Toss's
+    /// billing guide says issued keys cannot be deleted, while its webhook reference names a
+    /// deletion API (contract §10).
+    pub async fn delete_billing_key(&self, billing_key: &str) -> Result<Value, TossError> {
+        let url = format!(
+            "{}/v1/billing/{}",
+            self.base,
+            utf8_percent_encode(billing_key, SEGMENT)
+        );
+        self.send(self.http.delete(url)).await
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, TossError> {
