@@ -144,6 +144,31 @@ fn find_ours(
         .cloned()
 }
 
+/// What a payment lookup says about a refund that was sent before.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// This cancel entry is ours: DONE.
+    Ours(String, Option<String>),
+    /// Toss holds no cancel of ours and enough is left: send again (same Idempotency-Key).
+    Resend,
+    /// Toss holds no cancel of ours and less is left than this refund (another refund, e.g. in
+    /// Toss's console, took it): sending again can only be refused.
+    CannotRefund {
+        /// What Toss says is left.
+        balance: i64,
+    },
+}
+
+fn verdict(payment: &Value, amount: i64, known: &HashSet<String>) -> Verdict {
+    if let Some((key, at)) = find_ours(payment, amount, known) {
+        return Verdict::Ours(key, at);
+    }
+    match payment.get("balanceAmount").and_then(Value::as_i64) {
+        Some(balance) if balance < amount => Verdict::CannotRefund { balance },
+        _ => Verdict::Resend,
+    }
+}
+
 impl Refunds {
     /// The service.
     pub fn new(
@@ -358,30 +383,50 @@ impl Refunds {
             match lookup {
                 Ok(Some(payment)) => {
                     let known = self.known_cancels(row).await?;
-                    let ours = find_ours(&payment, row.amount, &known);
+                    let verdict = verdict(&payment, row.amount, &known);
                     store
                         .record_refund_call(
                             &row.id,
                             RefundCallKind::Lookup,
                             Some(200),
-                            if ours.is_some() { "FOUND" } else { "NOT_FOUND" },
+                            if matches!(verdict, Verdict::Ours(..)) {
+                                "FOUND"
+                            } else {
+                                "NOT_FOUND"
+                            },
                             None,
                             now,
                         )
                         .await?;
-                    if let Some((transaction_key, canceled_at)) = ours {
-                        return self
-                            .settle(
-                                row,
-                                Settled::Done {
-                                    transaction_key,
-                                    canceled_at,
-                                },
-                            )
-                            .await;
+                    match verdict {
+                        Verdict::Ours(transaction_key, canceled_at) => {
+                            return self
+                                .settle(
+                                    row,
+                                    Settled::Done {
+                                        transaction_key,
+                                        canceled_at,
+                                    },
+                                )
+                                .await;
+                        }
+                        Verdict::CannotRefund { balance } => {
+                            return self
+                                .settle(
+                                    row,
+                                    Settled::Failed {
+                                        code: "NOT_CANCELABLE_AMOUNT".into(),
+                                        message: format!(
+                                            "Toss holds no cancel of this refund and only {balance}원 of the payment is left"
+                                        ),
+                                    },
+                                )
+                                .await;
+                        }
+                        // Toss holds no cancel of ours: sending it again (same Idempotency-Key)
+                        // cannot refund twice.
+                        Verdict::Resend => {}
                     }
-                    // Toss holds no cancel of ours: sending it again (same Idempotency-Key)
-                    // cannot refund twice.
                 }
                 Ok(None) => {
                     store
@@ -612,6 +657,23 @@ mod tests {
             find_ours(&json!({"status": "DONE", "cancels": null}), 3000, &known),
             None
         );
+    }
+
+    #[test]
+    fn a_lookup_without_our_cancel_resends_only_if_enough_is_left() {
+        let none = HashSet::new();
+        let p = json!({"balanceAmount": 9900, "cancels": null});
+        assert_eq!(verdict(&p, 3000, &none), Verdict::Resend);
+        let taken = json!({"balanceAmount": 0, "status": "CANCELED",
+                           "cancels": [{"cancelAmount": 9900, "transactionKey": "console"}]});
+        assert_eq!(
+            verdict(&taken, 3000, &none),
+            Verdict::CannotRefund { balance: 0 },
+            "ALREADY_CANCELED_PAYMENT by someone else: never resent for ever"
+        );
+        let ours = json!({"balanceAmount": 6900,
+                          "cancels": [{"cancelAmount": 3000, "transactionKey": "t"}]});
+        assert_eq!(verdict(&ours, 3000, &none), Verdict::Ours("t".into(), None));
     }
 
     #[test]

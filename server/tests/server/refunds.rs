@@ -25,6 +25,7 @@ stories! {
     BOTH => two_instances_refunding_one_charge_at_once_make_one_refund,
     BOTH => a_refund_timed_out_and_retried_is_one_cancel_at_toss,
     BOTH => partial_refunds_beyond_the_balance_are_refused,
+    BOTH => already_canceled_at_toss_is_confirmed_by_a_lookup_before_it_fails,
     BOTH => a_mid_term_cancellation_on_day_ten_refunds_6707_and_nothing_is_charged_again,
     BOTH => a_withdrawal_on_day_eight_is_refused_with_the_mid_term_offer_and_on_day_three_refunds_everything,
     BOTH => a_webhook_delivered_seven_times_has_one_effect,
@@ -627,6 +628,58 @@ async fn partial_refunds_beyond_the_balance_are_refused(db: Db) {
         .unwrap()
         .contains("/receipts/"));
     assert_eq!(charge["refunds"][0]["status"], "DONE");
+}
+
+async fn already_canceled_at_toss_is_confirmed_by_a_lookup_before_it_fails(db: Db) {
+    let env = Env::start(db).await;
+    let (_, payment_key) = charged(&env, "order-already-1").await;
+    // Refunded whole in Toss's console, with no webhook registered: this server does not know.
+    console_cancel(
+        &env,
+        &payment_key,
+        json!({"cancelReason": "콘솔 전액 환불"}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (_, body) = refund(
+        &env.http,
+        &env.base,
+        "order-already-1",
+        json!({"refundId": "refund-already-1", "amount": 3000, "reason": "부분 환불"}),
+        None,
+    )
+    .await;
+    let settled = refund_settles(&env.http, &env.base, "refund-already-1").await;
+    assert_eq!(
+        (settled["status"].as_str(), settled["code"].as_str()),
+        (Some("FAILED"), Some("NOT_CANCELABLE_AMOUNT")),
+        "{body} {settled}"
+    );
+    let calls: Vec<(&str, &str, Option<&str>)> = settled["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap(),
+                c["outcome"].as_str().unwrap(),
+                c["code"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("CANCEL", "REFUSED", Some("ALREADY_CANCELED_PAYMENT")),
+            ("LOOKUP", "NOT_FOUND", None)
+        ],
+        "ALREADY_CANCELED_PAYMENT is not final by itself: the lookup shows it is not ours"
+    );
+    let (_, charge) = env.get_charge("order-already-1").await;
+    assert_eq!(
+        charge["refundedAmount"], 0,
+        "nothing of ours was refunded: {charge}"
+    );
 }
 
 // ---- the customer's cancellation rights --------------------------------------------------------
