@@ -83,8 +83,6 @@ pub struct Situation {
     pub status: Status,
     /// The current period `[start, end)`.
     pub period: (Millis, Millis),
-    /// 일반해지 is scheduled already.
-    pub cancel_at_period_end: bool,
     /// The merchant marked the current period as used.
     pub period_used: bool,
     /// The current period's charges (any status).
@@ -336,7 +334,6 @@ mod tests {
         Situation {
             status: Status::Active,
             period: jan(),
-            cancel_at_period_end: false,
             period_used: false,
             charges,
         }
@@ -518,7 +515,6 @@ mod tests {
                 let s = Situation {
                     status: Status::Active,
                     period: (start, end),
-                    cancel_at_period_end: false,
                     period_used: used,
                     charges,
                 };

@@ -29,6 +29,10 @@ fn ended_reason(choice: Choice) -> &'static str {
     }
 }
 
+/// How long a customer's or operator's action waits for the subscription's lease before answering
+/// `BUSY` (a charge in flight holds it for the length of a Toss call).
+const ACTION_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// When a cancellation takes effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -40,35 +44,42 @@ pub enum CancelWhen {
 }
 
 impl Subscriptions {
-    /// Claims the subscription's lease for an action, or says it is busy.
+    /// Claims the subscription's lease for an action, waiting up to [`ACTION_WAIT`] for another
+    /// holder (the scheduler's decision takes milliseconds), or says it is busy.
     pub(super) async fn claim_for_action(
         &self,
         id: i64,
     ) -> Result<(SubscriptionRow, String), ActionError> {
-        let sub = self
-            .0
-            .store
-            .subscription(id)
-            .await?
-            .ok_or(ActionError::NotFound)?;
-        if !sub.status.is_live() {
-            return Err(ActionError::Ended);
-        }
-        let now = self.0.clock.now_ms();
         let owner = format!("{}:action", self.0.settings.owner);
-        match self
-            .0
-            .store
-            .claim_subscription(id, &owner, now, self.lease_until(now))
-            .await?
-        {
-            Some(sub) if sub.status.is_live() => Ok((sub, owner)),
-            Some(sub) => {
-                self.release(&sub, &owner, sub.next_charge_at, vec![])
-                    .await?;
-                Err(ActionError::Ended)
+        let deadline = tokio::time::Instant::now() + ACTION_WAIT;
+        loop {
+            let sub = self
+                .0
+                .store
+                .subscription(id)
+                .await?
+                .ok_or(ActionError::NotFound)?;
+            if !sub.status.is_live() {
+                return Err(ActionError::Ended);
             }
-            None => Err(ActionError::Busy),
+            let now = self.0.clock.now_ms();
+            match self
+                .0
+                .store
+                .claim_subscription(id, &owner, now, self.lease_until(now))
+                .await?
+            {
+                Some(sub) if sub.status.is_live() => return Ok((sub, owner)),
+                Some(sub) => {
+                    self.release(&sub, &owner, sub.next_charge_at, vec![])
+                        .await?;
+                    return Err(ActionError::Ended);
+                }
+                None if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                None => return Err(ActionError::Busy),
+            }
         }
     }
 
@@ -194,7 +205,6 @@ impl Subscriptions {
         Ok(Situation {
             status: sub.status,
             period: (sub.current_period_start, sub.current_period_end),
-            cancel_at_period_end: sub.cancel_at_period_end,
             period_used: store.period_used_at(sub.id, sub.period_no).await?.is_some(),
             charges,
         })
