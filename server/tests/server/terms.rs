@@ -460,10 +460,17 @@ async fn a_first_charge_declined_is_incomplete_and_another_card_on_the_same_chec
         1,
         "no retry of the declined first charge"
     );
-    // Another card, on the same checkout session (다른 카드로 등록하기).
+    // Another card, on the same checkout session (다른 카드로 등록하기): the checkout page gives the
+    // same session again.
+    let (status, again) = env.checkout_again(&c, "premium-monthly").await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    let reissued = crate::support::Customer {
+        session: again["checkoutSession"].as_str().map(str::to_owned),
+        ..c.clone()
+    };
     let (second, same_id) = register_answer(
         &env,
-        &c,
+        &reissued,
         &sandbox_auth_key(&c.key, "451842", "1234", "1299", "PERSONAL"),
     )
     .await;
