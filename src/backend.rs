@@ -16,6 +16,7 @@ use crate::checkout::handoff::{
     Answer, AttemptFailure, Confirmation, HandoffRecord, HandoffStatus, Next,
 };
 use crate::checkout::keys::CustomerKey;
+use crate::checkout::plan::PlanSummary;
 use crate::checkout::words::decimal;
 use crate::js_data::{self, Fields};
 
@@ -155,25 +156,53 @@ async fn fetch_whole(
     }
 }
 
-/// `GET customerKeyUrl` → the signed-in customer's customerKey, validated.
-pub async fn fetch_customer_key(config: &Config, url: &str) -> Result<CustomerKey, BackendError> {
+/// Who the customer is, and (from a backend with checkout sessions) the terms they are shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    /// Their customerKey, validated.
+    pub key: CustomerKey,
+    /// The signed checkout session, sent back with the hand-off (opaque).
+    pub checkout_session: Option<String>,
+    /// The session's terms as the plan summary shows them.
+    pub plan: Option<PlanSummary>,
+}
+
+/// `GET customerKeyUrl` → the signed-in customer's customerKey, validated; and when the backend
+/// answers a checkout session (`{customerKey, checkoutSession, terms}`), its session and terms.
+pub async fn fetch_customer(config: &Config, url: &str) -> Result<Customer, BackendError> {
     let (status, body) = fetch_whole(config, url, None, config.backend_timeout_ms).await?;
     if !(200..300).contains(&status) {
         return Err(BackendError::Status(status));
     }
-    let customer_key = body.and_then(|f| f.string("customerKey").ok().flatten());
-    CustomerKey::parse(&customer_key.ok_or(BackendError::BadResponse)?)
-        .map_err(|_| BackendError::BadResponse)
+    let body = body.ok_or(BackendError::BadResponse)?;
+    let key = body
+        .string("customerKey")
+        .ok()
+        .flatten()
+        .and_then(|key| CustomerKey::parse(&key).ok())
+        .ok_or(BackendError::BadResponse)?;
+    let checkout_session = body.string("checkoutSession").ok().flatten();
+    let plan = match body.object("terms") {
+        Ok(Some(terms)) => Some(js_data::plan_fields(&terms).ok_or(BackendError::BadResponse)?),
+        _ => None,
+    };
+    Ok(Customer {
+        key,
+        checkout_session,
+        plan,
+    })
 }
 
 /// One attempt of the hand-off, read by the contract's rule.
 async fn post_issue_once(config: &Config, record: &HandoffRecord, timeout_ms: u32) -> Answer {
     // The browser's JSON.stringify writes the body: no JSON writer in the wasm.
-    let Some(body) = record
-        .auth_key
-        .as_ref()
-        .and_then(|auth_key| js_data::issue_request_json(auth_key, &record.customer_key))
-    else {
+    let Some(body) = record.auth_key.as_ref().and_then(|auth_key| {
+        js_data::issue_request_json(
+            auth_key,
+            &record.customer_key,
+            record.checkout_session.as_deref(),
+        )
+    }) else {
         return Answer::failed(AttemptFailure::Network);
     };
     let post = Some((record.idempotency_key.as_str(), body));

@@ -175,6 +175,7 @@ pub fn raw_config(value: JsValue) -> Result<RawConfig, String> {
         (&mut raw.client_key, "clientKey"),
         (&mut raw.customer_key, "customerKey"),
         (&mut raw.customer_key_url, "customerKeyUrl"),
+        (&mut raw.plan_id, "planId"),
         (&mut raw.backend_url, "backendUrl"),
         (&mut raw.register_path, "registerPath"),
         (&mut raw.success_path, "successPath"),
@@ -220,6 +221,12 @@ const PLAN_SHAPE: &str =
 fn plan_summary(f: &Fields) -> Option<PlanSummary> {
     f.only(&["name", "amount", "cycle", "firstChargeDate", "cancelNote"])
         .ok()?;
+    plan_fields(f)
+}
+
+/// The plan summary's fields of a checkout session's `terms` (which has more: `planId`,
+/// `trialDays`, `termsVersion`, `expiresAt`).
+pub fn plan_fields(f: &Fields) -> Option<PlanSummary> {
     let cycle = match f.string("cycle") {
         Ok(Some(cycle)) if cycle == "monthly" => PlanCycle::Monthly,
         Ok(Some(cycle)) if cycle == "yearly" => PlanCycle::Yearly,
@@ -269,6 +276,7 @@ pub fn pending_registration(f: &Fields) -> Option<PendingRegistration> {
     Some(PendingRegistration {
         customer_key: customer_key(f)?,
         state: f.string("state").ok()??,
+        checkout_session: f.string("checkoutSession").ok()?,
     })
 }
 
@@ -297,6 +305,7 @@ pub fn handoff_record(f: &Fields) -> Option<HandoffRecord> {
         customer_key: customer_key(f)?,
         auth_key,
         idempotency_key: f.string("idempotencyKey").ok()??,
+        checkout_session: f.string("checkoutSession").ok()?,
         status,
     })
 }
@@ -367,6 +376,7 @@ pub fn pending_registration_json(p: &PendingRegistration) -> Option<String> {
     ObjectWriter::default()
         .set("customerKey", p.customer_key.as_str())
         .set("state", p.state.as_str())
+        .set_some("checkoutSession", p.checkout_session.as_deref())
         .into_json()
 }
 
@@ -399,7 +409,8 @@ pub fn handoff_record_json(r: &HandoffRecord) -> Option<String> {
         .set("state", r.state.as_str())
         .set("customerKey", r.customer_key.as_str())
         .set_some("authKey", r.auth_key.as_ref().map(AuthKey::expose))
-        .set("idempotencyKey", r.idempotency_key.as_str());
+        .set("idempotencyKey", r.idempotency_key.as_str())
+        .set_some("checkoutSession", r.checkout_session.as_deref());
     match &r.status {
         HandoffStatus::Sending => record.set("status", "sending"),
         HandoffStatus::Registered { card } => record
@@ -419,10 +430,16 @@ pub fn handoff_record_json(r: &HandoffRecord) -> Option<String> {
     .into_json()
 }
 
-/// The hand-off body: `{"authKey": …, "customerKey": …}` (docs/handoff-contract.md).
-pub fn issue_request_json(auth_key: &AuthKey, customer_key: &CustomerKey) -> Option<String> {
+/// The hand-off body: `{"authKey": …, "customerKey": …, "checkoutSession"?: …}`
+/// (docs/handoff-contract.md).
+pub fn issue_request_json(
+    auth_key: &AuthKey,
+    customer_key: &CustomerKey,
+    checkout_session: Option<&str>,
+) -> Option<String> {
     ObjectWriter::default()
         .set("authKey", auth_key.expose())
         .set("customerKey", customer_key.as_str())
+        .set_some("checkoutSession", checkout_session)
         .into_json()
 }

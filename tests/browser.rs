@@ -568,14 +568,17 @@ fn the_hand_written_writers_write_what_serde_writes() {
         assert_eq!(ours, serde_json_text(&request.wire()));
     }
 
-    let pending = PendingRegistration {
-        customer_key: customer(),
-        state: "s-1".into(),
-    };
-    assert_eq!(
-        js_data::pending_registration_json(&pending).unwrap(),
-        serde_json_text(&pending)
-    );
+    for checkout_session in [None, Some("cs1.payload.tag".to_owned())] {
+        let pending = PendingRegistration {
+            customer_key: customer(),
+            state: "s-1".into(),
+            checkout_session,
+        };
+        let written = js_data::pending_registration_json(&pending).unwrap();
+        assert_eq!(written, serde_json_text(&pending));
+        let read = js_data::Fields::parse(&written).and_then(|f| js_data::pending_registration(&f));
+        assert_eq!(read.as_ref(), Some(&pending), "read back as written");
+    }
 
     let auth_key = AuthKey::parse("bln_0123456789abcdef").unwrap();
     let error = ErrorBody {
@@ -642,6 +645,7 @@ fn the_hand_written_writers_write_what_serde_writes() {
             customer_key: customer(),
             auth_key,
             idempotency_key: "ak-00".into(),
+            checkout_session: Some("cs1.payload.tag".into()),
             status,
         };
         let written = js_data::handoff_record_json(&record).unwrap();
@@ -650,19 +654,17 @@ fn the_hand_written_writers_write_what_serde_writes() {
         assert_eq!(read.as_ref(), Some(&record), "read back as written");
     }
 
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct IssueRequest<'a> {
-        auth_key: &'a str,
-        customer_key: &'a str,
+    for checkout_session in [None, Some("cs1.payload.tag")] {
+        assert_eq!(
+            js_data::issue_request_json(&auth_key, &customer(), checkout_session).unwrap(),
+            serde_json_text(&toss_billing_contract::IssueRequest {
+                auth_key: auth_key.expose().to_owned(),
+                customer_key: customer().as_str().to_owned(),
+                checkout_session: checkout_session.map(str::to_owned),
+            }),
+            "the body the backend's own type reads"
+        );
     }
-    assert_eq!(
-        js_data::issue_request_json(&auth_key, &customer()).unwrap(),
-        serde_json_text(&IssueRequest {
-            auth_key: auth_key.expose(),
-            customer_key: customer().as_str(),
-        })
-    );
 }
 
 #[wasm_bindgen_test]

@@ -430,6 +430,7 @@ fn pending() -> PendingRegistration {
     PendingRegistration {
         customer_key: CustomerKey::parse("customer-0001").unwrap(),
         state: "s1".into(),
+        checkout_session: Some("cs1.terms.signature".into()),
     }
 }
 
@@ -450,6 +451,11 @@ fn a_valid_success_redirect_is_sent_once_with_a_derived_idempotency_key() {
     );
     assert_eq!(record.idempotency_key.len(), 67);
     assert_eq!(record.status, HandoffStatus::Sending);
+    assert_eq!(
+        record.checkout_session.as_deref(),
+        Some("cs1.terms.signature"),
+        "the checkout session the registration started with goes with its hand-off"
+    );
     assert!(
         !format!("{record:?}").contains("bln_abc"),
         "Debug never prints the authKey"
@@ -1708,10 +1714,52 @@ fn a_live_key_needs_the_real_sdk_and_https() {
 }
 
 #[test]
+fn a_plan_is_picked_by_id_through_the_checkout_url() {
+    let base = |extra: serde_json::Value| {
+        let mut value = json!({"clientKey": "test_ck_abc", "customerKeyUrl": "/api/checkout"});
+        for (k, v) in extra.as_object().unwrap() {
+            value[k] = v.clone();
+        }
+        raw(value)
+    };
+    assert_eq!(
+        base(json!({"planId": "basic-monthly"})).unwrap().customer,
+        CustomerSource::Url("/api/checkout?plan=basic-monthly".into())
+    );
+    assert_eq!(
+        base(json!({"customerKeyUrl": "/api/checkout?src=shop", "planId": "pro_1"}))
+            .unwrap()
+            .customer,
+        CustomerSource::Url("/api/checkout?src=shop&plan=pro_1".into())
+    );
+    for bad in ["", "a b", "a&plan=x", &"x".repeat(41)] {
+        assert!(
+            matches!(
+                base(json!({"planId": bad})),
+                Err(ConfigError::Invalid {
+                    field: "planId",
+                    ..
+                })
+            ),
+            "{bad:?}"
+        );
+    }
+    let secret = base(json!({"planId": "test_sk_abcdef"})).unwrap_err();
+    assert!(!secret.to_string().contains("abcdef"), "{secret}");
+    assert!(matches!(
+        raw(json!({"clientKey": "test_ck_abc", "customerKey": "customer-0001", "planId": "basic"})),
+        Err(ConfigError::Invalid {
+            field: "planId",
+            ..
+        })
+    ));
+}
+
+#[test]
 fn the_demo_pages_configurations_are_valid() {
-    // index.html's block carries the demo plan; billing-server's demo plan is the same one
-    // (server/src/settings.rs, DEMO_PLAN_ID), which the server's own tests compare.
-    for (page, plan) in [("index.html", true), ("examples/embed.html", false)] {
+    // index.html takes its plan summary from a checkout session (GET /api/checkout): no plan
+    // block that could disagree with what billing-server charges.
+    for (page, plan) in [("index.html", false), ("examples/embed.html", false)] {
         let html =
             std::fs::read_to_string(format!("{}/{page}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         let start = html.find(r#"id="toss-billing-config">"#).unwrap();

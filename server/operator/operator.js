@@ -87,12 +87,12 @@ async function renderRefunds() {
 
 async function renderDetail() {
   if (state.selected == null) return;
-  const { subscription, attempts, charges, events } = await api(`/api/admin/subscriptions/${state.selected}`);
+  const { subscription, attempts, charges, changes, consents, events } = await api(`/api/admin/subscriptions/${state.selected}`);
   renderCharges(charges ?? []);
   await renderRefunds();
   $("#detail").hidden = false;
   $("#detail-title").textContent = `Subscription #${subscription.id} · ${subscription.status}`;
-  const live = subscription.status === "ACTIVE" || subscription.status === "PAST_DUE";
+  const live = ["TRIALING", "INCOMPLETE", "ACTIVE", "PAST_DUE"].includes(subscription.status);
   for (const id of ["#retry", "#cancel-end", "#cancel-now", "#period-used"]) $(id).disabled = !live;
   $("#attempts tbody").replaceChildren(
     ...attempts.map((a) => {
@@ -101,6 +101,22 @@ async function renderDetail() {
       status.className = a.status === "DONE" ? "status-ACTIVE" : a.status === "FAILED" ? "status-CANCELED" : "";
       row.append(cell(a.orderId), cell(String(a.period)), cell(String(a.attempt)), status,
         cell(`${a.amount.toLocaleString("ko-KR")}원`), cell(a.code), cell(when(a.createdAt)));
+      return row;
+    }),
+  );
+  const won = (n) => `${Number(n).toLocaleString("ko-KR")}원`;
+  $("#changes tbody").replaceChildren(
+    ...(changes ?? []).map((c) => {
+      const row = document.createElement("tr");
+      row.append(cell(String(c.changeId)), cell(c.kind), cell(c.status), cell(`${won(c.priceBefore)} → ${won(c.priceAfter)}`),
+        cell(c.effectiveDate), cell(c.needsConsent ? `${when(c.consentOpensAt)} – ${when(c.consentClosesAt)}` : "no consent needed"));
+      return row;
+    }),
+  );
+  $("#consents tbody").replaceChildren(
+    ...(consents ?? []).map((c) => {
+      const row = document.createElement("tr");
+      row.append(cell(String(c.id)), cell(String(c.changeId)), cell(c.decision), cell(c.channel), cell(c.textVersion), cell(when(c.decidedAt)));
       return row;
     }),
   );

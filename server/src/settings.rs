@@ -967,6 +967,24 @@ mod tests {
     }
 
     #[test]
+    fn the_demo_page_asks_for_a_plan_the_demo_has() {
+        let html = include_str!("../../index.html");
+        let start = html
+            .find(r#"id="toss-billing-config">"#)
+            .expect("a config block")
+            + 25;
+        let end = start + html[start..].find("</script>").expect("closed");
+        let config: serde_json::Value = serde_json::from_str(&html[start..end]).expect("JSON");
+        assert_eq!(config["customerKeyUrl"], "/api/checkout");
+        assert!(
+            config.get("plan").is_none(),
+            "the plan summary comes from the checkout session, never from a block that can disagree"
+        );
+        let id = config["planId"].as_str().expect("index.html picks a plan");
+        assert!(demo_plans().iter().any(|p| p.id == id), "{id}");
+    }
+
+    #[test]
     fn refusals_never_echo_secrets() {
         let e =
             settings(&[("TOSS_SECRET_KEY", "test_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq")]).unwrap_err();

@@ -29,8 +29,11 @@ pub struct RawConfig {
     pub client_key: Option<String>,
     /// The customer's stable key, from the merchant's server. Either this or `customerKeyUrl`.
     pub customer_key: Option<String>,
-    /// A same-site URL answering `{"customerKey": "…"}` for the signed-in customer.
+    /// A same-site URL answering `{"customerKey": "…"}` for the signed-in customer, or a checkout
+    /// session `{"customerKey", "checkoutSession", "terms"}` (billing-server's `/api/checkout`).
     pub customer_key_url: Option<String>,
+    /// The plan the checkout is for, by id: added to `customerKeyUrl` as `plan=<id>`.
+    pub plan_id: Option<String>,
     /// Where the success page posts `{authKey, customerKey}`. Default `/api/billing/issue`.
     pub backend_url: Option<String>,
     /// Registration page path, for "try again" links. Default `/`.
@@ -121,10 +124,11 @@ impl<'de> Visitor<'de> for PairsInOrderVisitor {
 
 impl RawConfig {
     /// Every field name the page may use (the serde names above; a native test keeps them equal).
-    pub const FIELDS: [&'static str; 24] = [
+    pub const FIELDS: [&'static str; 25] = [
         "clientKey",
         "customerKey",
         "customerKeyUrl",
+        "planId",
         "backendUrl",
         "registerPath",
         "successPath",
@@ -318,6 +322,24 @@ fn check_endpoint<'a>(field: &'static str, value: &'a str) -> Result<&'a str, Co
     Ok(value)
 }
 
+/// `url` with `plan=<id>` added to its query; the id is 1–40 of `A-Z a-z 0-9 - _`.
+fn with_plan(url: &str, id: &str) -> Result<String, ConfigError> {
+    if id.is_empty()
+        || id.len() > 40
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || is_one_of(b, b"-_"))
+    {
+        return Err(invalid("planId", "must be 1-40 of A-Z a-z 0-9 - _"));
+    }
+    let joiner = if split_once_ascii(url, b'?').is_some() {
+        "&"
+    } else {
+        "?"
+    };
+    Ok([url, joiner, "plan=", id].concat())
+}
+
 /// A configured path (or its default), whose own query may not use the names Toss or we append.
 fn check_path_field<'a>(
     field: &'static str,
@@ -388,6 +410,7 @@ impl RawConfig {
         let singles = [
             ("customerKey", &self.customer_key),
             ("customerKeyUrl", &self.customer_key_url),
+            ("planId", &self.plan_id),
             ("backendUrl", &self.backend_url),
             ("registerPath", &self.register_path),
             ("successPath", &self.success_path),
@@ -460,10 +483,20 @@ impl RawConfig {
                 CustomerKey::parse(key).map_err(|e| invalid("customerKey", e))?,
             ),
             (None, Some(url)) => {
-                CustomerSource::Url(check_endpoint("customerKeyUrl", url)?.to_owned())
+                let url = check_endpoint("customerKeyUrl", url)?;
+                CustomerSource::Url(match &self.plan_id {
+                    Some(id) => with_plan(url, id)?,
+                    None => url.to_owned(),
+                })
             }
             (None, None) => return Err(ConfigError::Missing("customerKey")),
         };
+        if self.plan_id.is_some() && self.customer_key.is_some() {
+            return Err(invalid(
+                "planId",
+                "a plan is chosen through customerKeyUrl (a checkout session), not with a fixed customerKey",
+            ));
+        }
         let backend_url = check_endpoint(
             "backendUrl",
             self.backend_url.as_deref().unwrap_or(DEFAULT_BACKEND_URL),

@@ -75,6 +75,9 @@ pub struct HandoffRecord {
     pub auth_key: Option<AuthKey>,
     /// Derived from the authKey; sent with every attempt.
     pub idempotency_key: String,
+    /// The checkout session of the registration, sent with every attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_session: Option<String>,
     /// Where it stands.
     #[serde(flatten)]
     pub status: HandoffStatus,
@@ -134,6 +137,7 @@ pub fn success_arrival(
             state: redirect.state,
             customer_key: redirect.customer_key,
             auth_key: Some(redirect.auth_key),
+            checkout_session: pending.and_then(|p| p.checkout_session.clone()),
             status: HandoffStatus::Sending,
         }),
         Err(error) => SuccessArrival::Reject(error),

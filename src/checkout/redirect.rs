@@ -100,6 +100,10 @@ pub struct PendingRegistration {
     pub customer_key: CustomerKey,
     /// A one-time random value, also in the successUrl's own query.
     pub state: String,
+    /// The checkout session the page was given with the customerKey (the terms the subscription
+    /// starts on), sent back with the hand-off. Opaque here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_session: Option<String>,
 }
 
 /// A success redirect that passed every check.

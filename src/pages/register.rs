@@ -12,11 +12,12 @@ use leptos::task::spawn_local;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::JsCast;
 
-use crate::backend;
+use crate::backend::{self, Customer};
 use crate::browser;
 use crate::checkout::config::{Config, CustomerSource};
 use crate::checkout::copy::{sdk_error_text, Text};
 use crate::checkout::keys::CustomerKey;
+use crate::checkout::plan::PlanSummary;
 use crate::checkout::redirect::PendingRegistration;
 use crate::checkout::request::CardBillingRequest;
 use crate::checkout::urls::callback_urls;
@@ -120,14 +121,15 @@ fn failed_from_sdk(error: &SdkError) -> RegisterState {
 }
 
 /// What the page's tasks share: the configuration and, once loaded, the SDK's payment object
-/// with the customerKey it was made for.
+/// with the customer it was made for.
 struct Shared {
     config: Config,
-    ready: RefCell<Option<(Payment, CustomerKey)>>,
+    ready: RefCell<Option<(Payment, Customer)>>,
 }
 
-/// Loads what the button needs: the SDK, and meanwhile the customerKey (fixed or from the backend).
-async fn prepare(config: &Config) -> Result<(Payment, CustomerKey), RegisterState> {
+/// Loads what the button needs: the SDK, and meanwhile the customer (a fixed customerKey, or the
+/// backend's answer: the customerKey and, with checkout sessions, the terms the page shows).
+async fn prepare(config: &Config) -> Result<(Payment, Customer), RegisterState> {
     page_protocol_allowed(config)?;
     // Starts the script at once; it loads while the customerKey is fetched.
     let loaded = sdk::load_sdk(&ScriptSource {
@@ -136,33 +138,38 @@ async fn prepare(config: &Config) -> Result<(Payment, CustomerKey), RegisterStat
         nonce: config.sdk_nonce.clone(),
     });
     let customer = match &config.customer {
-        CustomerSource::Fixed(key) => Ok(key.clone()),
-        CustomerSource::Url(url) => {
-            backend::fetch_customer_key(config, url)
-                .await
-                .map_err(|error| {
-                    failed(
-                        Text::CustomerUnavailable,
-                        Some(error.to_string()),
-                        Some(Retry::Prepare),
-                    )
-                })
-        }
+        CustomerSource::Fixed(key) => Ok(fixed(key)),
+        CustomerSource::Url(url) => backend::fetch_customer(config, url).await.map_err(|error| {
+            failed(
+                Text::CustomerUnavailable,
+                Some(error.to_string()),
+                Some(Retry::Prepare),
+            )
+        }),
     };
     // The SDK's failure first: it says more (and its retry loads the customerKey again too).
     loaded.await.map_err(|e| failed_from_sdk(&e))?;
     payment_for(config, customer?)
 }
 
+/// A customerKey the page was given: no checkout session.
+fn fixed(key: &CustomerKey) -> Customer {
+    Customer {
+        key: key.clone(),
+        checkout_session: None,
+        plan: None,
+    }
+}
+
 /// What [`prepare`] gives at once when nothing has to be waited for: the SDK ran already (the
 /// boot script starts it while the wasm loads) and the customerKey is fixed. `None` otherwise.
-fn prepared_now(config: &Config) -> Option<Result<(Payment, CustomerKey), RegisterState>> {
+fn prepared_now(config: &Config) -> Option<Result<(Payment, Customer), RegisterState>> {
     let CustomerSource::Fixed(key) = &config.customer else {
         return None;
     };
     sdk::is_loaded().then(|| {
         page_protocol_allowed(config)?;
-        payment_for(config, key.clone())
+        payment_for(config, fixed(key))
     })
 }
 
@@ -172,12 +179,9 @@ fn page_protocol_allowed(config: &Config) -> Result<(), RegisterState> {
 }
 
 /// The SDK's payment object for this customer.
-fn payment_for(
-    config: &Config,
-    customer: CustomerKey,
-) -> Result<(Payment, CustomerKey), RegisterState> {
+fn payment_for(config: &Config, customer: Customer) -> Result<(Payment, Customer), RegisterState> {
     let payment = TossPayments::new(&config.client_key)
-        .and_then(|toss| toss.payment(&customer))
+        .and_then(|toss| toss.payment(&customer.key))
         .map_err(|e| failed_from_sdk(&e))?;
     Ok((payment, customer))
 }
@@ -185,12 +189,17 @@ fn payment_for(
 /// Shows the busy button and loads the SDK and the customerKey (again, after a failure). When
 /// both are at hand already, the page is ready in this same task: a first render is then the
 /// working button, with no busy state to render and undo a moment later.
-fn load(shared: &Rc<Shared>, state: RwSignal<RegisterState>) {
+fn load(shared: &Rc<Shared>, state: RwSignal<RegisterState>, plan: RwSignal<Option<PlanSummary>>) {
     let settle = {
         let shared = shared.clone();
-        move |outcome: Result<(Payment, CustomerKey), RegisterState>| {
+        move |outcome: Result<(Payment, Customer), RegisterState>| {
             state.set(match outcome {
                 Ok(ready) => {
+                    // A checkout session's terms are what the customer signs up for: they
+                    // replace any summary the page was configured with.
+                    if let Some(terms) = &ready.1.plan {
+                        plan.set(Some(terms.clone()));
+                    }
                     *shared.ready.borrow_mut() = Some(ready);
                     RegisterState::Ready
                 }
@@ -210,7 +219,7 @@ fn load(shared: &Rc<Shared>, state: RwSignal<RegisterState>) {
 /// request and the registration remembered (with its one-time `state`).
 fn begin(
     config: &Config,
-    customer: &CustomerKey,
+    customer: &Customer,
 ) -> Result<(CardBillingRequest, PendingRegistration), RegisterState> {
     let state = browser::random_token()
         .ok_or_else(|| integration("crypto.getRandomValues is unavailable".into()))?;
@@ -224,8 +233,9 @@ fn begin(
     .map_err(|e| integration(e.to_string()))?;
     let request = CardBillingRequest::for_config(config, urls, browser::is_mobile());
     let registration = PendingRegistration {
-        customer_key: customer.clone(),
+        customer_key: customer.key.clone(),
         state,
+        checkout_session: customer.checkout_session.clone(),
     };
     storage::save_pending(&registration).map_err(|e| {
         failed(
@@ -330,7 +340,7 @@ pub fn CardRegistration(
 ) -> impl IntoView {
     let locale = config.locale;
     let mut config = config;
-    let plan = config.plan.take();
+    let plan = RwSignal::new(config.plan.take());
     let state = RwSignal::new(RegisterState::Loading);
     let shared = Rc::new(Shared {
         config,
@@ -341,7 +351,7 @@ pub fn CardRegistration(
     let start = {
         let shared = shared.clone();
         move || {
-            load(&shared, state);
+            load(&shared, state, plan);
             // Back from the card window (or Toss's page), the browser may restore this page from
             // its back/forward cache, frozen in `Opening`/`Redirecting`: make the button usable.
             let restored = window_event_listener_untyped("pageshow", move |event| {
@@ -386,7 +396,7 @@ pub fn CardRegistration(
             RegisterState::Failed { retry, .. } => *retry,
             _ => None,
         }) {
-            Some(Retry::Prepare) => load(&shared, state),
+            Some(Retry::Prepare) => load(&shared, state, plan),
             Some(Retry::Reopen) => state.set(RegisterState::Ready),
             None => {}
         }
@@ -402,7 +412,7 @@ pub fn CardRegistration(
         >
             <h2 id="tbc-register-title" class="tbc-title">{Text::RegisterTitle.get(locale)}</h2>
             <p class="tbc-lead">{Text::RegisterLead.get(locale)}</p>
-            {plan.map(|plan| view! { <PlanSummaryView locale plan /> })}
+            {move || plan.get().map(|plan| view! { <PlanSummaryView locale plan /> })}
             <button
                 type="button"
                 class="tbc-button"

@@ -584,6 +584,30 @@ fn settle_last_attempt(s: &Snapshot, policy: &RetryPolicy, now: Millis) -> Optio
 /// waits for one until it expires (no dunning for a customer who never paid); a renewal follows
 /// the dunning schedule.
 fn after_decline(s: &Snapshot, last: &Attempt, policy: &RetryPolicy, now: Millis) -> Step {
+    let step = retry_or_end(s, last, policy, now);
+    // A paid-up (or trialing) subscription becomes past due at its first decline, whatever comes
+    // next — even a retry already due (the scheduler was stopped), a new card, or the end — so
+    // the customer hears of it and every later step starts from PAST_DUE, as declared.
+    if matches!(s.status, Status::Active | Status::Trialing) {
+        return match step {
+            Step::Declined { .. } => step,
+            Step::End { .. } => Step::Declined {
+                to: Status::PastDue,
+                retry_at: None,
+                update_card_by: Some(now),
+            },
+            _ => Step::Declined {
+                to: Status::PastDue,
+                retry_at: Some(now),
+                update_card_by: None,
+            },
+        };
+    }
+    step
+}
+
+/// After a decline, from the status the subscription has: the next try, the wait, or the end.
+fn retry_or_end(s: &Snapshot, last: &Attempt, policy: &RetryPolicy, now: Millis) -> Step {
     let new_card = s.billing_key_id != last.billing_key_id
         && s.card_usable
         && s.card_changed_at.is_some_and(|at| at >= last.created_at);
@@ -999,6 +1023,47 @@ mod tests {
                 "{status:?}: only live statuses have a way out"
             );
         }
+    }
+
+    /// server/README.md's diagram is the transition table, edge for edge.
+    #[test]
+    fn the_readme_diagram_is_the_transition_table() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("stateDiagram-v2")
+            .expect("the lifecycle diagram");
+        let block = &readme[start..start + readme[start..].find("```").expect("closed")];
+        let status = |name: &str| {
+            Status::ALL
+                .into_iter()
+                .find(|s| s.as_str() == name)
+                .unwrap_or_else(|| panic!("unknown status {name}"))
+        };
+        let trigger = |name: &str| match name {
+            "registered" => Trigger::Registered,
+            "paid" => Trigger::Paid,
+            "declined" => Trigger::Declined,
+            "retries_exhausted" => Trigger::RetriesExhausted,
+            "incomplete_expired" => Trigger::IncompleteExpired,
+            "canceled_at_period_end" => Trigger::CanceledAtPeriodEnd,
+            "trial_not_converted" => Trigger::TrialNotConverted,
+            "change_not_accepted" => Trigger::ChangeNotAccepted,
+            "canceled_now" => Trigger::CanceledNow,
+            "superseded" => Trigger::Superseded,
+            other => panic!("unknown trigger {other}"),
+        };
+        let mut drawn = Vec::new();
+        for line in block.lines().filter(|l| l.contains("-->")) {
+            let (edge, label) = line.split_once(':').expect("a labelled edge");
+            let (from, to) = edge.split_once("-->").unwrap();
+            let from = from.trim();
+            let from = (from != "[*]").then(|| status(from));
+            drawn.push((from, trigger(label.trim()), status(to.trim())));
+        }
+        assert_eq!(
+            drawn, TRANSITIONS,
+            "server/README.md's diagram, in the table's order"
+        );
     }
 
     /// What can happen to a subscription between two decisions.
