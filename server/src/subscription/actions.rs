@@ -36,12 +36,7 @@ impl Subscriptions {
         }
         let now = self.0.clock.now_ms();
         let owner = format!("{}:action", self.0.settings.owner);
-        match self
-            .0
-            .store
-            .claim_subscription(id, &owner, now, self.lease_until(now))
-            .await?
-        {
+        match self.claim_one(id, &owner, now).await? {
             Some(sub) if sub.status.is_live() => Ok((sub, owner)),
             Some(sub) => {
                 self.release(&sub, &owner, sub.next_charge_at, vec![])
