@@ -10,6 +10,7 @@ mod crash;
 mod handoff;
 mod instances;
 mod limits;
+mod operate;
 mod sessions;
 mod settings;
 mod simulator;
@@ -72,6 +73,7 @@ fn main() {
         instances::all(),
         subscriptions::all(),
         terms::all(),
+        operate::all(),
     ]
     .into_iter()
     .flatten();
