@@ -864,6 +864,30 @@ mod tests {
     }
 
     #[test]
+    fn operating_settings() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.metrics, MetricsAccess::Token);
+        assert_eq!(s.drain_grace, Duration::ZERO);
+        let s = settings(&[
+            ("METRICS", "open"),
+            ("METRICS_TOKEN", "metrics-token-0123456789abcdef"),
+            ("METRICS_REFRESH_MS", "0"),
+            ("DRAIN_GRACE_MS", "10000"),
+        ])
+        .unwrap();
+        assert_eq!(s.metrics, MetricsAccess::Open);
+        assert!(s.metrics_token.is_some());
+        assert_eq!(s.metrics_refresh, Duration::ZERO);
+        assert_eq!(s.drain_grace, Duration::from_secs(10));
+        for (name, value) in [("METRICS", "yes"), ("METRICS_TOKEN", "short")] {
+            assert!(
+                matches!(settings(&[(name, value)]), Err(SettingsError::Invalid { name: n, .. }) if n == name),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn demo_never_talks_to_the_real_toss() {
         assert_eq!(
             settings(&[("TOSS_API_BASE", TOSS_API)]).unwrap_err(),

@@ -231,12 +231,15 @@ async fn document(State(frontend): State<Frontend>, request: Request) -> Respons
     let index = match tokio::fs::read_to_string(frontend.dist.join("index.html")).await {
         Ok(html) => html,
         Err(e) => {
-            // The folder is for the operator's log, never for the answer.
-            tracing::warn!(
-                dist = %frontend.dist.display(),
-                error = %e.kind(),
-                "the frontend is not built: no readable index.html in DIST_DIR (run ./scripts/build-release.sh)"
-            );
+            // The folder is for the operator's log (once), never for the answer.
+            static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !TOLD.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(
+                    dist = %frontend.dist.display(),
+                    error = %e.kind(),
+                    "the frontend is not built: no readable index.html in DIST_DIR (run ./scripts/build-release.sh)"
+                );
+            }
             return not_found();
         }
     };
