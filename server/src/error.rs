@@ -2,7 +2,8 @@
 //! `{"code", "message"}` body. Internal details are logged, never sent.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -171,6 +172,48 @@ where
                 }
                 other => without_values(&other.body_text()),
             })),
+        }
+    }
+}
+
+/// `Path<T>` whose rejection is a plain `404 NOT_FOUND` (axum's names the Rust type and echoes
+/// the segment): a path that does not parse names no resource.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(_) => Err(ApiError::NotFound),
+        }
+    }
+}
+
+/// `Query<T>` whose rejections are [`ApiError::InvalidRequest`] answers in the documented shape,
+/// naming fields, never echoing values.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(ApiError::InvalidRequest(without_values(
+                rejection
+                    .body_text()
+                    .trim_start_matches("Failed to deserialize query string: "),
+            ))),
         }
     }
 }

@@ -75,6 +75,7 @@ struct Inner {
     settings: ChargeSettings,
     tasks: TaskTracker,
     waiters: Mutex<HashMap<String, Arc<Notify>>>,
+    metrics: crate::metrics::Metrics,
 }
 
 /// The refund service. Cheap to clone.
@@ -177,6 +178,7 @@ impl Refunds {
         clock: Clock,
         settings: ChargeSettings,
         tasks: TaskTracker,
+        metrics: crate::metrics::Metrics,
     ) -> Refunds {
         Refunds(Arc::new(Inner {
             store,
@@ -185,6 +187,7 @@ impl Refunds {
             settings,
             tasks,
             waiters: Mutex::new(HashMap::new()),
+            metrics,
         }))
     }
 
@@ -605,6 +608,17 @@ impl Refunds {
                 now,
             )
             .await?;
+        // Counted by the runner whose update made it so (once per refund even with several
+        // instances); an unclear outcome counts each run that could not tell.
+        if settled.is_some() {
+            use crate::metrics::RefundOutcome as Counted;
+            let counted = match status {
+                RefundStatus::Done => Counted::Refunded,
+                RefundStatus::Failed => Counted::Refused,
+                _ => Counted::Unclear,
+            };
+            self.0.metrics.refund_outcome(counted, code.as_deref());
+        }
         match status {
             RefundStatus::Done => tracing::info!(
                 refund = row.id,

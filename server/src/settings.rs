@@ -146,6 +146,35 @@ pub enum IdentitySource {
     TrustedHeader(String),
 }
 
+/// Who may read `GET /metrics` (`METRICS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// Nobody: 404.
+    Off,
+    /// A bearer token: `METRICS_TOKEN`, or the operator's (the default).
+    Token,
+    /// Anyone who reaches the listener (only where the network keeps strangers out).
+    Open,
+}
+
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human text (the default).
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON layer).
+    Json,
+}
+
+/// `LOG_FORMAT` (read before the other settings: logging starts first).
+pub fn log_format_from_env() -> Result<LogFormat, SettingsError> {
+    match std::env::var("LOG_FORMAT").ok().as_deref().map(str::trim) {
+        None | Some("") | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(_) => Err(invalid("LOG_FORMAT", "must be text or json")),
+    }
+}
+
 /// Request limits against slow and greedy clients.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -222,6 +251,15 @@ pub struct Settings {
     pub reconcile_interval: Duration,
     /// How long SIGTERM waits for running exchanges and charges.
     pub drain_timeout: Duration,
+    /// After SIGTERM, readiness answers 503 this long before the listener closes (load balancers
+    /// stop sending traffic first).
+    pub drain_grace: Duration,
+    /// Who may read `GET /metrics`.
+    pub metrics: MetricsAccess,
+    /// The scraper's bearer token (`METRICS=token`; the operator token also works).
+    pub metrics_token: Option<Secret>,
+    /// The database gauges are read at most this often (concurrent scrapes share a read).
+    pub metrics_refresh: Duration,
     /// Request limits.
     pub limits: Limits,
     /// Whether this instance charges due subscriptions.
@@ -329,6 +367,14 @@ Configuration comes from environment variables (server/README.md explains each):
   LEASE_MS                    work lease without renewal (default 30000)
   RECONCILE_INTERVAL_MS       how often unfinished work is looked for (default 5000)
   DRAIN_TIMEOUT_MS            SIGTERM waits this long for running work (default 30000)
+  DRAIN_GRACE_MS              after SIGTERM, /api/health/ready answers 503 this long before the
+                              listener closes (default 0; behind a load balancer: a few of its
+                              health-check intervals)
+  METRICS                     GET /metrics: token (default: Bearer METRICS_TOKEN or OPERATOR_TOKEN;
+                              404 without either) | open | off
+  METRICS_TOKEN               the scraper's bearer token (>= 24 characters)
+  METRICS_REFRESH_MS          database gauges read at most this often (default 5000)
+  LOG_FORMAT                  text (default) | json (one object per line, with the request id)
   MAX_CONNECTIONS             open connections at most (default 512)
   HEADER_TIMEOUT_MS, BODY_TIMEOUT_MS, REQUEST_TIMEOUT_MS
                               slow clients are cut off (defaults 10000, 10000, 30000)
@@ -380,6 +426,10 @@ impl Settings {
             lease: Duration::from_secs(30),
             reconcile_interval: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(30),
+            drain_grace: Duration::ZERO,
+            metrics: MetricsAccess::Token,
+            metrics_token: None,
+            metrics_refresh: Duration::from_secs(5),
             limits: Limits {
                 max_connections: 512,
                 header_timeout: Duration::from_secs(10),
@@ -593,6 +643,26 @@ impl Settings {
         }
         if let Some(t) = millis("DRAIN_TIMEOUT_MS", 0..=600_000)? {
             s.drain_timeout = t;
+        }
+        if let Some(t) = millis("DRAIN_GRACE_MS", 0..=600_000)? {
+            s.drain_grace = t;
+        }
+        if let Some(access) = get("METRICS") {
+            s.metrics = match access.as_str() {
+                "token" => MetricsAccess::Token,
+                "open" => MetricsAccess::Open,
+                "off" => MetricsAccess::Off,
+                _ => return Err(invalid("METRICS", "must be token, open or off")),
+            };
+        }
+        if let Some(token) = get("METRICS_TOKEN") {
+            if token.len() < 24 {
+                return Err(invalid("METRICS_TOKEN", "must be at least 24 characters"));
+            }
+            s.metrics_token = Some(Secret::new(token));
+        }
+        if let Some(t) = millis("METRICS_REFRESH_MS", 0..=600_000)? {
+            s.metrics_refresh = t;
         }
         let l = &mut s.limits;
         if let Some(n) = number("MAX_CONNECTIONS", 1..=100_000)? {
@@ -863,6 +933,30 @@ mod tests {
         assert_eq!(s.secret_key_in_use(), DOCS_TEST_SECRET_KEY);
         assert!(matches!(s.encryption, KeySource::DemoFile(_)));
         assert!(s.movable_clock);
+    }
+
+    #[test]
+    fn operating_settings() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.metrics, MetricsAccess::Token);
+        assert_eq!(s.drain_grace, Duration::ZERO);
+        let s = settings(&[
+            ("METRICS", "open"),
+            ("METRICS_TOKEN", "metrics-token-0123456789abcdef"),
+            ("METRICS_REFRESH_MS", "0"),
+            ("DRAIN_GRACE_MS", "10000"),
+        ])
+        .unwrap();
+        assert_eq!(s.metrics, MetricsAccess::Open);
+        assert!(s.metrics_token.is_some());
+        assert_eq!(s.metrics_refresh, Duration::ZERO);
+        assert_eq!(s.drain_grace, Duration::from_secs(10));
+        for (name, value) in [("METRICS", "yes"), ("METRICS_TOKEN", "short")] {
+            assert!(
+                matches!(settings(&[(name, value)]), Err(SettingsError::Invalid { name: n, .. }) if n == name),
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! same cookie), and writes nothing to the database. `GET /api/plans`: the plans a customer can
 //! choose or switch to. `GET /api/plan`: the default plan's summary (older pages).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,20 +17,15 @@ use toss_billing_contract::{CheckoutSession, PlanSummary};
 use super::{rate_limit, AppContext, Limiter};
 use crate::checkout::wire_cycle;
 use crate::clock::iso_kst;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiQuery, ApiResult};
+use crate::metrics::RateLimit;
 use crate::subscription::ActionError;
 
 pub fn router(ctx: &AppContext, limiters: &mut Vec<Limiter>) -> Router<AppContext> {
-    let limits = &ctx.settings.limits;
     Router::new()
         .route(
             "/api/checkout",
-            get(checkout).layer(rate_limit(
-                limits.session_per_minute,
-                limits.session_burst,
-                ctx.settings.trust_proxy_headers,
-                limiters,
-            )),
+            get(checkout).layer(rate_limit(ctx, RateLimit::Checkout, limiters)),
         )
         .route("/api/plans", get(plans))
         .route("/api/plan", get(default_plan))
@@ -84,7 +79,7 @@ struct CheckoutQuery {
 async fn checkout(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
-    Query(q): Query<CheckoutQuery>,
+    ApiQuery(q): ApiQuery<CheckoutQuery>,
 ) -> ApiResult<Response> {
     if let Some(plan) = &q.plan {
         if plan.is_empty() || plan.len() > 40 {

@@ -12,18 +12,13 @@ use serde_json::json;
 use super::{rate_limit, AppContext, Limiter};
 use crate::card_removal::{Removal, RemoveError};
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::RateLimit;
 
 pub fn router(ctx: &AppContext, limiters: &mut Vec<Limiter>) -> Router<AppContext> {
-    let limits = &ctx.settings.limits;
     Router::new()
         .route(
             "/api/customer",
-            get(customer).layer(rate_limit(
-                limits.session_per_minute,
-                limits.session_burst,
-                ctx.settings.trust_proxy_headers,
-                limiters,
-            )),
+            get(customer).layer(rate_limit(ctx, RateLimit::Customer, limiters)),
         )
         .route("/api/customer/card", delete(remove_card))
 }

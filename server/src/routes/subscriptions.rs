@@ -13,7 +13,7 @@
 //! - `GET /api/subscription/switch?plan=…` (the preview) and `POST /api/subscription/switch
 //!   {"planId", "expectedCharge"}` (charges exactly the preview).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -25,7 +25,7 @@ use crate::billing::lifecycle::Status;
 use crate::billing::refund_policy::{Choice, Offer, Refusal};
 use crate::checkout::wire_cycle;
 use crate::clock::iso_kst;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::store::refunds::{RefundRow, RefundStatus};
 use crate::store::subscriptions::SubscriptionRow;
 use crate::subscription::changes::SwitchOutcome;
@@ -334,7 +334,7 @@ struct AnswerBody {
 async fn answer_change(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
-    Path((id, answer)): Path<(i64, String)>,
+    ApiPath((id, answer)): ApiPath<(i64, String)>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
     let accept = match answer.as_str() {
@@ -388,7 +388,7 @@ struct PreviewQuery {
 async fn preview_switch(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
-    Query(q): Query<PreviewQuery>,
+    ApiQuery(q): ApiQuery<PreviewQuery>,
 ) -> ApiResult<Json<Value>> {
     let sub = mine(&ctx, &headers).await?;
     let preview = ctx.subscriptions.preview_switch(&sub, &q.plan).await?;

@@ -63,12 +63,7 @@ impl Subscriptions {
                 return Err(ActionError::Ended);
             }
             let now = self.0.clock.now_ms();
-            match self
-                .0
-                .store
-                .claim_subscription(id, &owner, now, self.lease_until(now))
-                .await?
-            {
+            match self.claim_one(id, &owner, now).await? {
                 Some(sub) if sub.status.is_live() => return Ok((sub, owner)),
                 Some(sub) => {
                     self.release(&sub, &owner, sub.next_charge_at, vec![])

@@ -30,6 +30,7 @@ use crate::billing::dunning::{self, RetryPolicy};
 use crate::billing::lifecycle::{self, Change, Notice, Snapshot, Status, Step};
 use crate::charge::{ChargeError, ChargeRequest, Charges};
 use crate::clock::{iso_kst, Clock, Millis};
+use crate::metrics::{LeasedWork, Metrics};
 use crate::refund::Refunds;
 use crate::store::subscriptions::{
     cycle_of, PlanRow, SubscriptionRow, SubscriptionStatus, SubscriptionUpdate,
@@ -107,6 +108,7 @@ struct Inner {
     refunds: Refunds,
     clock: Clock,
     settings: SubscriptionSettings,
+    metrics: Metrics,
 }
 
 /// The subscription service. Cheap to clone.
@@ -129,6 +131,7 @@ impl Subscriptions {
         refunds: Refunds,
         clock: Clock,
         settings: SubscriptionSettings,
+        metrics: Metrics,
     ) -> Subscriptions {
         Subscriptions(Arc::new(Inner {
             store,
@@ -136,6 +139,7 @@ impl Subscriptions {
             refunds,
             clock,
             settings,
+            metrics,
         }))
     }
 
@@ -158,6 +162,31 @@ impl Subscriptions {
         now + self.0.settings.lease.as_millis() as i64
     }
 
+    /// Counts a claim that replaced a lapsed lease.
+    fn count_takeover(&self, claimed: &SubscriptionRow) {
+        if claimed.lease_taken_from.is_some() {
+            self.0.metrics.lease_taken_over(LeasedWork::Subscription);
+        }
+    }
+
+    /// Takes the lease of one subscription for `owner` (the hand-off's first charge, an action).
+    async fn claim_one(
+        &self,
+        id: i64,
+        owner: &str,
+        now: Millis,
+    ) -> Result<Option<SubscriptionRow>, StoreError> {
+        let claimed = self
+            .0
+            .store
+            .claim_subscription(id, owner, now, self.lease_until(now))
+            .await?;
+        if let Some(sub) = &claimed {
+            self.count_takeover(sub);
+        }
+        Ok(claimed)
+    }
+
     /// One scheduler pass: applies price changes whose date came, then claims due subscriptions
     /// and works on them, `concurrency` at a time. Returns how many were worked on.
     pub async fn run_due(&self) -> Result<usize, StoreError> {
@@ -174,6 +203,7 @@ impl Subscriptions {
             )
             .await?;
         let count = claimed.len();
+        claimed.iter().for_each(|sub| self.count_takeover(sub));
         // Each plan once per pass: a pass works on up to `batch` subscriptions of a handful of
         // plans, and every round trip saved is latency taken off each charge.
         let mut plans: HashMap<String, Option<PlanRow>> = HashMap::new();
@@ -201,12 +231,7 @@ impl Subscriptions {
     pub async fn work_now(&self, id: i64) -> Result<bool, StoreError> {
         let owner = format!("{}:now", self.0.settings.owner);
         let now = self.0.clock.now_ms();
-        let Some(sub) = self
-            .0
-            .store
-            .claim_subscription(id, &owner, now, self.lease_until(now))
-            .await?
-        else {
+        let Some(sub) = self.claim_one(id, &owner, now).await? else {
             return Ok(false);
         };
         let plan = self.0.store.plan(&sub.plan_id).await?;

@@ -186,11 +186,14 @@ impl Subscriptions {
         });
         let create = terms.as_ref().map(|t| new_subscription(key, t, now));
         let changed = json!({ "billingKeyId": key.id }).to_string();
-        let result = self
-            .0
-            .store
-            .apply_billing_key(key, create.as_ref(), &changed, now)
-            .await;
+        // Its events belong to the hand-off that registered the card, whoever applies it.
+        let result = crate::request_id::scope(
+            key.request_id.clone().or_else(crate::request_id::current),
+            self.0
+                .store
+                .apply_billing_key(key, create.as_ref(), &changed, now),
+        )
+        .await;
         let applied = match result {
             Ok(applied) => applied,
             // Another instance created the customer's live subscription a moment ago: the key is

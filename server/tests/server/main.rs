@@ -10,6 +10,7 @@ mod crash;
 mod handoff;
 mod instances;
 mod limits;
+mod operate;
 mod refunds;
 mod sessions;
 mod settings;
@@ -74,6 +75,7 @@ fn main() {
         subscriptions::all(),
         terms::all(),
         refunds::all(),
+        operate::all(),
     ]
     .into_iter()
     .flatten();
