@@ -1,5 +1,7 @@
 //! The terms before the card. `GET /api/checkout?plan=…`: who the customer is and the signed
-//! checkout session of the plan they are about to subscribe to (`docs/handoff-contract.md` §1):
+//! checkout session of the plan they are about to subscribe to (`docs/handoff-contract.md` §1) —
+//! or, for a customer subscribed already, no session (`subscribed`: a card registered then is the
+//! live subscription's new card):
 //! the page renders its plan summary from these terms and sends the session back with the
 //! hand-off. It replaces the round trip the page made for `GET /api/customer` (same rate limit,
 //! same cookie), and writes nothing to the database. `GET /api/plans`: the plans a customer can
@@ -104,6 +106,19 @@ async fn checkout(
                 code: "UNKNOWN_PLAN",
                 message: "no such plan".into(),
             })
+        }
+        // Subscribed already: no new checkout, but the page still works — a card registered
+        // there (without a session) becomes the card of the live subscription.
+        Err(ActionError::Conflict("ALREADY_SUBSCRIBED", message)) => {
+            let mut response = Json(json!({
+                "customerKey": customer_key,
+                "subscribed": { "code": "ALREADY_SUBSCRIBED", "message": message },
+            }))
+            .into_response();
+            if let Some(cookie) = cookie {
+                response.headers_mut().insert(header::SET_COOKIE, cookie);
+            }
+            return Ok(response);
         }
         other => other?,
     };
