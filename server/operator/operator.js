@@ -1,6 +1,7 @@
 // The operator page of billing-server: lists subscriptions (status, next charge, card), shows one
-// with its charge attempts and events, and offers retry and cancel; in demo and test mode it also
-// moves the server's clock. Everything goes through the operator JSON API with the bearer token,
+// with its charge attempts, its charges with their refunds (and every call made to Toss for each
+// refund) and its events, and offers retry, cancel, "period used" and a refund of any of its
+// charges (all or part, with a reason); in demo and test mode it also moves the server's clock. Everything goes through the operator JSON API with the bearer token,
 // kept in this tab's sessionStorage only.
 const $ = (selector) => document.querySelector(selector);
 const state = { token: sessionStorage.getItem("operator-token") ?? "", selected: null, subscriptions: [] };
@@ -47,13 +48,52 @@ function renderSubscriptions() {
   $("#status").textContent = `${state.subscriptions.length} subscription(s)`;
 }
 
+const won = (n) => (n == null ? "—" : `${n.toLocaleString("ko-KR")}원`);
+
+function renderCharges(charges) {
+  $("#charges tbody").replaceChildren(
+    ...charges.map((c) => {
+      const row = document.createElement("tr");
+      const receipt = document.createElement("td");
+      if (c.receiptUrl) {
+        receipt.append(Object.assign(document.createElement("a"), { href: c.receiptUrl, textContent: "매출전표", target: "_blank", rel: "noopener" }));
+      } else receipt.textContent = "—";
+      row.append(cell(c.orderId), cell(c.purpose), cell(c.status), cell(won(c.amount)), cell(won(c.refundedAmount)),
+        cell(c.balance == null ? "—" : won(c.balance)), receipt);
+      return row;
+    }),
+  );
+  const select = $("#refund-order");
+  const chosen = select.value;
+  select.replaceChildren(
+    ...charges.filter((c) => c.status === "DONE" && c.balance > 0).map((c) =>
+      Object.assign(document.createElement("option"), { value: c.orderId, textContent: `${c.orderId} · ${won(c.balance)} left` })),
+  );
+  if (chosen) select.value = chosen;
+  $("#refund-form").hidden = select.options.length === 0;
+}
+
+async function renderRefunds() {
+  const { refunds } = await api(`/api/admin/refunds?subscriptionId=${state.selected}`);
+  $("#refunds").replaceChildren(
+    ...refunds.map((r) => {
+      const calls = (r.calls ?? []).map((c) => `${c.kind} ${c.httpStatus ?? "—"} ${c.outcome}${c.code ? ` ${c.code}` : ""}`).join(", ");
+      return Object.assign(document.createElement("li"), {
+        textContent: `${when(r.createdAt)} · ${r.refundId} · ${r.kind} · ${won(r.amount)} of ${r.orderId} · ${r.status}${r.code ? ` (${r.code})` : ""} · ${r.reason}${calls ? ` · calls: ${calls}` : ""}`,
+      });
+    }),
+  );
+}
+
 async function renderDetail() {
   if (state.selected == null) return;
-  const { subscription, attempts, changes, consents, events } = await api(`/api/admin/subscriptions/${state.selected}`);
+  const { subscription, attempts, charges, changes, consents, events } = await api(`/api/admin/subscriptions/${state.selected}`);
+  renderCharges(charges ?? []);
+  await renderRefunds();
   $("#detail").hidden = false;
   $("#detail-title").textContent = `Subscription #${subscription.id} · ${subscription.status}`;
   const live = ["TRIALING", "INCOMPLETE", "ACTIVE", "PAST_DUE"].includes(subscription.status);
-  for (const id of ["#retry", "#cancel-end", "#cancel-now"]) $(id).disabled = !live;
+  for (const id of ["#retry", "#cancel-end", "#cancel-now", "#period-used"]) $(id).disabled = !live;
   $("#attempts tbody").replaceChildren(
     ...attempts.map((a) => {
       const row = document.createElement("tr");
@@ -124,6 +164,35 @@ $("#token-form").addEventListener("submit", async (event) => {
 $("#retry").addEventListener("click", () => act(`/api/admin/subscriptions/${state.selected}/retry`));
 $("#cancel-end").addEventListener("click", () => act(`/api/admin/subscriptions/${state.selected}/cancel`, { when: "period_end" }));
 $("#cancel-now").addEventListener("click", () => act(`/api/admin/subscriptions/${state.selected}/cancel`, { when: "now" }));
+$("#period-used").addEventListener("click", () => act(`/api/admin/subscriptions/${state.selected}/period-used`));
+// One Idempotency-Key per refund the operator means: kept until Toss's answer is final, so a
+// retried click (or a lost answer) is the same refund, never a second one.
+let refundKey = null;
+$("#refund-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const order = $("#refund-order").value;
+  const amount = $("#refund-amount").value.trim();
+  const body = { reason: $("#refund-reason").value.trim() };
+  if (amount) body.amount = Number(amount);
+  refundKey ??= crypto.randomUUID();
+  try {
+    const refund = await api(`/api/admin/charges/${encodeURIComponent(order)}/refunds`, {
+      method: "POST", body: JSON.stringify(body), headers: { "idempotency-key": refundKey },
+    });
+    $("#status").textContent = `Refund ${refund.refundId}: ${won(refund.amount)} ${refund.status}`;
+    if (refund.status === "DONE" || refund.status === "FAILED") {
+      refundKey = null;
+      $("#refund-amount").value = "";
+    }
+  } catch (error) {
+    $("#status").textContent = `Refund: ${error.message}`;
+    // A refusal (4xx) is final; a 5xx or a lost answer is retried with the same key.
+    if (/^4\d\d /.test(error.message)) refundKey = null;
+  }
+  await refresh();
+});
+// Another charge, amount or reason is another refund.
+$("#refund-form").addEventListener("input", () => { refundKey = null; });
 $("#plus-day").addEventListener("click", () => act("/api/admin/clock", { advanceMs: 86_400_000 }));
 $("#to-next-charge").addEventListener("click", () => {
   const next = state.subscriptions.map((s) => s.nextChargeAt).filter(Boolean).sort()[0];

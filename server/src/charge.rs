@@ -17,11 +17,13 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::clock::{Clock, Millis};
 use crate::crypto::Keyring;
 use crate::ids;
 use crate::lease::{self, Leased};
+use crate::metrics::{ChargeKind, ChargeOutcome as Outcome, LeasedWork, Metrics};
 use crate::store::charges::{
     ChargeCallKind, ChargeOutcome, ChargePurpose, ChargeRow, ChargeStatus, NewCharge,
 };
@@ -84,6 +86,7 @@ struct Inner {
     settings: ChargeSettings,
     tasks: TaskTracker,
     waiters: Mutex<HashMap<String, Arc<Notify>>>,
+    metrics: Metrics,
 }
 
 /// The charge service. Cheap to clone.
@@ -154,6 +157,7 @@ impl Charges {
         clock: Clock,
         settings: ChargeSettings,
         tasks: TaskTracker,
+        metrics: Metrics,
     ) -> Charges {
         Charges(Arc::new(Inner {
             store,
@@ -163,6 +167,7 @@ impl Charges {
             settings,
             tasks,
             waiters: Mutex::new(HashMap::new()),
+            metrics,
         }))
     }
 
@@ -181,7 +186,7 @@ impl Charges {
                     .await?
             }
         }
-        .filter(|key| key.customer_key == request.customer_key)
+        .filter(|key| key.customer_key == request.customer_key && key.is_usable())
         .ok_or(ChargeError::NoBillingKey)?;
         let row = self
             .0
@@ -235,10 +240,7 @@ impl Charges {
             .await?
         {
             Some(row) => {
-                let this = self.clone();
-                self.0.tasks.spawn(async move {
-                    this.run(row).await;
-                });
+                self.spawn_run(row);
                 Ok(true)
             }
             None => Ok(false),
@@ -301,12 +303,20 @@ impl Charges {
             .await?;
         let count = claimed.len();
         for row in claimed {
-            let this = self.clone();
-            self.0.tasks.spawn(async move {
-                this.run(row).await;
-            });
+            self.spawn_run(row);
         }
         Ok(count)
+    }
+
+    /// Runs a claimed charge in a task of its own ([`Charges::run`]).
+    fn spawn_run(&self, row: ChargeRow) {
+        if row.lease_taken_from.is_some() {
+            self.0.metrics.lease_taken_over(LeasedWork::Charge);
+        }
+        let this = self.clone();
+        self.0.tasks.spawn(async move {
+            this.run(row).await;
+        });
     }
 
     /// Records a charge and runs it in the calling task, leased to this instance from the start:
@@ -362,9 +372,26 @@ impl Charges {
             .expect("charges are never deleted"))
     }
 
-    /// One run of a claimed charge, its lease renewed while it runs. Returns the row as this run
-    /// settled it, if it did.
+    /// One run of a claimed charge, its lease renewed while it runs, in a span (and as the
+    /// request) of the request that recorded it, whoever started the run. Returns the row as this
+    /// run settled it, if it did.
     async fn run(self, row: ChargeRow) -> Option<ChargeRow> {
+        let span = tracing::info_span!(
+            parent: None,
+            "charge",
+            order_id = row.order_id.as_str(),
+            request_id = tracing::field::Empty,
+        );
+        if let Some(id) = &row.request_id {
+            span.record("request_id", id.as_str());
+        }
+        let request = row.request_id.clone();
+        crate::request_id::scope(request, self.run_leased(row))
+            .instrument(span)
+            .await
+    }
+
+    async fn run_leased(self, row: ChargeRow) -> Option<ChargeRow> {
         let order_id = row.order_id.clone();
         let heartbeat = lease::renew_while_running(
             self.0.store.clone(),
@@ -446,6 +473,18 @@ impl Charges {
                 )
                 .await;
         };
+        if !key_row.is_usable() {
+            // Deleted at Toss (BILLING_DELETED) or removed by its customer: never charged again.
+            return self
+                .settle(
+                    row,
+                    Settled::Failed {
+                        code: "BILLING_KEY_DELETED".into(),
+                        message: "the card was deleted; nothing was sent to Toss".into(),
+                    },
+                )
+                .await;
+        }
         let billing_key = self
             .0
             .keyring
@@ -596,6 +635,21 @@ impl Charges {
                 now,
             )
             .await?;
+        if settled.is_some() {
+            let kind = if row.subscription_id.is_some() {
+                ChargeKind::Subscription
+            } else {
+                ChargeKind::Operator
+            };
+            let outcome = match status {
+                ChargeStatus::Done => Outcome::Approved,
+                ChargeStatus::Failed => Outcome::Declined,
+                ChargeStatus::Pending | ChargeStatus::Unknown => Outcome::Unclear,
+            };
+            self.0
+                .metrics
+                .charge_outcome(kind, outcome, code.as_deref());
+        }
         match status {
             ChargeStatus::Done => tracing::info!(
                 order_id = row.order_id,

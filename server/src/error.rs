@@ -2,7 +2,8 @@
 //! `{"code", "message"}` body. Internal details are logged, never sent.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -53,6 +54,20 @@ pub enum ApiError {
         /// Why, in words.
         message: String,
     },
+    /// A refusal that offers something else instead (`offer`, JSON, beside `code` and
+    /// `message`): 청약철회 after its window (`WITHDRAWAL_PERIOD_OVER`, 409) offers 중도해지 with its
+    /// exact refund.
+    #[error("{message}")]
+    RefusedWithOffer {
+        /// The status.
+        status: StatusCode,
+        /// The code.
+        code: &'static str,
+        /// Why, in words.
+        message: String,
+        /// What the client may do instead.
+        offer: serde_json::Value,
+    },
     /// 429 `TOO_MANY_REQUESTS`: the client's rate limit (retryable).
     #[error("요청이 너무 많습니다. 잠시 후 다시 시도해주세요.")]
     TooManyRequests {
@@ -77,7 +92,8 @@ impl ApiError {
             ApiError::NoBillingKey => (StatusCode::NOT_FOUND, "NO_BILLING_KEY"),
             ApiError::OrderIdConflict => (StatusCode::CONFLICT, "ORDER_ID_CONFLICT"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
-            ApiError::Refused { status, code, .. } => (*status, code),
+            ApiError::Refused { status, code, .. }
+            | ApiError::RefusedWithOffer { status, code, .. } => (*status, code),
             ApiError::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS")
             }
@@ -119,6 +135,11 @@ impl IntoResponse for ApiError {
         if let ApiError::Unavailable(e) = &self {
             tracing::error!(error = %e, "storage failed; answered 503");
         }
+        if let ApiError::RefusedWithOffer { offer, .. } = &self {
+            let body =
+                serde_json::json!({ "code": code, "message": self.to_string(), "offer": offer });
+            return (status, Json(body)).into_response();
+        }
         let retry = match &self {
             ApiError::TooManyRequests { retry_after_ms } => Some(*retry_after_ms),
             ApiError::Unavailable(_) => Some(1000),
@@ -151,6 +172,48 @@ where
                 }
                 other => without_values(&other.body_text()),
             })),
+        }
+    }
+}
+
+/// `Path<T>` whose rejection is a plain `404 NOT_FOUND` (axum's names the Rust type and echoes
+/// the segment): a path that does not parse names no resource.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(_) => Err(ApiError::NotFound),
+        }
+    }
+}
+
+/// `Query<T>` whose rejections are [`ApiError::InvalidRequest`] answers in the documented shape,
+/// naming fields, never echoing values.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(ApiError::InvalidRequest(without_values(
+                rejection
+                    .body_text()
+                    .trim_start_matches("Failed to deserialize query string: "),
+            ))),
         }
     }
 }

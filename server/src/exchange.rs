@@ -17,11 +17,13 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
 use toss_billing_contract::{CardSummary, ErrorBody, IssueRegistered};
+use tracing::Instrument;
 
 use crate::clock::{Clock, Millis};
 use crate::crypto::Keyring;
 use crate::ids;
 use crate::lease::{self, Leased};
+use crate::metrics::{HandoffOutcome, LeasedWork, Metrics};
 use crate::store::exchanges::{
     ClaimedExchange, ExchangeRow, ExchangeStatus, NewBillingKey, NewExchange,
 };
@@ -99,6 +101,7 @@ struct Inner {
     tasks: TaskTracker,
     waiters: Waiters,
     registered: Arc<Notify>,
+    metrics: Metrics,
 }
 
 /// The exchange service. Cheap to clone.
@@ -165,6 +168,7 @@ fn final_answer(row: &ExchangeRow) -> Option<HandoffAnswer> {
 
 impl Exchanges {
     /// The service.
+    #[allow(clippy::too_many_arguments)] // its dependencies, each named where it is built
     pub fn new(
         store: Store,
         toss: TossClient,
@@ -173,6 +177,7 @@ impl Exchanges {
         settings: ExchangeSettings,
         tasks: TaskTracker,
         registered: Arc<Notify>,
+        metrics: Metrics,
     ) -> Exchanges {
         Exchanges(Arc::new(Inner {
             store,
@@ -183,6 +188,7 @@ impl Exchanges {
             tasks,
             waiters: Waiters::default(),
             registered,
+            metrics,
         }))
     }
 
@@ -270,8 +276,7 @@ impl Exchanges {
             .await?
         {
             Some(claimed) => {
-                let this = self.clone();
-                self.0.tasks.spawn(async move { this.run(claimed).await });
+                self.spawn_run(claimed);
                 Ok(true)
             }
             None => Ok(false),
@@ -290,10 +295,31 @@ impl Exchanges {
             .await?;
         let count = claimed.len();
         for exchange in claimed {
-            let this = self.clone();
-            self.0.tasks.spawn(async move { this.run(exchange).await });
+            self.spawn_run(exchange);
         }
         Ok(count)
+    }
+
+    /// Runs a claimed exchange in a task of its own, in a span (and as the request) of the
+    /// hand-off that wrote it, whoever started the run.
+    fn spawn_run(&self, claimed: ClaimedExchange) {
+        if claimed.lease_taken_from.is_some() {
+            self.0.metrics.lease_taken_over(LeasedWork::Exchange);
+        }
+        let span = tracing::info_span!(
+            parent: None,
+            "exchange",
+            exchange = &claimed.idempotency_key[3..13],
+            request_id = tracing::field::Empty,
+        );
+        if let Some(id) = &claimed.request_id {
+            span.record("request_id", id.as_str());
+        }
+        let request = claimed.request_id.clone();
+        let this = self.clone();
+        self.0
+            .tasks
+            .spawn(crate::request_id::scope(request, this.run(claimed)).instrument(span));
     }
 
     /// One run of a claimed exchange. Every path ends with the exchange final, postponed, or (only
@@ -305,15 +331,24 @@ impl Exchanges {
         let outcome = self.call_toss(&claimed, tag).await;
         heartbeat.abort();
         let now = self.0.clock.now_ms();
+        let metrics = &self.0.metrics;
         let stored = match outcome {
             Outcome::Registered(body) => self.store_registered(&claimed, &body, tag).await,
-            Outcome::Final { status, body } => self
+            Outcome::Final { status, code, body } => self
                 .0
                 .store
                 .finish_exchange_without_key(&key, ExchangeStatus::Refused, status, &body, now)
                 .await
-                .map(|_| {
-                    tracing::info!(exchange = tag, status, "exchange refused by Toss (final)")
+                .map(|made_final| {
+                    if made_final {
+                        metrics.handoff_outcome(HandoffOutcome::Refused, Some(&code));
+                    }
+                    tracing::info!(
+                        exchange = tag,
+                        status,
+                        code,
+                        "exchange refused by Toss (final)"
+                    )
                 }),
             Outcome::Expired => self
                 .0
@@ -329,7 +364,10 @@ impl Exchanges {
                     now,
                 )
                 .await
-                .map(|_| {
+                .map(|made_final| {
+                    if made_final {
+                        metrics.handoff_outcome(HandoffOutcome::Expired, Some("HANDOFF_EXPIRED"));
+                    }
                     tracing::error!(
                         exchange = tag,
                         "exchange expired without a final answer from Toss"
@@ -340,7 +378,10 @@ impl Exchanges {
                 .store
                 .postpone_exchange(&key, &self.0.settings.owner, now + after_ms, &why, now)
                 .await
-                .map(|_| {
+                .map(|held| {
+                    if held {
+                        metrics.handoff_outcome(HandoffOutcome::RetryLater, Some(&why));
+                    }
                     tracing::warn!(
                         exchange = tag,
                         why,
@@ -414,6 +455,7 @@ impl Exchanges {
                     return Outcome::Final {
                         status,
                         body: error_json(&code, &message),
+                        code,
                     };
                 }
                 Err(TossError::Refused { status, code, .. })
@@ -494,7 +536,12 @@ impl Exchanges {
                 )
                 .await;
             match result {
-                Ok(id) => {
+                Ok((id, made_final)) => {
+                    if made_final {
+                        self.0
+                            .metrics
+                            .handoff_outcome(HandoffOutcome::Registered, None);
+                    }
                     tracing::info!(
                         exchange = tag,
                         billing_key = %ids::log_tag(billing_key),
@@ -520,9 +567,16 @@ impl Exchanges {
 
 enum Outcome {
     Registered(Value),
-    Final { status: u16, body: String },
+    Final {
+        status: u16,
+        code: String,
+        body: String,
+    },
     Expired,
-    Later { why: String, after_ms: Millis },
+    Later {
+        why: String,
+        after_ms: Millis,
+    },
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Keeping a lease while its work runs. The exchange and the charge runners hold a database lease
+//! Keeping a lease while its work runs. The exchange, charge and refund runners hold a database lease
 //! (`lease_owner`, `lease_until`) for the length of a Toss call; renewing it every third of its
 //! length keeps a slow call from being taken over by another instance's reconciler, and a lost
 //! lease (another instance has it now) ends the renewing at once.
@@ -17,6 +17,8 @@ pub enum Leased {
     Exchange(String),
     /// A charge, by its orderId.
     Charge(String),
+    /// A refund, by its id.
+    Refund(String),
 }
 
 /// Renews `owner`'s lease on `what` every third of `lease` until it is lost, the database fails,
@@ -35,6 +37,7 @@ pub fn renew_while_running(
             let renewed = match &what {
                 Leased::Exchange(key) => store.renew_exchange_lease(key, &owner, until).await,
                 Leased::Charge(order_id) => store.renew_charge_lease(order_id, &owner, until).await,
+                Leased::Refund(id) => store.renew_refund_lease(id, &owner, until).await,
             };
             if !matches!(renewed, Ok(true)) {
                 return;

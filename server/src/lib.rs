@@ -3,16 +3,20 @@
 //! - [`routes`]: the HTTP API (one module per resource), [`web`]: the frontend and headers,
 //!   [`serve`]: the connection loop (timeouts, limits, graceful shutdown);
 //! - [`exchange`]: the authKey → billing-key exchange, exactly once; [`charge`]: charges, exactly
-//!   once per orderId; [`reconciler`]: finishes what a crash or an unclear answer left;
+//!   once per orderId; [`refund`]: refunds, exactly once per refund id; [`reconciler`]: finishes
+//!   what a crash or an unclear answer left; [`toss_webhooks`]: Toss's webhooks, from the inbox;
 //! - [`store`]: SQLite or PostgreSQL; [`session`]: who the customer is; [`crypto`]: keys at rest;
 //! - [`toss`]: the Toss API client and what its codes mean (the offline simulator is the
 //!   `toss-sim` crate, mounted here in demo mode);
-//! - [`settings`]: configuration that fails closed; [`clock`]: the one source of time.
+//! - [`settings`]: configuration that fails closed; [`clock`]: the one source of time;
+//! - [`metrics`]: every Prometheus metric; [`request_id`]: the id on every log line of a request
+//!   and of the work it causes.
 //!
 //! See `server/README.md` for the guarantees, and `docs/handoff-contract.md` for the browser ↔
 //! backend contract.
 
 pub mod billing;
+pub mod card_removal;
 pub mod charge;
 pub mod checkout;
 pub mod clock;
@@ -21,8 +25,11 @@ pub mod error;
 pub mod exchange;
 pub mod ids;
 pub mod lease;
+pub mod metrics;
 pub mod notices;
 pub mod reconciler;
+pub mod refund;
+pub mod request_id;
 pub mod routes;
 pub mod scheduler;
 pub mod serve;
@@ -31,6 +38,7 @@ pub mod settings;
 pub mod store;
 pub mod subscription;
 pub mod toss;
+pub mod toss_webhooks;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -43,24 +51,29 @@ use axum::response::Response;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use settings::{Mode, Settings};
 
 use crate::billing::dunning::RetryPolicy;
+use crate::billing::refund_policy::Policy as RefundPolicy;
 use crate::charge::{ChargeSettings, Charges};
 use crate::clock::Clock;
 use crate::crypto::{Keyring, KeyringError};
 use crate::error::error_response;
 use crate::exchange::{ExchangeSettings, Exchanges};
+use crate::metrics::Metrics;
 use crate::notices::Webhook;
+use crate::refund::Refunds;
 use crate::routes::AppContext;
 use crate::session::{SessionSettings, Sessions};
 use crate::settings::{KeySource, SettingsError};
 use crate::store::{PoolSize, Store, StoreError};
 use crate::subscription::{SubscriptionSettings, Subscriptions};
 use crate::toss::TossClient;
+use crate::toss_webhooks::Inbox;
 use toss_sim::Simulator;
 
 /// Why the server did not start.
@@ -107,15 +120,18 @@ pub struct Server {
     pub clock: Clock,
     /// The name this instance holds leases under.
     pub instance: String,
-    stop: CancellationToken,
+    /// Its metrics (tests read them).
+    pub metrics: Metrics,
+    drain: CancellationToken,
     done: JoinHandle<()>,
 }
 
 impl Server {
-    /// Starts a graceful shutdown: no new connections, requests in flight and running exchanges
-    /// and charges finish (within the drain timeout).
+    /// Starts a graceful shutdown: readiness answers 503 at once; after `DRAIN_GRACE_MS` (load
+    /// balancers have seen it) no new connections are accepted, and requests in flight and
+    /// running exchanges and charges finish (within the drain timeout).
     pub fn stop(&self) {
-        self.stop.cancel();
+        self.drain.cancel();
     }
 
     /// Waits until the server has stopped.
@@ -204,10 +220,12 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         .toss_api_base
         .clone()
         .unwrap_or_else(|| format!("{base_url}/__toss-sim"));
+    let metrics = Metrics::new();
     let toss = TossClient::new(
         &toss_api_base,
         settings.secret_key_in_use(),
         settings.toss_timeout,
+        metrics.clone(),
     )
     .map_err(StartError::Toss)?;
     let tasks = TaskTracker::new();
@@ -226,6 +244,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         },
         tasks.clone(),
         registered.clone(),
+        metrics.clone(),
     );
     let charges = Charges::new(
         store.clone(),
@@ -240,7 +259,23 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
             backoff: settings.toss_backoff,
         },
         tasks.clone(),
+        metrics.clone(),
     );
+    let refunds = Refunds::new(
+        store.clone(),
+        toss.clone(),
+        clock.clone(),
+        ChargeSettings {
+            owner: instance.clone(),
+            lease: settings.lease,
+            wait: settings.handoff_wait,
+            quick_retries: settings.toss_quick_retries,
+            backoff: settings.toss_backoff,
+        },
+        tasks.clone(),
+        metrics.clone(),
+    );
+    let inbox = Inbox::new(store.clone(), toss.clone(), refunds.clone(), clock.clone());
     let sessions = Sessions::new(
         store.clone(),
         keyring.clone(),
@@ -263,6 +298,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let subscriptions = Subscriptions::new(
         store.clone(),
         charges.clone(),
+        refunds.clone(),
         clock.clone(),
         SubscriptionSettings {
             owner: instance.clone(),
@@ -276,7 +312,12 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
             concurrency: settings.scheduler_concurrency,
             batch: (settings.scheduler_concurrency * 2) as i64,
             recheck: Duration::from_secs(2),
+            cancellation: RefundPolicy {
+                withdrawal_days: settings.withdrawal_days,
+                mid_term: settings.mid_term_refund,
+            },
         },
+        metrics.clone(),
     );
     let webhook = settings
         .webhook_url
@@ -284,15 +325,37 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         .zip(settings.webhook_secret.clone())
         .map(|(url, secret)| Webhook { url, secret });
     let settings = Arc::new(settings);
+    // `drain` starts the shutdown (readiness turns 503); `stop`, `DRAIN_GRACE_MS` later, closes
+    // the listener and ends the background loops.
+    let drain = CancellationToken::new();
+    let stop = CancellationToken::new();
+    tokio::spawn({
+        let (drain, stop, grace) = (drain.clone(), stop.clone(), settings.drain_grace);
+        async move {
+            drain.cancelled().await;
+            tracing::info!(
+                grace_ms = grace.as_millis() as u64,
+                "draining: readiness answers 503; the listener closes after the grace"
+            );
+            tokio::time::sleep(grace).await;
+            stop.cancel();
+        }
+    });
     let ctx = AppContext {
         settings: settings.clone(),
         store: store.clone(),
         sessions: sessions.clone(),
         exchanges: exchanges.clone(),
         charges: charges.clone(),
+        refunds: refunds.clone(),
         subscriptions: subscriptions.clone(),
+        toss_inbox: inbox.clone(),
+        toss: toss.clone(),
         clock: clock.clone(),
         keyring: keyring.clone(),
+        tasks: tasks.clone(),
+        metrics: metrics.clone(),
+        draining: drain.clone(),
     };
     let (api, limiters) = routes::api_router(ctx);
     let mut app = api;
@@ -300,22 +363,38 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         app = app.nest_service("/__toss-sim", sim.router());
     }
     let request_timeout_after = settings.limits.request_timeout;
+    let trust_proxy_headers = settings.trust_proxy_headers;
     let app = app
         .fallback_service(web::frontend(&settings.dist_dir))
         .layer(DefaultBodyLimit::max(settings.limits.max_body_bytes))
         .layer(RequestBodyTimeoutLayer::new(settings.limits.body_timeout))
-        .layer(axum::middleware::from_fn(move |request: Request, next: Next| {
-            request_timeout(request_timeout_after, request, next)
-        }))
+        .layer(axum::middleware::from_fn(
+            move |request: Request, next: Next| {
+                request_timeout(request_timeout_after, request, next)
+            },
+        ))
         .layer(axum::middleware::from_fn(web::security_headers))
+        .layer(axum::middleware::from_fn(request_id::in_scope))
         .layer(
-            // The path only: a success page's query carries the one-time authKey.
+            // The path only: a success page's query carries the one-time authKey. At INFO, so that
+            // the request id is on every line the request logs at the default level.
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                tracing::debug_span!("request", method = %request.method(), path = request.uri().path())
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = request.uri().path(),
+                    request_id = request_id::of(request).unwrap_or(""),
+                )
             }),
-        );
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn(
+            move |request: Request, next: Next| {
+                request_id::accept(trust_proxy_headers, request, next)
+            },
+        ));
 
-    let stop = CancellationToken::new();
     let serving = tokio::spawn(serve::serve(
         listener,
         app,
@@ -330,12 +409,14 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         reconciler::Work {
             exchanges,
             charges,
+            refunds,
             sessions,
             limiters,
         },
         settings.reconcile_interval,
         stop.clone(),
     );
+    let webhooks = toss_webhooks::spawn(inbox, settings.reconcile_interval, stop.clone());
     let recurring = scheduler::spawn(
         scheduler::Work {
             subscriptions,
@@ -344,6 +425,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
             webhook,
             registered,
             charge_due: settings.scheduler,
+            metrics: metrics.clone(),
         },
         settings.scheduler_interval,
         stop.clone(),
@@ -354,6 +436,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         let _ = serving.await;
         let _ = background.await;
         let _ = recurring.await;
+        let _ = webhooks.await;
         tasks.close();
         if tokio::time::timeout(drain_timeout, tasks.wait())
             .await
@@ -374,7 +457,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         store,
         clock,
         instance,
-        stop,
+        metrics,
+        drain,
         done,
     })
 }

@@ -1,16 +1,33 @@
 //! `billing-server`: the reference backend (`serve`, the default) or the Toss simulator alone
 //! (`simulate`). Settings come from the environment: `billing-server --help`.
 
-use billing_server::settings::ENV_HELP;
+use billing_server::settings::{LogFormat, ENV_HELP};
 use billing_server::Settings;
 
+/// Logs on stderr: human text, or with `LOG_FORMAT=json` one JSON object per line
+/// (`timestamp`, `level`, `fields.message`, `target`, and the spans with their fields — the
+/// request's `request_id` among them).
 fn init_logs() {
+    let format = match billing_server::settings::log_format_from_env() {
+        Ok(format) => format,
+        Err(e) => {
+            eprintln!("billing-server: refusing to start: {e}");
+            std::process::exit(2);
+        }
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 #[tokio::main]

@@ -10,9 +10,12 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
+use tracing::Instrument;
 
 use crate::clock::{iso_kst, Clock};
+use crate::metrics::{DeliveryOutcome, Metrics};
 use crate::settings::Secret;
+use crate::store::subscriptions::EventRow;
 use crate::store::{Store, StoreError};
 
 /// Where events go.
@@ -31,12 +34,14 @@ pub fn signature(secret: &str, t: i64, body: &str) -> String {
     format!("t={t},v1={}", crate::ids::hex(&mac.finalize().into_bytes()))
 }
 
-/// Delivers due events; returns how many were delivered.
+/// Delivers due events; returns how many were delivered. Each delivery is counted in `metrics`
+/// and logged in a span carrying the id of the request that emitted the event, if one did.
 pub async fn deliver_due(
     store: &Store,
     clock: &Clock,
     webhook: Option<&Webhook>,
     http: &reqwest::Client,
+    metrics: &Metrics,
 ) -> Result<usize, StoreError> {
     let now = clock.now_ms();
     let events = store
@@ -44,55 +49,17 @@ pub async fn deliver_due(
         .await?;
     let mut delivered = 0;
     for event in events {
-        let customer_key = store
-            .subscription(event.subscription_id)
-            .await?
-            .map(|s| s.customer_key);
-        let body = json!({
-            "id": format!("evt_{}", event.id),
-            "type": event.kind,
-            "createdAt": iso_kst(event.created_at),
-            "subscriptionId": event.subscription_id,
-            "customerKey": customer_key,
-            "data": serde_json::from_str::<Value>(&event.detail).unwrap_or(Value::Null),
-        })
-        .to_string();
-        let ok = match webhook {
-            None => {
-                tracing::info!(target: "notices", event = event.id, kind = event.kind, body, "notice (no WEBHOOK_URL: logged)");
-                true
-            }
-            Some(hook) => {
-                let t = clock.now_ms() / 1000;
-                let sent = http
-                    .post(&hook.url)
-                    .header("content-type", "application/json")
-                    .header("billing-event-id", format!("evt_{}", event.id))
-                    .header(
-                        "billing-signature",
-                        signature(hook.secret.expose(), t, &body),
-                    )
-                    .body(body)
-                    .timeout(Duration::from_secs(5))
-                    .send()
-                    .await;
-                match sent {
-                    Ok(r) if r.status().is_success() => true,
-                    Ok(r) => {
-                        tracing::warn!(
-                            event = event.id,
-                            status = r.status().as_u16(),
-                            "webhook refused the event; retrying later"
-                        );
-                        false
-                    }
-                    Err(e) => {
-                        tracing::warn!(event = event.id, error = %e, "webhook unreachable; retrying later");
-                        false
-                    }
-                }
-            }
-        };
+        let span = tracing::info_span!(
+            "event",
+            event = event.id,
+            request_id = tracing::field::Empty
+        );
+        if let Some(id) = &event.request_id {
+            span.record("request_id", id.as_str());
+        }
+        let ok = deliver(store, clock, webhook, http, metrics, &event)
+            .instrument(span)
+            .await?;
         // 30 s, doubling, at most 6 h between tries.
         let doublings = (event.delivery_attempts - 1).clamp(0, 10);
         let next = now + (30_000i64 << doublings).min(6 * 3_600_000);
@@ -104,6 +71,71 @@ pub async fn deliver_due(
         }
     }
     Ok(delivered)
+}
+
+/// One delivery of one event: whether it is done (delivered, or logged).
+async fn deliver(
+    store: &Store,
+    clock: &Clock,
+    webhook: Option<&Webhook>,
+    http: &reqwest::Client,
+    metrics: &Metrics,
+    event: &EventRow,
+) -> Result<bool, StoreError> {
+    let customer_key = store
+        .subscription(event.subscription_id)
+        .await?
+        .map(|s| s.customer_key);
+    let body = json!({
+        "id": format!("evt_{}", event.id),
+        "type": event.kind,
+        "createdAt": iso_kst(event.created_at),
+        "subscriptionId": event.subscription_id,
+        "customerKey": customer_key,
+        "data": serde_json::from_str::<Value>(&event.detail).unwrap_or(Value::Null),
+    })
+    .to_string();
+    let outcome = match webhook {
+        None => {
+            tracing::info!(target: "notices", event = event.id, kind = event.kind, body, "notice (no WEBHOOK_URL: logged)");
+            DeliveryOutcome::Logged
+        }
+        Some(hook) => {
+            let t = clock.now_ms() / 1000;
+            let sent = http
+                .post(&hook.url)
+                .header("content-type", "application/json")
+                .header("billing-event-id", format!("evt_{}", event.id))
+                .header(
+                    "billing-signature",
+                    signature(hook.secret.expose(), t, &body),
+                )
+                .body(body)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => DeliveryOutcome::Delivered,
+                Ok(r) => {
+                    tracing::warn!(
+                        event = event.id,
+                        status = r.status().as_u16(),
+                        "webhook refused the event; retrying later"
+                    );
+                    DeliveryOutcome::Refused
+                }
+                Err(e) => {
+                    tracing::warn!(event = event.id, error = %e.without_url(), "webhook unreachable; retrying later");
+                    DeliveryOutcome::Unreachable
+                }
+            }
+        }
+    };
+    metrics.webhook_delivery(outcome);
+    Ok(matches!(
+        outcome,
+        DeliveryOutcome::Delivered | DeliveryOutcome::Logged
+    ))
 }
 
 #[cfg(test)]

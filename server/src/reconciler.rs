@@ -1,5 +1,5 @@
 //! The background work of every instance: at start-up and then every `RECONCILE_INTERVAL_MS`,
-//! finish exchanges and charges that a crash, a restart or an unclear answer left unfinished
+//! finish exchanges, charges and refunds that a crash, a restart or an unclear answer left unfinished
 //! (claimed with leases, so any number of instances can run this at once), and sweep ended
 //! sessions and the rate limiters' memory of old clients.
 
@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::charge::Charges;
 use crate::exchange::Exchanges;
+use crate::refund::Refunds;
 use crate::routes::Limiter;
 use crate::session::Sessions;
 
@@ -22,6 +23,8 @@ pub struct Work {
     pub exchanges: Exchanges,
     /// Charges.
     pub charges: Charges,
+    /// Refunds.
+    pub refunds: Refunds,
     /// Sessions to sweep.
     pub sessions: Sessions,
     /// Rate limiters to sweep.
@@ -42,6 +45,11 @@ pub fn spawn(work: Work, interval: Duration, stop: CancellationToken) -> JoinHan
                 Ok(0) => {}
                 Ok(n) => tracing::info!(started = n, "reconciler: resumed unfinished charges"),
                 Err(e) => tracing::warn!(error = %e, "reconciler: cannot read unfinished charges"),
+            }
+            match work.refunds.reconcile_once(BATCH).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(started = n, "reconciler: resumed unfinished refunds"),
+                Err(e) => tracing::warn!(error = %e, "reconciler: cannot read unfinished refunds"),
             }
             tokio::select! {
                 _ = stop.cancelled() => return,

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::notices::{self, Webhook};
 use crate::store::Store;
 use crate::subscription::Subscriptions;
@@ -29,6 +30,8 @@ pub struct Work {
     pub registered: Arc<Notify>,
     /// Whether this instance charges due subscriptions.
     pub charge_due: bool,
+    /// Where deliveries are counted.
+    pub metrics: Metrics,
 }
 
 /// Runs until `stop`.
@@ -55,8 +58,14 @@ pub fn spawn(work: Work, interval: Duration, stop: CancellationToken) -> JoinHan
                     }
                 }
             }
-            if let Err(e) =
-                notices::deliver_due(&work.store, &work.clock, work.webhook.as_ref(), &http).await
+            if let Err(e) = notices::deliver_due(
+                &work.store,
+                &work.clock,
+                work.webhook.as_ref(),
+                &http,
+                &work.metrics,
+            )
+            .await
             {
                 tracing::warn!(error = %e, "cannot deliver subscription events");
             }

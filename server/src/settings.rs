@@ -45,6 +45,43 @@ pub const DEFAULT_TERMS_VERSION: &str = "2026-12-01";
 /// The real Toss API.
 pub const TOSS_API: &str = "https://api.tosspayments.com";
 
+/// Where Toss's webhooks are received unless `TOSS_WEBHOOK_PATH` says otherwise.
+pub const DEFAULT_TOSS_WEBHOOK_PATH: &str = "/api/toss/webhooks";
+
+/// Toss's published webhook source addresses (toss-billing-contract.md §10), for
+/// `TOSS_WEBHOOK_ALLOWLIST=on`.
+pub const TOSS_WEBHOOK_SOURCES: [IpAddr; 4] = [
+    IpAddr::V4(Ipv4Addr::new(13, 124, 18, 147)),
+    IpAddr::V4(Ipv4Addr::new(13, 124, 108, 35)),
+    IpAddr::V4(Ipv4Addr::new(3, 36, 173, 151)),
+    IpAddr::V4(Ipv4Addr::new(3, 38, 81, 32)),
+];
+
+/// A webhook path that cannot collide with the API's own routes or the pages: `/` and then
+/// letters, digits, `/ _ - .`; under `/api/` only below `/api/toss/`; never the simulator's or the
+/// operator page's prefix.
+pub fn check_webhook_path(path: &str) -> Result<(), &'static str> {
+    let shaped = path.len() >= 2
+        && path.len() <= 200
+        && path.starts_with('/')
+        && !path.ends_with('/')
+        && !path.contains("//")
+        && !path.contains("..")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'));
+    if !shaped {
+        return Err("must be a path like /api/toss/webhooks (letters, digits, / _ - .)");
+    }
+    if (path.starts_with("/api/") && !path.starts_with("/api/toss/"))
+        || path.starts_with("/__toss-sim")
+        || path.starts_with("/operator")
+    {
+        return Err("must not be under /api/ (except /api/toss/), /__toss-sim or /operator");
+    }
+    Ok(())
+}
+
 /// What this server is for; decides what may be left to defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -107,6 +144,35 @@ pub enum IdentitySource {
     /// The merchant's login in front of this server puts the signed-in user's id in this header
     /// (and strips it from what browsers send). Cookie sessions are not used then.
     TrustedHeader(String),
+}
+
+/// Who may read `GET /metrics` (`METRICS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// Nobody: 404.
+    Off,
+    /// A bearer token: `METRICS_TOKEN`, or the operator's (the default).
+    Token,
+    /// Anyone who reaches the listener (only where the network keeps strangers out).
+    Open,
+}
+
+/// How log lines are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human text (the default).
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON layer).
+    Json,
+}
+
+/// `LOG_FORMAT` (read before the other settings: logging starts first).
+pub fn log_format_from_env() -> Result<LogFormat, SettingsError> {
+    match std::env::var("LOG_FORMAT").ok().as_deref().map(str::trim) {
+        None | Some("") | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(_) => Err(invalid("LOG_FORMAT", "must be text or json")),
+    }
 }
 
 /// Request limits against slow and greedy clients.
@@ -185,6 +251,15 @@ pub struct Settings {
     pub reconcile_interval: Duration,
     /// How long SIGTERM waits for running exchanges and charges.
     pub drain_timeout: Duration,
+    /// After SIGTERM, readiness answers 503 this long before the listener closes (load balancers
+    /// stop sending traffic first).
+    pub drain_grace: Duration,
+    /// Who may read `GET /metrics`.
+    pub metrics: MetricsAccess,
+    /// The scraper's bearer token (`METRICS=token`; the operator token also works).
+    pub metrics_token: Option<Secret>,
+    /// The database gauges are read at most this often (concurrent scrapes share a read).
+    pub metrics_refresh: Duration,
     /// Request limits.
     pub limits: Limits,
     /// Whether this instance charges due subscriptions.
@@ -202,6 +277,14 @@ pub struct Settings {
     /// The version of the cancellation terms' text shown at checkout, recorded with each
     /// subscription.
     pub terms_version: String,
+    /// 청약철회: days from a period's charge during which it is refunded whole (0: not offered).
+    pub withdrawal_days: u32,
+    /// What 중도해지 refunds: the unused days pro rata, or nothing.
+    pub mid_term_refund: crate::billing::refund_policy::MidTermRefund,
+    /// Where Toss's webhooks are received (registered in Toss's developer console).
+    pub toss_webhook_path: String,
+    /// Accept Toss's webhooks only from Toss's published source addresses.
+    pub toss_webhook_allowlist: bool,
     /// Where subscription events are posted (`None`: the log).
     pub webhook_url: Option<String>,
     /// Their signing secret.
@@ -284,6 +367,14 @@ Configuration comes from environment variables (server/README.md explains each):
   LEASE_MS                    work lease without renewal (default 30000)
   RECONCILE_INTERVAL_MS       how often unfinished work is looked for (default 5000)
   DRAIN_TIMEOUT_MS            SIGTERM waits this long for running work (default 30000)
+  DRAIN_GRACE_MS              after SIGTERM, /api/health/ready answers 503 this long before the
+                              listener closes (default 0; behind a load balancer: a few of its
+                              health-check intervals)
+  METRICS                     GET /metrics: token (default: Bearer METRICS_TOKEN or OPERATOR_TOKEN;
+                              404 without either) | open | off
+  METRICS_TOKEN               the scraper's bearer token (>= 24 characters)
+  METRICS_REFRESH_MS          database gauges read at most this often (default 5000)
+  LOG_FORMAT                  text (default) | json (one object per line, with the request id)
   MAX_CONNECTIONS             open connections at most (default 512)
   HEADER_TIMEOUT_MS, BODY_TIMEOUT_MS, REQUEST_TIMEOUT_MS
                               slow clients are cut off (defaults 10000, 10000, 30000)
@@ -296,6 +387,11 @@ Configuration comes from environment variables (server/README.md explains each):
   SUBSCRIBE_PLAN              plan id of a checkout that names no plan (demo: premium-monthly;
                               none = a checkout must name its plan)
   TERMS_VERSION               version of the cancellation terms' text the pages show (default 2026-12-01)
+  WITHDRAWAL_DAYS             청약철회: days from a period's charge (its day is day 1) during which
+                              the customer gets it back whole (default 7; 0 = not offered)
+  MID_TERM_REFUND             중도해지 refunds: prorata (default: the unused days) | none
+  TOSS_WEBHOOK_PATH           where Toss's webhooks are received (default /api/toss/webhooks)
+  TOSS_WEBHOOK_ALLOWLIST      on: accept them only from Toss's published addresses (default off)
   WEBHOOK_URL, WEBHOOK_SECRET where subscription events are posted, signed (HMAC-SHA256)
   CLOCK_OFFSET_MS             demo/test: start the clock this far ahead (POST /api/admin/clock moves it)
   RUST_LOG                    log filter (default info)
@@ -330,6 +426,10 @@ impl Settings {
             lease: Duration::from_secs(30),
             reconcile_interval: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(30),
+            drain_grace: Duration::ZERO,
+            metrics: MetricsAccess::Token,
+            metrics_token: None,
+            metrics_refresh: Duration::from_secs(5),
             limits: Limits {
                 max_connections: 512,
                 header_timeout: Duration::from_secs(10),
@@ -348,6 +448,10 @@ impl Settings {
             dunning_final_state: crate::billing::dunning::FinalState::Canceled,
             subscribe_plan: Some(DEMO_PLAN_ID.to_owned()),
             terms_version: DEFAULT_TERMS_VERSION.to_owned(),
+            withdrawal_days: 7,
+            mid_term_refund: crate::billing::refund_policy::MidTermRefund::ProRata,
+            toss_webhook_path: DEFAULT_TOSS_WEBHOOK_PATH.to_owned(),
+            toss_webhook_allowlist: false,
             webhook_url: None,
             webhook_secret: None,
             movable_clock: true,
@@ -540,6 +644,26 @@ impl Settings {
         if let Some(t) = millis("DRAIN_TIMEOUT_MS", 0..=600_000)? {
             s.drain_timeout = t;
         }
+        if let Some(t) = millis("DRAIN_GRACE_MS", 0..=600_000)? {
+            s.drain_grace = t;
+        }
+        if let Some(access) = get("METRICS") {
+            s.metrics = match access.as_str() {
+                "token" => MetricsAccess::Token,
+                "open" => MetricsAccess::Open,
+                "off" => MetricsAccess::Off,
+                _ => return Err(invalid("METRICS", "must be token, open or off")),
+            };
+        }
+        if let Some(token) = get("METRICS_TOKEN") {
+            if token.len() < 24 {
+                return Err(invalid("METRICS_TOKEN", "must be at least 24 characters"));
+            }
+            s.metrics_token = Some(Secret::new(token));
+        }
+        if let Some(t) = millis("METRICS_REFRESH_MS", 0..=600_000)? {
+            s.metrics_refresh = t;
+        }
         let l = &mut s.limits;
         if let Some(n) = number("MAX_CONNECTIONS", 1..=100_000)? {
             l.max_connections = n as usize;
@@ -591,6 +715,24 @@ impl Settings {
                 return Err(invalid("TERMS_VERSION", "must be 1-40 characters"));
             }
             s.terms_version = version;
+        }
+        if let Some(days) = number("WITHDRAWAL_DAYS", 0..=365)? {
+            s.withdrawal_days = days as u32;
+        }
+        if let Some(refund) = get("MID_TERM_REFUND") {
+            use crate::billing::refund_policy::MidTermRefund;
+            s.mid_term_refund = match refund.as_str() {
+                "prorata" => MidTermRefund::ProRata,
+                "none" => MidTermRefund::Nothing,
+                _ => return Err(invalid("MID_TERM_REFUND", "must be prorata or none")),
+            };
+        }
+        if let Some(path) = get("TOSS_WEBHOOK_PATH") {
+            check_webhook_path(&path).map_err(|p| invalid("TOSS_WEBHOOK_PATH", p))?;
+            s.toss_webhook_path = path;
+        }
+        if let Some(on) = flag("TOSS_WEBHOOK_ALLOWLIST")? {
+            s.toss_webhook_allowlist = on;
         }
         if let Some(url) = get("WEBHOOK_URL") {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -794,6 +936,30 @@ mod tests {
     }
 
     #[test]
+    fn operating_settings() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.metrics, MetricsAccess::Token);
+        assert_eq!(s.drain_grace, Duration::ZERO);
+        let s = settings(&[
+            ("METRICS", "open"),
+            ("METRICS_TOKEN", "metrics-token-0123456789abcdef"),
+            ("METRICS_REFRESH_MS", "0"),
+            ("DRAIN_GRACE_MS", "10000"),
+        ])
+        .unwrap();
+        assert_eq!(s.metrics, MetricsAccess::Open);
+        assert!(s.metrics_token.is_some());
+        assert_eq!(s.metrics_refresh, Duration::ZERO);
+        assert_eq!(s.drain_grace, Duration::from_secs(10));
+        for (name, value) in [("METRICS", "yes"), ("METRICS_TOKEN", "short")] {
+            assert!(
+                matches!(settings(&[(name, value)]), Err(SettingsError::Invalid { name: n, .. }) if n == name),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn demo_never_talks_to_the_real_toss() {
         assert_eq!(
             settings(&[("TOSS_API_BASE", TOSS_API)]).unwrap_err(),
@@ -856,6 +1022,42 @@ mod tests {
             settings(&[("TOSS_SECRET_KEY", "live_sk_abcdefghijkl")]).unwrap_err(),
             SettingsError::KeyModeMismatch(_)
         ));
+    }
+
+    #[test]
+    fn refund_policy_and_toss_webhook_settings() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.withdrawal_days, 7);
+        assert_eq!(s.toss_webhook_path, "/api/toss/webhooks");
+        assert!(!s.toss_webhook_allowlist);
+        let s = settings(&[
+            ("WITHDRAWAL_DAYS", "14"),
+            ("MID_TERM_REFUND", "none"),
+            ("TOSS_WEBHOOK_PATH", "/hooks/toss"),
+            ("TOSS_WEBHOOK_ALLOWLIST", "on"),
+        ])
+        .unwrap();
+        assert_eq!(s.withdrawal_days, 14);
+        assert_eq!(
+            s.mid_term_refund,
+            crate::billing::refund_policy::MidTermRefund::Nothing
+        );
+        assert_eq!(s.toss_webhook_path, "/hooks/toss");
+        assert!(s.toss_webhook_allowlist);
+        for bad in [
+            "hooks",
+            "/api/subscription",
+            "/__toss-sim/x",
+            "/a/../b",
+            "/a b",
+            "/x/",
+        ] {
+            assert!(
+                settings(&[("TOSS_WEBHOOK_PATH", bad)]).is_err(),
+                "{bad} accepted"
+            );
+        }
+        assert!(settings(&[("MID_TERM_REFUND", "half")]).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Serving the built frontend (tower-http's `ServeDir`, precompressed `.br`/`.gz` when present,
 //! immutable caching for hashed assets), the document each route gets, security headers, and the
-//! Origin check of state-changing requests.
+//! Origin check of state-changing requests. Nothing here names a file or folder in an answer, and
+//! no path segment starting with a dot (`.env`, `.git/`, `%2eenv`) is ever served.
 
 use std::path::{Path, PathBuf};
 
@@ -159,6 +160,37 @@ pub fn frontend(dist: &Path) -> Router {
     Router::new()
         .fallback_service(files)
         .layer(axum::middleware::from_fn(cache_headers))
+        .layer(axum::middleware::from_fn(refuse_hidden))
+}
+
+/// A plain `404 not found`: the one answer for anything that is not served.
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "not found",
+    )
+        .into_response()
+}
+
+/// Whether a request path has a segment starting with a dot once percent-decoded (`/.env`,
+/// `/%2eenv`, `/a/.git/config`): dotfiles in `DIST_DIR` (an editor's, a deploy tool's, a `.env`)
+/// are never served, and neither is `.well-known` (this server publishes nothing there). An
+/// undecodable path counts as hidden.
+pub fn has_hidden_segment(path: &str) -> bool {
+    match percent_encoding::percent_decode_str(path).decode_utf8() {
+        Ok(decoded) => decoded
+            .split(['/', '\\'])
+            .any(|segment| segment.starts_with('.')),
+        Err(_) => true,
+    }
+}
+
+async fn refuse_hidden(request: Request, next: Next) -> Response {
+    if has_hidden_segment(request.uri().path()) {
+        return not_found();
+    }
+    next.run(request).await
 }
 
 /// Hashed file names (`name-<16+ hex>.ext`, `…_bg.wasm`) never change: cache them for a year.
@@ -194,25 +226,21 @@ async fn document(State(frontend): State<Frontend>, request: Request) -> Respons
     let path = request.uri().path();
     let last = path.rsplit('/').next().unwrap_or("");
     if last.contains('.') && last != "index.html" {
-        return (
-            StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "not found",
-        )
-            .into_response();
+        return not_found();
     }
     let index = match tokio::fs::read_to_string(frontend.dist.join("index.html")).await {
         Ok(html) => html,
-        Err(_) => {
-            return (
-                StatusCode::NOT_FOUND,
-                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                format!(
-                    "The frontend is not built: no index.html in {} (set DIST_DIR, or run ./scripts/build-release.sh).",
-                    frontend.dist.display()
-                ),
-            )
-                .into_response()
+        Err(e) => {
+            // The folder is for the operator's log (once), never for the answer.
+            static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !TOLD.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(
+                    dist = %frontend.dist.display(),
+                    error = %e.kind(),
+                    "the frontend is not built: no readable index.html in DIST_DIR (run ./scripts/build-release.sh)"
+                );
+            }
+            return not_found();
         }
     };
     let (success, fail) = return_paths(&index);
@@ -269,6 +297,26 @@ mod tests {
                 DEFAULT_FAIL_PATH.to_owned()
             )
         );
+    }
+
+    #[test]
+    fn hidden_segments() {
+        for hidden in [
+            "/.env",
+            "/%2eenv",
+            "/%2Eenv",
+            "/a/.git/config",
+            "/a/%2e%2e/b",
+            "/.well-known/x",
+            "/a%2f.env",
+            "/a%5c.env",
+            "/%ff",
+        ] {
+            assert!(has_hidden_segment(hidden), "{hidden}");
+        }
+        for plain in ["/", "/boot-0123.js", "/a/b.c/d", "/done/ok"] {
+            assert!(!has_hidden_segment(plain), "{plain}");
+        }
     }
 
     #[test]

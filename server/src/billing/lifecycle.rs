@@ -584,6 +584,30 @@ fn settle_last_attempt(s: &Snapshot, policy: &RetryPolicy, now: Millis) -> Optio
 /// waits for one until it expires (no dunning for a customer who never paid); a renewal follows
 /// the dunning schedule.
 fn after_decline(s: &Snapshot, last: &Attempt, policy: &RetryPolicy, now: Millis) -> Step {
+    let step = retry_or_end(s, last, policy, now);
+    // A paid-up (or trialing) subscription becomes past due at its first decline, whatever comes
+    // next — even a retry already due (the scheduler was stopped), a new card, or the end — so
+    // the customer hears of it and every later step starts from PAST_DUE, as declared.
+    if matches!(s.status, Status::Active | Status::Trialing) {
+        return match step {
+            Step::Declined { .. } => step,
+            Step::End { .. } => Step::Declined {
+                to: Status::PastDue,
+                retry_at: None,
+                update_card_by: Some(now),
+            },
+            _ => Step::Declined {
+                to: Status::PastDue,
+                retry_at: Some(now),
+                update_card_by: None,
+            },
+        };
+    }
+    step
+}
+
+/// After a decline, from the status the subscription has: the next try, the wait, or the end.
+fn retry_or_end(s: &Snapshot, last: &Attempt, policy: &RetryPolicy, now: Millis) -> Step {
     let new_card = s.billing_key_id != last.billing_key_id
         && s.card_usable
         && s.card_changed_at.is_some_and(|at| at >= last.created_at);

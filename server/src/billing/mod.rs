@@ -1,6 +1,7 @@
 //! Pure subscription rules, tested natively: when each billing period starts ([`period`]), what
 //! to do after each charge attempt ([`dunning`]), the lifecycle as a declared state machine
-//! ([`lifecycle`]), and the pro-rata arithmetic of plan switches and refunds ([`proration`]). No
+//! ([`lifecycle`]), the pro-rata arithmetic of plan switches and refunds ([`proration`]), and the
+//! customer's cancellation rights with what each refunds ([`refund_policy`]). No
 //! I/O: the scheduler and the routes (`crate::subscription`) read the database, ask these, and
 //! write the answer.
 
@@ -8,3 +9,4 @@ pub mod dunning;
 pub mod lifecycle;
 pub mod period;
 pub mod proration;
+pub mod refund_policy;

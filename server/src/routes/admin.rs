@@ -2,20 +2,20 @@
 //! consents and events; retry now; cancel), plans (list, create, rename) and price changes
 //! (announce — an increase at least 30 days ahead —, list, withdraw).
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use toss_billing_contract::PlanCycle as WireCycle;
 
-use super::subscriptions::{charge_view, subscription_view, CancelBody};
-use super::{check_operator, AppContext};
+use super::subscriptions::{charge_with_refunds, subscription_view, CancelBody};
+use super::AppContext;
 use crate::billing::lifecycle::Status;
 use crate::checkout::wire_cycle;
 use crate::clock::iso_kst;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::store::changes::PriceChangeRow;
 use crate::store::subscriptions::{PlanCycle, PlanRow};
 
@@ -25,6 +25,10 @@ pub fn router() -> Router<AppContext> {
         .route("/api/admin/subscriptions/{id}", get(read))
         .route("/api/admin/subscriptions/{id}/retry", post(retry))
         .route("/api/admin/subscriptions/{id}/cancel", post(cancel))
+        .route(
+            "/api/admin/subscriptions/{id}/period-used",
+            post(period_used),
+        )
         .route("/api/admin/plans", get(plans))
         .route("/api/admin/plans/{id}", put(put_plan).patch(patch_plan))
         .route(
@@ -62,10 +66,8 @@ struct ListQuery {
 
 async fn list(
     State(ctx): State<AppContext>,
-    headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    check_operator(&ctx, &headers)?;
     let status = match q.status.as_deref() {
         None | Some("") => None,
         Some(name) => Some(
@@ -95,12 +97,7 @@ async fn list(
     Ok(Json(json!({ "subscriptions": out })))
 }
 
-async fn read(
-    State(ctx): State<AppContext>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
-    check_operator(&ctx, &headers)?;
+async fn read(State(ctx): State<AppContext>, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Value>> {
     let store = &ctx.store;
     let sub = store.subscription(id).await?.ok_or(ApiError::NotFound)?;
     let attempts: Vec<Value> = store
@@ -115,12 +112,10 @@ async fn read(
             })
         })
         .collect();
-    let charges: Vec<Value> = store
-        .subscription_charges(id)
-        .await?
-        .iter()
-        .map(charge_view)
-        .collect();
+    let mut charges = Vec::new();
+    for c in store.subscription_charges(id).await? {
+        charges.push(charge_with_refunds(&ctx, &c).await?);
+    }
     let mut changes = Vec::new();
     for change in store.changes_of(id).await? {
         changes.push(ctx.subscriptions.change_terms(&sub, &change).await?);
@@ -146,7 +141,7 @@ async fn read(
             json!({
                 "id": e.id, "type": e.kind, "createdAt": iso_kst(e.created_at),
                 "data": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
-                "delivered": e.delivered_at.is_some(),
+                "delivered": e.delivered_at.is_some(), "requestId": e.request_id,
             })
         })
         .collect();
@@ -160,29 +155,34 @@ async fn read(
     })))
 }
 
-async fn retry(
-    State(ctx): State<AppContext>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
-    check_operator(&ctx, &headers)?;
+async fn retry(State(ctx): State<AppContext>, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Value>> {
     let sub = ctx.subscriptions.retry_now(id).await?;
     Ok(Json(subscription_view(&ctx, &sub).await?))
 }
 
 async fn cancel(
     State(ctx): State<AppContext>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<CancelBody>,
 ) -> ApiResult<Json<Value>> {
-    check_operator(&ctx, &headers)?;
     let sub = ctx.subscriptions.cancel(id, body.when, "operator").await?;
     Ok(Json(subscription_view(&ctx, &sub).await?))
 }
 
-async fn plans(State(ctx): State<AppContext>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    check_operator(&ctx, &headers)?;
+/// `POST /api/admin/subscriptions/{id}/period-used` (the merchant's app, operator token): the
+/// current period's service or content was supplied, so 청약철회 of it refunds the 중도해지
+/// amount, not the whole charge. Idempotent: `{"subscriptionId", "period", "markedAt"}`.
+async fn period_used(
+    State(ctx): State<AppContext>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Value>> {
+    let (period, at) = ctx.subscriptions.mark_period_used(id).await?;
+    Ok(Json(
+        json!({ "subscriptionId": id, "period": period, "markedAt": iso_kst(at) }),
+    ))
+}
+
+async fn plans(State(ctx): State<AppContext>) -> ApiResult<Json<Value>> {
     let plans: Vec<Value> = ctx.store.plans().await?.iter().map(plan_json).collect();
     Ok(Json(json!({ "plans": plans })))
 }
@@ -212,11 +212,9 @@ fn check_amount(amount: i64) -> ApiResult<()> {
 /// customer's consent.
 async fn put_plan(
     State(ctx): State<AppContext>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PutPlan>,
 ) -> ApiResult<Json<Value>> {
-    check_operator(&ctx, &headers)?;
     if id.is_empty()
         || id.len() > 40
         || !id
@@ -306,29 +304,21 @@ async fn announce(
 /// `PATCH /api/admin/plans/{id} {"amount", "effectiveAt"?}`: a price change.
 async fn patch_plan(
     State(ctx): State<AppContext>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PriceChangeBody>,
 ) -> ApiResult<Json<Value>> {
-    check_operator(&ctx, &headers)?;
     announce(&ctx, &id, body).await
 }
 
 async fn announce_price_change(
     State(ctx): State<AppContext>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PriceChangeBody>,
 ) -> ApiResult<Json<Value>> {
-    check_operator(&ctx, &headers)?;
     announce(&ctx, &id, body).await
 }
 
-async fn price_changes(
-    State(ctx): State<AppContext>,
-    headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
-    check_operator(&ctx, &headers)?;
+async fn price_changes(State(ctx): State<AppContext>) -> ApiResult<Json<Value>> {
     let list: Vec<Value> = ctx
         .store
         .price_changes(None)
@@ -341,10 +331,8 @@ async fn price_changes(
 
 async fn withdraw_price_change(
     State(ctx): State<AppContext>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Value>> {
-    check_operator(&ctx, &headers)?;
     let told = ctx.subscriptions.withdraw_price_change(id).await?;
     let change = ctx
         .store

@@ -1,7 +1,7 @@
 //! The operator's charges: `POST /api/admin/charges` charges a customer's card once per orderId,
 //! `GET /api/admin/charges/{orderId}` reads one without charging (`crate::charge` does the work).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use toss_billing_contract::{check_customer_key, is_valid_idempotency_key, is_valid_order_id};
 
-use super::{check_operator, AppContext};
+use super::AppContext;
 use crate::charge::{ChargeError, ChargeRequest};
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::ids;
 use crate::store::charges::{ChargeRow, ChargeStatus};
 
@@ -44,7 +44,6 @@ async fn create(
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateCharge>,
 ) -> ApiResult<Response> {
-    check_operator(&ctx, &headers)?;
     let order_id = match (body.order_id, headers.get("idempotency-key")) {
         (Some(order_id), _) if is_valid_order_id(&order_id) => order_id,
         (Some(_), _) => {
@@ -97,10 +96,8 @@ async fn create(
 
 async fn read(
     State(ctx): State<AppContext>,
-    headers: HeaderMap,
-    Path(order_id): Path<String>,
+    ApiPath(order_id): ApiPath<String>,
 ) -> ApiResult<Response> {
-    check_operator(&ctx, &headers)?;
     let row = ctx
         .charges
         .get(&order_id)
@@ -122,7 +119,19 @@ async fn charge_answer(ctx: &AppContext, row: &ChargeRow) -> ApiResult<Response>
             json!({ "kind": format!("{kind:?}").to_uppercase(), "httpStatus": http_status, "outcome": outcome, "code": code })
         })
         .collect();
+    let refunds = ctx.store.refunds_of_charge(&row.order_id).await?;
+    let refunded: i64 = refunds
+        .iter()
+        .filter(|r| r.status == crate::store::refunds::RefundStatus::Done)
+        .map(|r| r.amount)
+        .sum();
+    let mut refund_list = Vec::with_capacity(refunds.len());
+    for r in &refunds {
+        refund_list.push(super::refunds::refund_json(ctx, r, false).await?);
+    }
     let mut out = json!({
+        "refunds": refund_list,
+        "refundedAmount": refunded,
         "orderId": row.order_id,
         "status": row.status,
         "customerKey": row.customer_key,

@@ -1,11 +1,13 @@
 //! The terms before the card. `GET /api/checkout?plan=…`: who the customer is and the signed
-//! checkout session of the plan they are about to subscribe to (`docs/handoff-contract.md` §1):
+//! checkout session of the plan they are about to subscribe to (`docs/handoff-contract.md` §1) —
+//! or, for a customer subscribed already, no session (`subscribed`: a card registered then is the
+//! live subscription's new card):
 //! the page renders its plan summary from these terms and sends the session back with the
 //! hand-off. It replaces the round trip the page made for `GET /api/customer` (same rate limit,
 //! same cookie), and writes nothing to the database. `GET /api/plans`: the plans a customer can
 //! choose or switch to. `GET /api/plan`: the default plan's summary (older pages).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,20 +19,15 @@ use toss_billing_contract::{CheckoutSession, PlanSummary};
 use super::{rate_limit, AppContext, Limiter};
 use crate::checkout::wire_cycle;
 use crate::clock::iso_kst;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiQuery, ApiResult};
+use crate::metrics::RateLimit;
 use crate::subscription::ActionError;
 
 pub fn router(ctx: &AppContext, limiters: &mut Vec<Limiter>) -> Router<AppContext> {
-    let limits = &ctx.settings.limits;
     Router::new()
         .route(
             "/api/checkout",
-            get(checkout).layer(rate_limit(
-                limits.session_per_minute,
-                limits.session_burst,
-                ctx.settings.trust_proxy_headers,
-                limiters,
-            )),
+            get(checkout).layer(rate_limit(ctx, RateLimit::Checkout, limiters)),
         )
         .route("/api/plans", get(plans))
         .route("/api/plan", get(default_plan))
@@ -56,6 +53,19 @@ impl From<ActionError> for ApiError {
                 code,
                 message,
             },
+            ActionError::WithdrawalOver {
+                mid_term_refund,
+                holds_until,
+                ..
+            } => ApiError::RefusedWithOffer {
+                status: StatusCode::CONFLICT,
+                code: "WITHDRAWAL_PERIOD_OVER",
+                message: e.to_string(),
+                offer: serde_json::json!({
+                    "when": "now", "refund": mid_term_refund,
+                    "holdsUntil": crate::clock::iso_kst(holds_until),
+                }),
+            },
             ActionError::Invalid(message) => ApiError::InvalidRequest(message),
             ActionError::Store(e) => ApiError::Unavailable(e),
         }
@@ -71,7 +81,7 @@ struct CheckoutQuery {
 async fn checkout(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
-    Query(q): Query<CheckoutQuery>,
+    ApiQuery(q): ApiQuery<CheckoutQuery>,
 ) -> ApiResult<Response> {
     if let Some(plan) = &q.plan {
         if plan.is_empty() || plan.len() > 40 {
@@ -96,6 +106,19 @@ async fn checkout(
                 code: "UNKNOWN_PLAN",
                 message: "no such plan".into(),
             })
+        }
+        // Subscribed already: no new checkout, but the page still works — a card registered
+        // there (without a session) becomes the card of the live subscription.
+        Err(ActionError::Conflict("ALREADY_SUBSCRIBED", message)) => {
+            let mut response = Json(json!({
+                "customerKey": customer_key,
+                "subscribed": { "code": "ALREADY_SUBSCRIBED", "message": message },
+            }))
+            .into_response();
+            if let Some(cookie) = cookie {
+                response.headers_mut().insert(header::SET_COOKIE, cookie);
+            }
+            return Ok(response);
         }
         other => other?,
     };

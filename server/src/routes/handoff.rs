@@ -16,21 +16,16 @@ use crate::billing::lifecycle::Status;
 use crate::checkout::{SessionError, SessionTerms};
 use crate::error::{error_response, ApiError, ApiJson, ApiResult};
 use crate::exchange::{HandoffAnswer, HandoffError};
+use crate::metrics::RateLimit;
 use crate::subscription::registration::RegistrationOutcome;
 
 /// How soon the page should ask again after a `202`.
 const RETRY_AFTER_MS: u32 = 1000;
 
 pub fn router(ctx: &AppContext, limiters: &mut Vec<Limiter>) -> Router<AppContext> {
-    let limits = &ctx.settings.limits;
     Router::new().route(
         "/api/billing/issue",
-        post(issue).layer(rate_limit(
-            limits.handoff_per_minute,
-            limits.handoff_burst,
-            ctx.settings.trust_proxy_headers,
-            limiters,
-        )),
+        post(issue).layer(rate_limit(ctx, RateLimit::Handoff, limiters)),
     )
 }
 

@@ -1,8 +1,14 @@
-//! The API, one module per resource, merged in [`api_router`]: `customer` (who is calling),
-//! `checkout` (the terms before the card), `handoff` (the authKey exchange), `subscriptions` (the
-//! customer's own), `admin` (the operator's subscriptions, plans and price changes), `charges`
-//! (operator charges), `system` (health, the demo clock). Every answer is JSON; every error is
-//! `{"code", "message"}` (`crate::error`).
+//! The API, one module per resource, merged in [`api_router`]: `customer` (who is calling, and
+//! removing their card), `checkout` (the terms before the card), `handoff` (the authKey exchange),
+//! `subscriptions` (the customer's own: cancellation with its preview, charges with receipts and
+//! refunds), `admin` (the operator's subscriptions, plans and price changes), `charges` (operator
+//! charges), `refunds` (operator refunds, Toss's webhooks as received), `toss_webhooks` (Toss's
+//! webhook endpoint, outside the same-site check), `system` (health, metrics, the demo clock).
+//! Every answer is JSON (but the metrics); every error is `{"code", "message"}` (`crate::error`).
+//!
+//! Every path under `/api/admin/` is the operator's: [`operator_only`] checks the bearer token
+//! before routing, so no extractor of an operator route ever runs for a caller without it (a
+//! wrong token never learns an endpoint's fields), and a route added there cannot forget it.
 
 mod admin;
 mod charges;
@@ -10,8 +16,10 @@ mod checkout;
 mod customer;
 mod handoff;
 mod operator_page;
+mod refunds;
 mod subscriptions;
 mod system;
+mod toss_webhooks;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -36,8 +44,9 @@ use crate::charge::Charges;
 use crate::clock::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::exchange::Exchanges;
+use crate::metrics::{Metrics, RateLimit};
 use crate::session::Sessions;
-use crate::settings::Settings;
+use crate::settings::{Secret, Settings};
 use crate::store::Store;
 
 /// What every handler can reach. Cheap to clone.
@@ -53,12 +62,24 @@ pub struct AppContext {
     pub exchanges: Exchanges,
     /// Charges.
     pub charges: Charges,
+    /// Refunds.
+    pub refunds: crate::refund::Refunds,
     /// Subscriptions.
     pub subscriptions: crate::subscription::Subscriptions,
     /// The clock.
     pub clock: Clock,
     /// The server's keys (checkout sessions are signed with them).
     pub keyring: Arc<crate::crypto::Keyring>,
+    /// Toss's webhooks, queued.
+    pub toss_inbox: crate::toss_webhooks::Inbox,
+    /// The Toss client (a removed card's best-effort deletion at Toss).
+    pub toss: crate::toss::TossClient,
+    /// Work that must outlive its request.
+    pub tasks: tokio_util::task::TaskTracker,
+    /// The metrics.
+    pub metrics: Metrics,
+    /// Cancelled when the shutdown starts: readiness answers 503 from then on.
+    pub draining: tokio_util::sync::CancellationToken,
 }
 
 /// The rate limiter's key: the client's IP, from the connection, or from `X-Forwarded-For` &c.
@@ -80,13 +101,22 @@ impl KeyExtractor for ClientIp {
     }
 }
 
-/// A rate limit per client IP, answering `429 {"code": "TOO_MANY_REQUESTS"}`.
+/// A rate limit per client IP (`limit` says which settings), answering `429 {"code":
+/// "TOO_MANY_REQUESTS"}` and counting each refusal.
 pub(crate) fn rate_limit(
-    per_minute: u32,
-    burst: u32,
-    trust_proxy: bool,
+    ctx: &AppContext,
+    limit: RateLimit,
     limiters: &mut Vec<Limiter>,
 ) -> GovernorLayer<ClientIp, NoOpMiddleware<QuantaInstant>, axum::body::Body> {
+    let limits = &ctx.settings.limits;
+    let (per_minute, burst) = match limit {
+        RateLimit::Handoff => (limits.handoff_per_minute, limits.handoff_burst),
+        RateLimit::Customer | RateLimit::Checkout => {
+            (limits.session_per_minute, limits.session_burst)
+        }
+    };
+    let trust_proxy = ctx.settings.trust_proxy_headers;
+    let metrics = ctx.metrics.clone();
     let config = Arc::new(
         GovernorConfigBuilder::default()
             .period(Duration::from_nanos(
@@ -98,9 +128,12 @@ pub(crate) fn rate_limit(
             .expect("a positive period and burst"),
     );
     limiters.push(config.clone());
-    GovernorLayer::new(config).error_handler(|error| {
+    GovernorLayer::new(config).error_handler(move |error| {
         let retry_after_ms = match error {
-            GovernorError::TooManyRequests { wait_time, .. } => (wait_time.max(1) * 1000) as u32,
+            GovernorError::TooManyRequests { wait_time, .. } => {
+                metrics.rate_limited(limit);
+                (wait_time.max(1) * 1000) as u32
+            }
             _ => 1000,
         };
         axum::response::IntoResponse::into_response(ApiError::TooManyRequests { retry_after_ms })
@@ -122,24 +155,51 @@ async fn same_site(
     next.run(request).await
 }
 
-/// The operator's bearer token, compared in constant time; the API does not exist without one.
-pub(crate) fn check_operator(ctx: &AppContext, headers: &axum::http::HeaderMap) -> ApiResult<()> {
+/// Whether the bearer token of `headers` is one of `tokens`, compared in constant time.
+pub(crate) fn bearer_is(headers: &axum::http::HeaderMap, tokens: &[&Secret]) -> bool {
     use subtle::ConstantTimeEq;
-    let Some(token) = &ctx.settings.operator_token else {
-        return Err(ApiError::NotFound);
-    };
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("")
         .trim();
-    let expected = token.expose();
-    if given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+    tokens.iter().any(|token| {
+        let expected = token.expose();
+        given.len() == expected.len() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+    })
+}
+
+/// The operator's bearer token; the API does not exist without one.
+pub(crate) fn check_operator(ctx: &AppContext, headers: &axum::http::HeaderMap) -> ApiResult<()> {
+    let Some(token) = &ctx.settings.operator_token else {
+        return Err(ApiError::NotFound);
+    };
+    if bearer_is(headers, &[token]) {
         Ok(())
     } else {
         Err(ApiError::Unauthorized)
     }
+}
+
+/// Whether a path is the operator's.
+pub fn is_operator_path(path: &str) -> bool {
+    path == "/api/admin" || path.starts_with("/api/admin/")
+}
+
+/// Authenticates every request to an operator path before it is routed: nothing of the request
+/// (its body, query or path parameters) is read for a caller without the token.
+async fn operator_only(
+    State(ctx): State<AppContext>,
+    request: Request,
+    next: Next,
+) -> Response<axum::body::Body> {
+    if is_operator_path(request.uri().path()) {
+        if let Err(refused) = check_operator(&ctx, request.headers()) {
+            return axum::response::IntoResponse::into_response(refused);
+        }
+    }
+    next.run(request).await
 }
 
 /// The whole API, and the rate limiters (to sweep their memory of old clients).
@@ -149,6 +209,7 @@ pub fn api_router(ctx: AppContext) -> (Router, Vec<Limiter>) {
         .merge(customer::router(&ctx, &mut limiters))
         .merge(handoff::router(&ctx, &mut limiters))
         .merge(charges::router())
+        .merge(refunds::router())
         .merge(checkout::router(&ctx, &mut limiters))
         .merge(subscriptions::router())
         .merge(admin::router())
@@ -159,6 +220,12 @@ pub fn api_router(ctx: AppContext) -> (Router, Vec<Limiter>) {
             any(|| async { axum::response::IntoResponse::into_response(ApiError::NotFound) }),
         )
         .layer(axum::middleware::from_fn_with_state(ctx.clone(), same_site))
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            operator_only,
+        ))
+        // Toss is cross-site by nature: its endpoint is added after (outside) the Origin check.
+        .merge(toss_webhooks::router(&ctx))
         .with_state(ctx);
     (router, limiters)
 }

@@ -1,5 +1,6 @@
 //! The operator page (`/operator`): a small static page over the operator API (subscriptions,
-//! their attempts and events, retry, cancel, and in demo and test mode the clock). Embedded in the
+//! their attempts, charges, refunds and events, retry, cancel, "period used", refunds, and in demo
+//! and test mode the clock). Embedded in the
 //! binary; it shows nothing without the operator token.
 
 use axum::http::{header, HeaderValue};

@@ -4,13 +4,16 @@
 //! - `GET /api/subscription`: plan, status, the consented price, the current period, the next
 //!   charge (date and amount, a pending change included), the card (masked), the outstanding
 //!   change with the four items the law names;
-//! - `GET /api/subscription/charges`: every charge with its receipt;
-//! - `POST /api/subscription/cancel {"when": "period_end" | "now"}`, `POST …/cancel/undo`;
+//! - `GET /api/subscription/charges`: every charge with its receipt and its refunds;
+//! - `GET /api/subscription/cancel/preview`: every way to end it now, with its exact refund
+//!   (`billing::refund_policy`);
+//! - `POST /api/subscription/cancel {"when": "period_end" | "now" | "withdraw", "expectedRefund"?}`
+//!   (일반해지, 중도해지, 청약철회), `POST …/cancel/undo`;
 //! - `POST /api/subscription/changes/{id}/accept` and `…/decline` (`{"textVersion"?}`);
 //! - `GET /api/subscription/switch?plan=…` (the preview) and `POST /api/subscription/switch
 //!   {"planId", "expectedCharge"}` (charges exactly the preview).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -19,9 +22,11 @@ use serde_json::{json, Value};
 
 use super::AppContext;
 use crate::billing::lifecycle::Status;
+use crate::billing::refund_policy::{Choice, Offer, Refusal};
 use crate::checkout::wire_cycle;
 use crate::clock::iso_kst;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+use crate::store::refunds::{RefundRow, RefundStatus};
 use crate::store::subscriptions::SubscriptionRow;
 use crate::subscription::changes::SwitchOutcome;
 use crate::subscription::CancelWhen;
@@ -31,6 +36,7 @@ pub fn router() -> Router<AppContext> {
         .route("/api/subscription", get(my_subscription))
         .route("/api/subscription/charges", get(my_charges))
         .route("/api/subscription/cancel", post(cancel_mine))
+        .route("/api/subscription/cancel/preview", get(cancel_preview))
         .route("/api/subscription/cancel/undo", post(undo_cancel_mine))
         .route(
             "/api/subscription/changes/{id}/{answer}",
@@ -147,39 +153,166 @@ pub(super) fn charge_view(c: &crate::store::charges::ChargeRow) -> Value {
     })
 }
 
+/// A refund as the customer's history shows it.
+pub(super) fn refund_view(r: &RefundRow) -> Value {
+    json!({
+        "refundId": r.id, "amount": r.amount, "status": r.status, "kind": r.kind,
+        "reason": r.reason, "canceledAt": r.canceled_at, "requestedAt": iso_kst(r.created_at),
+    })
+}
+
+/// A charge with its refunds: what was refunded (DONE) and what is left.
+pub(super) async fn charge_with_refunds(
+    ctx: &AppContext,
+    c: &crate::store::charges::ChargeRow,
+) -> ApiResult<Value> {
+    let refunds = ctx.store.refunds_of_charge(&c.order_id).await?;
+    let refunded: i64 = refunds
+        .iter()
+        .filter(|r| r.status == RefundStatus::Done)
+        .map(|r| r.amount)
+        .sum();
+    let mut view = charge_view(c);
+    view["refunds"] = refunds.iter().map(refund_view).collect();
+    view["refundedAmount"] = json!(refunded);
+    if c.status == crate::store::charges::ChargeStatus::Done {
+        let pending: i64 = refunds
+            .iter()
+            .filter(|r| !r.status.is_final())
+            .map(|r| r.amount)
+            .sum();
+        view["balance"] = json!(c.amount - refunded - pending);
+    }
+    Ok(view)
+}
+
 async fn my_charges(State(ctx): State<AppContext>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     let identified = ctx.sessions.identify(&headers).await?;
     let customer_key = identified
         .caller
         .customer_key()
         .ok_or(ApiError::NotSignedIn)?;
-    let charges: Vec<Value> = ctx
-        .store
-        .customer_charges(customer_key, 200)
-        .await?
-        .iter()
-        .map(charge_view)
-        .collect();
+    let mut charges = Vec::new();
+    for c in ctx.store.customer_charges(customer_key, 200).await? {
+        charges.push(charge_with_refunds(&ctx, &c).await?);
+    }
     Ok(Json(json!({ "charges": charges })))
 }
 
+/// The operator's cancel: 일반해지 or ending now (the operator's own refunds go through
+/// `POST /api/admin/charges/{orderId}/refunds`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CancelBody {
     pub when: CancelWhen,
 }
 
+/// The customer's cancel.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CustomerCancelBody {
+    /// 일반해지, 중도해지 or 청약철회.
+    when: Choice,
+    /// The refund total the customer was shown (the preview's); refused if it changed.
+    expected_refund: Option<i64>,
+}
+
+/// `POST /api/subscription/cancel`: `period_end` answers the subscription; `now` and `withdraw`
+/// answer `{"subscription", "refund", "refunds"}` (each refund `DONE`, `FAILED`, or still
+/// `PENDING`/`UNKNOWN` while Toss confirms it). Asking again the same way answers the same.
 async fn cancel_mine(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<CancelBody>,
+    ApiJson(body): ApiJson<CustomerCancelBody>,
 ) -> ApiResult<Json<Value>> {
     let sub = mine(&ctx, &headers).await?;
-    let sub = ctx
+    if body.when == Choice::PeriodEnd {
+        let sub = ctx
+            .subscriptions
+            .cancel(sub.id, CancelWhen::PeriodEnd, "customer")
+            .await?;
+        return Ok(Json(subscription_view(&ctx, &sub).await?));
+    }
+    let ended = ctx
         .subscriptions
-        .cancel(sub.id, body.when, "customer")
+        .end_with_refund(sub.id, body.when, body.expected_refund, "customer")
         .await?;
-    Ok(Json(subscription_view(&ctx, &sub).await?))
+    let refunds: Vec<Value> = ended.refunds.iter().map(refund_view).collect();
+    let mut view = subscription_view(&ctx, &ended.subscription).await?;
+    let total: i64 = ended.refunds.iter().map(|r| r.amount).sum();
+    view["refund"] = json!(total);
+    view["refunds"] = Value::Array(refunds);
+    Ok(Json(view))
+}
+
+/// `GET /api/subscription/cancel/preview`: each way to end the subscription now — available or
+/// why not, and exactly what it refunds (until when that amount holds).
+async fn cancel_preview(
+    State(ctx): State<AppContext>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let sub = mine(&ctx, &headers).await?;
+    let (situation, options, now) = ctx.subscriptions.cancel_options(&sub).await?;
+    let policy = ctx.subscriptions.settings().cancellation;
+    let offer_json = |offer: &Result<Offer, Refusal>, extra: Value| -> Value {
+        let mut v = match offer {
+            Ok(o) => json!({
+                "available": true, "refund": o.total, "refunds": o.refunds,
+                "holdsUntil": iso_kst(o.holds_until),
+            }),
+            Err(refusal) => {
+                json!({ "available": false, "code": refusal.code(), "refund": Value::Null })
+            }
+        };
+        if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+            for (k, x) in extra {
+                v.insert(k.clone(), x.clone());
+            }
+        }
+        v
+    };
+    let mid_term = options.now.as_ref().ok().map(|o| o.total);
+    let withdraw_extra = match &options.withdraw {
+        Ok(o) => json!({
+            "until": options.withdrawal_closes_at.map(iso_kst),
+            "asMidTerm": o.as_mid_term,
+            "rule": if o.as_mid_term {
+                "청약철회: the merchant marked this period as used, so the unused days are refunded (the 중도해지 amount)"
+            } else {
+                "청약철회: every charge of this period refunded whole; the subscription ends now"
+            },
+        }),
+        Err(Refusal::WindowOver { closed_at }) => json!({
+            "closedAt": iso_kst(*closed_at),
+            "message": format!("the withdrawal period (청약철회, {} days from the charge) is over", policy.withdrawal_days),
+            "instead": { "when": "now", "refund": mid_term },
+        }),
+        Err(_) => json!({}),
+    };
+    Ok(Json(json!({
+        "subscriptionId": sub.id,
+        "status": sub.status,
+        "period": sub.period_no,
+        "currentPeriodStart": iso_kst(sub.current_period_start),
+        "currentPeriodEnd": iso_kst(sub.current_period_end),
+        "asOf": iso_kst(now),
+        "usedDays": options.days.0,
+        "periodDays": options.days.1,
+        "periodMarkedUsed": situation.period_used,
+        "withdrawalDays": policy.withdrawal_days,
+        "options": {
+            "periodEnd": offer_json(&options.period_end, json!({
+                "endsAt": iso_kst(sub.current_period_end),
+                "undoableUntil": iso_kst(sub.current_period_end),
+                "scheduled": sub.cancel_at_period_end,
+                "rule": "일반해지: service until the period's end, nothing refunded, undoable until then",
+            })),
+            "now": offer_json(&options.now, json!({
+                "rule": "중도해지: ends now; each charge of this period refunds its unused days (KST days, today counts as used; the used part rounded down to the won, so paid = used + refunded)",
+            })),
+            "withdraw": offer_json(&options.withdraw, withdraw_extra),
+        },
+    })))
 }
 
 async fn undo_cancel_mine(
@@ -201,7 +334,7 @@ struct AnswerBody {
 async fn answer_change(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
-    Path((id, answer)): Path<(i64, String)>,
+    ApiPath((id, answer)): ApiPath<(i64, String)>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
     let accept = match answer.as_str() {
@@ -255,7 +388,7 @@ struct PreviewQuery {
 async fn preview_switch(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
-    Query(q): Query<PreviewQuery>,
+    ApiQuery(q): ApiQuery<PreviewQuery>,
 ) -> ApiResult<Json<Value>> {
     let sub = mine(&ctx, &headers).await?;
     let preview = ctx.subscriptions.preview_switch(&sub, &q.plan).await?;

@@ -1,21 +1,29 @@
-//! `GET /api/health`, and in demo and test mode the clock the scheduler reads
-//! (`GET`/`POST /api/admin/clock`, operator token): tests and the demo move it forward.
+//! Health (`GET /api/health`; `/api/health/live` and `/api/health/ready` for load balancers and
+//! orchestrators), metrics (`GET /metrics`), and in demo and test mode the clock the scheduler
+//! reads (`GET`/`POST /api/admin/clock`, operator token): tests and the demo move it forward.
+
+use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{check_operator, AppContext};
+use super::{bearer_is, AppContext};
 use crate::clock::iso_kst;
 use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::settings::MetricsAccess;
 use crate::store::Backend;
 
 pub fn router(ctx: &AppContext) -> Router<AppContext> {
-    let router = Router::new().route("/api/health", get(health));
+    let router = Router::new()
+        .route("/api/health", get(health))
+        .route("/api/health/live", get(live))
+        .route("/api/health/ready", get(ready))
+        .route("/metrics", get(metrics));
     if ctx.clock.is_movable() {
         router.route("/api/admin/clock", get(read_clock).post(move_clock))
     } else {
@@ -39,16 +47,90 @@ async fn health(State(ctx): State<AppContext>) -> Response {
     }
 }
 
+/// The process answers: restart it if this fails. Touches nothing else (a database outage must
+/// not make an orchestrator restart every instance).
+async fn live() -> Json<serde_json::Value> {
+    Json(json!({ "live": true }))
+}
+
+/// Send this instance traffic? `200` when the database answers, every migration this binary
+/// knows is applied and the instance is not shutting down; `503` otherwise — from the moment
+/// SIGTERM starts the drain, for `DRAIN_GRACE_MS` before the listener closes. Each check says
+/// `ok` or why not; nothing else (no error text).
+async fn ready(State(ctx): State<AppContext>) -> Response {
+    let serving = if ctx.draining.is_cancelled() {
+        "draining"
+    } else {
+        "ok"
+    };
+    let (database, migrations) =
+        match tokio::time::timeout(Duration::from_secs(2), ctx.store.migrations_applied()).await {
+            Ok(Ok(true)) => ("ok", "ok"),
+            Ok(Ok(false)) => ("ok", "missing"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness: the database failed");
+                ("failing", "unknown")
+            }
+            Err(_) => {
+                tracing::warn!("readiness: the database did not answer within 2 s");
+                ("failing", "unknown")
+            }
+        };
+    let ready = [serving, database, migrations].iter().all(|c| *c == "ok");
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "ready": ready,
+        "checks": { "database": database, "migrations": migrations, "serving": serving },
+    });
+    (status, Json(body)).into_response()
+}
+
+/// The metrics (`crate::metrics`), as `METRICS` says: `open`; `token` (the default: a bearer
+/// token, `METRICS_TOKEN` or the operator's); `off` (404).
+async fn metrics(State(ctx): State<AppContext>, headers: HeaderMap) -> Response {
+    let settings = &ctx.settings;
+    match settings.metrics {
+        MetricsAccess::Off => return ApiError::NotFound.into_response(),
+        MetricsAccess::Open => {}
+        MetricsAccess::Token => {
+            let tokens: Vec<_> = [&settings.metrics_token, &settings.operator_token]
+                .into_iter()
+                .flatten()
+                .collect();
+            if tokens.is_empty() {
+                return ApiError::NotFound.into_response();
+            }
+            if !bearer_is(&headers, &tokens) {
+                return ApiError::Unauthorized.into_response();
+            }
+        }
+    }
+    if ctx.draining.is_cancelled() {
+        ctx.metrics.draining();
+    }
+    ctx.metrics
+        .refresh_database(&ctx.store, &ctx.clock, settings.metrics_refresh)
+        .await;
+    let mut response = ctx.metrics.encode().into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 fn clock_json(ctx: &AppContext) -> Json<serde_json::Value> {
     let now = ctx.clock.now_ms();
     Json(json!({ "now": iso_kst(now), "nowMs": now }))
 }
 
-async fn read_clock(
-    State(ctx): State<AppContext>,
-    headers: HeaderMap,
-) -> ApiResult<Json<serde_json::Value>> {
-    check_operator(&ctx, &headers)?;
+async fn read_clock(State(ctx): State<AppContext>) -> ApiResult<Json<serde_json::Value>> {
     Ok(clock_json(&ctx))
 }
 
@@ -62,10 +144,8 @@ struct MoveClock {
 
 async fn move_clock(
     State(ctx): State<AppContext>,
-    headers: HeaderMap,
     ApiJson(body): ApiJson<MoveClock>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    check_operator(&ctx, &headers)?;
     let moved = match (body.advance_ms, body.to) {
         (Some(ms), None) => ctx.clock.advance(ms),
         (None, Some(to)) => {

@@ -94,6 +94,12 @@ pub struct ChargeRow {
     pub period_no: Option<i64>,
     /// What it pays for.
     pub purpose: ChargePurpose,
+    /// The request that recorded it (its `x-request-id`), if a request did.
+    pub request_id: Option<String>,
+    /// The owner of the lapsed lease a claim replaced (`None`: the charge was free). Only claims
+    /// return it.
+    #[sqlx(default)]
+    pub lease_taken_from: Option<String>,
 }
 
 /// A new charge.
@@ -140,7 +146,7 @@ pub struct ChargeOutcome<'a> {
 
 const COLUMNS: &str = "order_id, idempotency_key, customer_key, billing_key_id, amount, order_name, \
                        status, sends, lease_until, next_attempt_at, payment_key, approved_at, result_code, result_message, \
-                       created_at, updated_at, receipt_url, approve_no, subscription_id, period_no, purpose";
+                       created_at, updated_at, receipt_url, approve_no, subscription_id, period_no, purpose, request_id";
 
 impl Store {
     /// Records a new charge unless the orderId exists; either way returns the row (the caller
@@ -177,8 +183,8 @@ impl Store {
         let sql = format!(
             "INSERT INTO charges (order_id, idempotency_key, customer_key, billing_key_id, amount, \
              order_name, status, next_attempt_at, created_at, updated_at, subscription_id, \
-             period_no, attempt_no, lease_owner, lease_until, purpose) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $7, $7, $8, $9, $10, $11, $12, $13) \
+             period_no, attempt_no, lease_owner, lease_until, purpose, request_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'PENDING', $7, $7, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (order_id) DO NOTHING RETURNING {COLUMNS}"
         );
         Ok(on_pool!(self, pool => sqlx::query_as::<_, ChargeRow>(&sql)
@@ -195,6 +201,7 @@ impl Store {
             .bind(lease.map(|l| l.0))
             .bind(lease.map(|l| l.1))
             .bind(new.purpose)
+            .bind(crate::request_id::current())
             .fetch_optional(pool)
             .await)?)
     }
@@ -238,9 +245,10 @@ impl Store {
         lease_until: i64,
     ) -> StoreResult<Option<ChargeRow>> {
         let sql = format!(
-            "UPDATE charges SET lease_owner = $1, lease_until = $2, updated_at = $3 \
+            "UPDATE charges SET lease_taken_from = lease_owner, lease_owner = $1, lease_until = $2, \
+             updated_at = $3 \
              WHERE order_id = $4 AND status IN ('PENDING', 'UNKNOWN') AND next_attempt_at <= $3 \
-             AND (lease_until IS NULL OR lease_until < $3) RETURNING {COLUMNS}"
+             AND (lease_until IS NULL OR lease_until < $3) RETURNING {COLUMNS}, lease_taken_from"
         );
         Ok(on_pool!(self, pool => sqlx::query_as::<_, ChargeRow>(&sql)
             .bind(owner)
@@ -264,13 +272,14 @@ impl Store {
             Backend::Sqlite => "",
         };
         let sql = format!(
-            "UPDATE charges SET lease_owner = $1, lease_until = $2, updated_at = $3 \
+            "UPDATE charges SET lease_taken_from = lease_owner, lease_owner = $1, lease_until = $2, \
+             updated_at = $3 \
              WHERE order_id IN (SELECT order_id FROM charges \
                WHERE status IN ('PENDING', 'UNKNOWN') AND next_attempt_at <= $3 \
                AND (lease_until IS NULL OR lease_until < $3) \
                ORDER BY next_attempt_at LIMIT $4 {skip_locked}) \
              AND status IN ('PENDING', 'UNKNOWN') AND (lease_until IS NULL OR lease_until < $3) \
-             RETURNING {COLUMNS}"
+             RETURNING {COLUMNS}, lease_taken_from"
         );
         Ok(on_pool!(self, pool => sqlx::query_as::<_, ChargeRow>(&sql)
             .bind(owner)
@@ -333,6 +342,15 @@ impl Store {
         .bind(outcome.approve_no)
         .fetch_optional(pool)
         .await)?)
+    }
+
+    /// The charge Toss knows by this payment key, if it is ours.
+    pub async fn charge_by_payment_key(&self, payment_key: &str) -> StoreResult<Option<ChargeRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM charges WHERE payment_key = $1 LIMIT 1");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ChargeRow>(&sql)
+            .bind(payment_key)
+            .fetch_optional(pool)
+            .await)?)
     }
 
     /// Every charge of a subscription (periods and prorations), oldest first: the customer's
@@ -408,7 +426,7 @@ impl Store {
     /// the work its previous run left mid-way at once, instead of waiting for the leases to lapse.
     pub async fn release_leases_of(&self, owner: &str) -> StoreResult<u64> {
         let mut released = 0;
-        for table in ["exchanges", "charges"] {
+        for table in ["exchanges", "charges", "refunds"] {
             let sql = format!(
                 "UPDATE {table} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1"
             );

@@ -63,7 +63,16 @@ pub struct ClaimedExchange {
     pub attempts: i64,
     /// After this (ms), give up.
     pub deadline_at: i64,
+    /// The hand-off request that wrote it (its `x-request-id`).
+    pub request_id: Option<String>,
+    /// The owner of the lapsed lease this claim replaced (`None`: the exchange was free).
+    #[sqlx(default)]
+    pub lease_taken_from: Option<String>,
 }
+
+/// What a claim returns.
+const CLAIMED: &str =
+    "idempotency_key, customer_key, sealed_auth_key, attempts, deadline_at, request_id, lease_taken_from";
 
 /// A new pending exchange.
 pub struct NewExchange<'a> {
@@ -111,8 +120,8 @@ impl Store {
         on_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO exchanges (idempotency_key, customer_key, status, sealed_auth_key, \
-                 deadline_at, next_attempt_at, created_at, updated_at, checkout_terms) \
-                 VALUES ($1, $2, 'PENDING', $3, $4, $5, $5, $5, $6) \
+                 deadline_at, next_attempt_at, created_at, updated_at, checkout_terms, request_id) \
+                 VALUES ($1, $2, 'PENDING', $3, $4, $5, $5, $5, $6, $7) \
                  ON CONFLICT (idempotency_key) DO NOTHING",
             )
             .bind(new.idempotency_key)
@@ -121,6 +130,7 @@ impl Store {
             .bind(new.deadline_at)
             .bind(new.now)
             .bind(new.checkout_terms)
+            .bind(crate::request_id::current())
             .execute(pool)
             .await?;
         });
@@ -150,19 +160,23 @@ impl Store {
         now: i64,
         lease_until: i64,
     ) -> StoreResult<Option<ClaimedExchange>> {
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, ClaimedExchange>(
-            "UPDATE exchanges SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, \
-             updated_at = $3 \
+        // `lease_taken_from = lease_owner`: the value before this update (SQL reads the old row).
+        let sql = format!(
+            "UPDATE exchanges SET lease_taken_from = lease_owner, lease_owner = $1, lease_until = $2, \
+             attempts = attempts + 1, updated_at = $3 \
              WHERE idempotency_key = $4 AND status = 'PENDING' \
              AND (lease_until IS NULL OR lease_until < $3) \
-             RETURNING idempotency_key, customer_key, sealed_auth_key, attempts, deadline_at",
-        )
+             RETURNING {CLAIMED}"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, ClaimedExchange>(&sql)
         .bind(owner)
         .bind(lease_until)
         .bind(now)
         .bind(idempotency_key)
         .fetch_optional(pool)
-        .await)?)
+        .await)?,
+        )
     }
 
     /// Takes the leases of up to `limit` pending exchanges that are due (the reconciler). On
@@ -180,14 +194,14 @@ impl Store {
             super::Backend::Sqlite => "",
         };
         let sql = format!(
-            "UPDATE exchanges SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, \
-             updated_at = $3 \
+            "UPDATE exchanges SET lease_taken_from = lease_owner, lease_owner = $1, lease_until = $2, \
+             attempts = attempts + 1, updated_at = $3 \
              WHERE idempotency_key IN (SELECT idempotency_key FROM exchanges \
                WHERE status = 'PENDING' AND next_attempt_at <= $3 \
                AND (lease_until IS NULL OR lease_until < $3) \
                ORDER BY next_attempt_at LIMIT $4 {skip_locked}) \
              AND status = 'PENDING' AND (lease_until IS NULL OR lease_until < $3) \
-             RETURNING idempotency_key, customer_key, sealed_auth_key, attempts, deadline_at"
+             RETURNING {CLAIMED}"
         );
         Ok(
             on_pool!(self, pool => sqlx::query_as::<_, ClaimedExchange>(&sql)
@@ -223,7 +237,7 @@ impl Store {
     /// Stores the billing key and makes the exchange `REGISTERED`, in one transaction; the sealed
     /// authKey is dropped (it can never be used again). Whoever finishes first wins: the billing
     /// key is stored once (`key_hash` is unique), the exchange turns final once. Returns the id of
-    /// the billing key's row.
+    /// the billing key's row, and whether this call made the exchange final.
     pub async fn finish_exchange_registered(
         &self,
         idempotency_key: &str,
@@ -231,7 +245,7 @@ impl Store {
         key: NewBillingKey<'_>,
         answer_body: &str,
         now: i64,
-    ) -> StoreResult<i64> {
+    ) -> StoreResult<(i64, bool)> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -260,15 +274,18 @@ impl Store {
             // The checkout terms travel from the write-ahead record to the key, in the same
             // transaction: whoever applies the key starts the subscription on them.
             sqlx::query(
-                "UPDATE billing_keys SET checkout_terms = \
-                 (SELECT checkout_terms FROM exchanges WHERE idempotency_key = $1) \
-                 WHERE id = $2 AND checkout_terms IS NULL",
+                "UPDATE billing_keys SET \
+                 checkout_terms = COALESCE(checkout_terms, \
+                   (SELECT checkout_terms FROM exchanges WHERE idempotency_key = $1)), \
+                 request_id = COALESCE(request_id, \
+                   (SELECT request_id FROM exchanges WHERE idempotency_key = $1)) \
+                 WHERE id = $2",
             )
             .bind(idempotency_key)
             .bind(billing_key_id)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
+            let made_final = sqlx::query(
                 "UPDATE exchanges SET status = 'REGISTERED', sealed_auth_key = NULL, \
                  billing_key_id = $1, answer_status = 200, answer_body = $2, lease_owner = NULL, \
                  lease_until = NULL, last_error = NULL, updated_at = $3 \
@@ -279,14 +296,16 @@ impl Store {
             .bind(now)
             .bind(idempotency_key)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected()
+                == 1;
             tx.commit().await?;
-            Ok(billing_key_id)
+            Ok((billing_key_id, made_final))
         })
     }
 
     /// Makes a pending exchange final without a billing key (`REFUSED` or `EXPIRED`), with the
-    /// answer every replay gets; the sealed authKey is dropped.
+    /// answer every replay gets; the sealed authKey is dropped. Whether this call made it final.
     pub async fn finish_exchange_without_key(
         &self,
         idempotency_key: &str,
@@ -294,8 +313,8 @@ impl Store {
         answer_status: u16,
         answer_body: &str,
         now: i64,
-    ) -> StoreResult<()> {
-        on_pool!(self, pool => sqlx::query(
+    ) -> StoreResult<bool> {
+        let n = on_pool!(self, pool => sqlx::query(
             "UPDATE exchanges SET status = $1, sealed_auth_key = NULL, answer_status = $2, \
              answer_body = $3, lease_owner = NULL, lease_until = NULL, updated_at = $4 \
              WHERE idempotency_key = $5 AND status = 'PENDING'",
@@ -308,11 +327,11 @@ impl Store {
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
-        Ok(())
+        Ok(n == 1)
     }
 
     /// Gives a pending exchange back (no final answer yet): the lease is released and the
-    /// reconciler tries again from `next_attempt_at`.
+    /// reconciler tries again from `next_attempt_at`. False if this runner no longer held it.
     pub async fn postpone_exchange(
         &self,
         idempotency_key: &str,
@@ -320,8 +339,8 @@ impl Store {
         next_attempt_at: i64,
         last_error: &str,
         now: i64,
-    ) -> StoreResult<()> {
-        on_pool!(self, pool => sqlx::query(
+    ) -> StoreResult<bool> {
+        let n = on_pool!(self, pool => sqlx::query(
             "UPDATE exchanges SET lease_owner = NULL, lease_until = NULL, next_attempt_at = $1, \
              last_error = $2, updated_at = $3 \
              WHERE idempotency_key = $4 AND lease_owner = $5 AND status = 'PENDING'",
@@ -334,7 +353,7 @@ impl Store {
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
-        Ok(())
+        Ok(n == 1)
     }
 
     /// Pending exchanges (for the reconciler's report and tests).

@@ -11,7 +11,10 @@ pub mod changes;
 pub mod charges;
 pub mod customers;
 pub mod exchanges;
+pub mod health;
+pub mod refunds;
 pub mod subscriptions;
+pub mod webhooks;
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -163,12 +166,18 @@ const SQLITE_MIGRATIONS: MigrationList = migrations![
     2 "exactly once" "sqlite/0002_exactly_once.sql" Sqlx,
     3 "subscriptions" "sqlite/0003_subscriptions.sql" Sqlx,
     4 "terms" "sqlite/0004_terms.sql" Rebuild,
+    5 "refunds" "sqlite/0005_refunds.sql" Sqlx,
+    6 "request ids" "sqlite/0006_request_ids.sql" Sqlx,
+    7 "lease takeovers" "sqlite/0007_lease_takeovers.sql" Sqlx,
 ];
 const POSTGRES_MIGRATIONS: MigrationList = migrations![
     1 "init" "postgres/0001_init.sql" Sqlx,
     2 "subscriptions" "postgres/0002_subscriptions.sql" Sqlx,
     3 "statuses" "postgres/0003_statuses.sql" Sqlx,
     4 "terms" "postgres/0004_terms.sql" Sqlx,
+    5 "refunds" "postgres/0005_refunds.sql" Sqlx,
+    6 "request ids" "postgres/0006_request_ids.sql" Sqlx,
+    7 "lease takeovers" "postgres/0007_lease_takeovers.sql" Sqlx,
 ];
 
 fn migration(
@@ -318,6 +327,25 @@ impl Store {
     pub async fn ping(&self) -> StoreResult<()> {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// Whether every migration this binary knows is applied, and none failed half-way (readiness:
+    /// a database restored from an old backup, or one a failed migration left dirty, is not
+    /// ready). Versions a newer binary applied are no reason to stop serving.
+    pub async fn migrations_applied(&self) -> StoreResult<bool> {
+        let rows: Vec<(i64, bool)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT version, success FROM _sqlx_migrations",
+        )
+        .fetch_all(pool)
+        .await)?;
+        let known = match self.backend() {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        Ok(rows.iter().all(|(_, success)| *success)
+            && known
+                .iter()
+                .all(|(version, ..)| rows.iter().any(|(v, _)| v == version)))
     }
 
     /// Closes every connection (graceful shutdown).

@@ -109,6 +109,10 @@ pub struct SubscriptionRow {
     pub incomplete_expires_at: Option<i64>,
     /// Created (ms).
     pub created_at: i64,
+    /// The owner of the lapsed lease a claim replaced (`None`: it was free). Only claims return
+    /// it.
+    #[sqlx(default)]
+    pub lease_taken_from: Option<String>,
 }
 
 pub(super) const COLUMNS: &str =
@@ -160,6 +164,8 @@ pub struct EventRow {
     pub delivered_at: Option<i64>,
     /// Deliveries tried.
     pub delivery_attempts: i64,
+    /// The request that emitted it (its `x-request-id`), if a request did.
+    pub request_id: Option<String>,
 }
 
 /// A change to a subscription, with the events it emits, applied in one transaction.
@@ -241,6 +247,8 @@ pub struct UnappliedKey {
     pub checkout_terms: Option<String>,
     /// Created (ms).
     pub created_at: i64,
+    /// The hand-off request that registered it (its `x-request-id`).
+    pub request_id: Option<String>,
 }
 
 /// What applying a billing key did.
@@ -333,7 +341,7 @@ impl Store {
     /// Billing keys not yet applied to subscriptions, oldest first.
     pub async fn unapplied_billing_keys(&self, limit: i64) -> StoreResult<Vec<UnappliedKey>> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, UnappliedKey>(
-            "SELECT id, customer_key, checkout_terms, created_at FROM billing_keys \
+            "SELECT id, customer_key, checkout_terms, created_at, request_id FROM billing_keys \
              WHERE applied_at IS NULL ORDER BY id LIMIT $1",
         )
         .bind(limit)
@@ -344,7 +352,7 @@ impl Store {
     /// One unapplied billing key (a hand-off applies its own at once).
     pub async fn unapplied_billing_key(&self, id: i64) -> StoreResult<Option<UnappliedKey>> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, UnappliedKey>(
-            "SELECT id, customer_key, checkout_terms, created_at FROM billing_keys \
+            "SELECT id, customer_key, checkout_terms, created_at, request_id FROM billing_keys \
              WHERE id = $1 AND applied_at IS NULL",
         )
         .bind(id)
@@ -515,12 +523,12 @@ impl Store {
             Backend::Sqlite => "",
         };
         let sql = format!(
-            "UPDATE subscriptions SET lease_owner = $1, lease_until = $2 \
+            "UPDATE subscriptions SET lease_taken_from = lease_owner, lease_owner = $1, lease_until = $2 \
              WHERE id IN (SELECT id FROM subscriptions \
                WHERE next_charge_at <= $3 AND status IN ('TRIALING', 'INCOMPLETE', 'ACTIVE', 'PAST_DUE') \
                AND (lease_until IS NULL OR lease_until < $3) \
                ORDER BY next_charge_at LIMIT $4 {skip_locked}) \
-             AND (lease_until IS NULL OR lease_until < $3) RETURNING {COLUMNS}"
+             AND (lease_until IS NULL OR lease_until < $3) RETURNING {COLUMNS}, lease_taken_from"
         );
         Ok(
             on_pool!(self, pool => sqlx::query_as::<_, SubscriptionRow>(&sql)
@@ -542,8 +550,9 @@ impl Store {
         lease_until: i64,
     ) -> StoreResult<Option<SubscriptionRow>> {
         let sql = format!(
-            "UPDATE subscriptions SET lease_owner = $1, lease_until = $2 \
-             WHERE id = $3 AND (lease_until IS NULL OR lease_until < $4) RETURNING {COLUMNS}"
+            "UPDATE subscriptions SET lease_taken_from = lease_owner, lease_owner = $1, lease_until = $2 \
+             WHERE id = $3 AND (lease_until IS NULL OR lease_until < $4) \
+             RETURNING {COLUMNS}, lease_taken_from"
         );
         Ok(
             on_pool!(self, pool => sqlx::query_as::<_, SubscriptionRow>(&sql)
@@ -587,75 +596,8 @@ impl Store {
     ) -> StoreResult<bool> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let (period_no, period_start, period_end) = update.period.map_or((None, None, None), |(n, s, e)| (Some(n), Some(s), Some(e)));
-            // A new period starts unpaid unless the update says otherwise.
-            let period_paid = update.period_paid.or(update.period.map(|_| false));
-            let n = sqlx::query(
-                "UPDATE subscriptions SET \
-                 status = COALESCE($1, status), \
-                 period_no = COALESCE($2, period_no), \
-                 current_period_start = COALESCE($3, current_period_start), \
-                 current_period_end = COALESCE($4, current_period_end), \
-                 next_charge_at = CASE WHEN $5 THEN $6 ELSE next_charge_at END, \
-                 cancel_at_period_end = COALESCE($7, cancel_at_period_end), \
-                 canceled_at = COALESCE($8, canceled_at), \
-                 lease_owner = CASE WHEN $9 THEN NULL ELSE lease_owner END, \
-                 lease_until = CASE WHEN $9 THEN NULL ELSE lease_until END, \
-                 updated_at = $10, \
-                 period_paid = COALESCE($13, period_paid), \
-                 amount = COALESCE($14, amount), \
-                 plan_id = COALESCE($15, plan_id), \
-                 anchor_at = COALESCE($16, anchor_at), \
-                 anchor_period_no = COALESCE($17, anchor_period_no), \
-                 ended_reason = COALESCE($18, ended_reason), \
-                 trial_notice_at = COALESCE($19, trial_notice_at) \
-                 WHERE id = $11 AND ($12 IS NULL OR lease_owner = $12)",
-            )
-            .bind(update.status)
-            .bind(period_no)
-            .bind(period_start)
-            .bind(period_end)
-            .bind(update.next_charge_at.is_some())
-            .bind(update.next_charge_at.flatten())
-            .bind(update.cancel_at_period_end)
-            .bind(update.canceled_at)
-            .bind(release)
-            .bind(now)
-            .bind(id)
-            .bind(owner)
-            .bind(period_paid)
-            .bind(update.amount)
-            .bind(update.plan_id.as_deref())
-            .bind(update.anchor.map(|a| a.0))
-            .bind(update.anchor.map(|a| a.1))
-            .bind(update.ended_reason)
-            .bind(update.trial_notice_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 0 {
+            if !apply_subscription_update!(tx, id, owner, update, release, now)? {
                 return Ok(false);
-            }
-            if let Some((change_id, status)) = update.change {
-                sqlx::query("UPDATE subscription_changes SET status = $1, updated_at = $2 WHERE id = $3 AND subscription_id = $4")
-                    .bind(status)
-                    .bind(now)
-                    .bind(change_id)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if let Some((change_id, at)) = update.change_requested_at {
-                sqlx::query("UPDATE subscription_changes SET requested_at = $1, updated_at = $2 WHERE id = $3 AND subscription_id = $4")
-                    .bind(at)
-                    .bind(now)
-                    .bind(change_id)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for (kind, detail) in &update.events {
-                insert_event!(tx, id, kind.as_str(), detail.as_str(), now)?;
             }
             tx.commit().await?;
             Ok(true)
@@ -735,8 +677,8 @@ impl Store {
     /// A subscription's events, oldest first.
     pub async fn events(&self, subscription_id: i64) -> StoreResult<Vec<EventRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, EventRow>(
-            "SELECT id, subscription_id, kind, detail, created_at, delivered_at, delivery_attempts FROM subscription_events \
-             WHERE subscription_id = $1 ORDER BY id",
+            "SELECT id, subscription_id, kind, detail, created_at, delivered_at, delivery_attempts, request_id \
+             FROM subscription_events WHERE subscription_id = $1 ORDER BY id",
         )
         .bind(subscription_id)
         .fetch_all(pool)
@@ -760,7 +702,7 @@ impl Store {
                AND next_delivery_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
                ORDER BY id LIMIT $3 {skip_locked}) \
              AND delivered_at IS NULL \
-             RETURNING id, subscription_id, kind, detail, created_at, delivered_at, delivery_attempts"
+             RETURNING id, subscription_id, kind, detail, created_at, delivered_at, delivery_attempts, request_id"
         );
         Ok(on_pool!(self, pool => sqlx::query_as::<_, EventRow>(&sql)
             .bind(lease_until)
@@ -810,16 +752,102 @@ impl Store {
 macro_rules! insert_event {
     ($tx:expr, $subscription_id:expr, $kind:expr, $detail:expr, $now:expr) => {
         sqlx::query(
-            "INSERT INTO subscription_events (subscription_id, kind, detail, created_at, next_delivery_at) \
-             VALUES ($1, $2, $3, $4, $4)",
+            "INSERT INTO subscription_events (subscription_id, kind, detail, created_at, next_delivery_at, request_id) \
+             VALUES ($1, $2, $3, $4, $4, $5)",
         )
         .bind($subscription_id)
         .bind($kind)
         .bind($detail)
         .bind($now)
+        .bind($crate::request_id::current())
         .execute(&mut *$tx)
         .await
         .map(|_| ())
     };
 }
 pub(crate) use insert_event;
+
+/// Applies a [`SubscriptionUpdate`] (and its events) inside a transaction: `Ok(false)` if the
+/// subscription is not held by `owner` (nothing written). Its first statement is a write, so a
+/// SQLite transaction that starts with it may read afterwards (store/changes.rs, `attach_change`).
+macro_rules! apply_subscription_update {
+    ($tx:expr, $id:expr, $owner:expr, $update:expr, $release:expr, $now:expr) => {
+        async {
+            let (id, owner, update, release, now): (i64, Option<&str>, &SubscriptionUpdate, bool, i64) =
+                ($id, $owner, $update, $release, $now);
+            let (period_no, period_start, period_end) = update.period.map_or((None, None, None), |(n, s, e)| (Some(n), Some(s), Some(e)));
+            // A new period starts unpaid unless the update says otherwise.
+            let period_paid = update.period_paid.or(update.period.map(|_| false));
+            let n = sqlx::query(
+                "UPDATE subscriptions SET \
+                 status = COALESCE($1, status), \
+                 period_no = COALESCE($2, period_no), \
+                 current_period_start = COALESCE($3, current_period_start), \
+                 current_period_end = COALESCE($4, current_period_end), \
+                 next_charge_at = CASE WHEN $5 THEN $6 ELSE next_charge_at END, \
+                 cancel_at_period_end = COALESCE($7, cancel_at_period_end), \
+                 canceled_at = COALESCE($8, canceled_at), \
+                 lease_owner = CASE WHEN $9 THEN NULL ELSE lease_owner END, \
+                 lease_until = CASE WHEN $9 THEN NULL ELSE lease_until END, \
+                 updated_at = $10, \
+                 period_paid = COALESCE($13, period_paid), \
+                 amount = COALESCE($14, amount), \
+                 plan_id = COALESCE($15, plan_id), \
+                 anchor_at = COALESCE($16, anchor_at), \
+                 anchor_period_no = COALESCE($17, anchor_period_no), \
+                 ended_reason = COALESCE($18, ended_reason), \
+                 trial_notice_at = COALESCE($19, trial_notice_at) \
+                 WHERE id = $11 AND ($12 IS NULL OR lease_owner = $12)",
+            )
+            .bind(update.status)
+            .bind(period_no)
+            .bind(period_start)
+            .bind(period_end)
+            .bind(update.next_charge_at.is_some())
+            .bind(update.next_charge_at.flatten())
+            .bind(update.cancel_at_period_end)
+            .bind(update.canceled_at)
+            .bind(release)
+            .bind(now)
+            .bind(id)
+            .bind(owner)
+            .bind(period_paid)
+            .bind(update.amount)
+            .bind(update.plan_id.as_deref())
+            .bind(update.anchor.map(|a| a.0))
+            .bind(update.anchor.map(|a| a.1))
+            .bind(update.ended_reason)
+            .bind(update.trial_notice_at)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Ok::<bool, sqlx::Error>(false);
+            }
+            if let Some((change_id, status)) = update.change {
+                sqlx::query("UPDATE subscription_changes SET status = $1, updated_at = $2 WHERE id = $3 AND subscription_id = $4")
+                    .bind(status)
+                    .bind(now)
+                    .bind(change_id)
+                    .bind(id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            if let Some((change_id, at)) = update.change_requested_at {
+                sqlx::query("UPDATE subscription_changes SET requested_at = $1, updated_at = $2 WHERE id = $3 AND subscription_id = $4")
+                    .bind(at)
+                    .bind(now)
+                    .bind(change_id)
+                    .bind(id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            for (kind, detail) in &update.events {
+                insert_event!($tx, id, kind.as_str(), detail.as_str(), now)?;
+            }
+            Ok(true)
+        }
+        .await
+    };
+}
+pub(crate) use apply_subscription_update;

@@ -6,7 +6,9 @@
 //! - [`registration`]: a card registered on a checkout session starts a subscription on exactly
 //!   the session's terms (or becomes the card of the live one), and the hand-off's outcome;
 //! - [`changes`]: the operator's price changes, the customer's consent, plan switches;
-//! - [`actions`]: cancellation (일반해지, and its undo), retry now.
+//! - [`actions`]: cancellation — 일반해지 (and its undo), 중도해지 and 청약철회 with their refunds
+//!   written in the transaction that ends the subscription (`billing::refund_policy` decides the
+//!   amounts) —, the merchant's "period used" mark, retry now.
 //!
 //! Exactly once per period: a subscription is worked on under a lease in the database (any number
 //! of instances run the scheduler); its attempts are unique per (subscription, period, purpose,
@@ -28,6 +30,8 @@ use crate::billing::dunning::{self, RetryPolicy};
 use crate::billing::lifecycle::{self, Change, Notice, Snapshot, Status, Step};
 use crate::charge::{ChargeError, ChargeRequest, Charges};
 use crate::clock::{iso_kst, Clock, Millis};
+use crate::metrics::{LeasedWork, Metrics};
+use crate::refund::Refunds;
 use crate::store::subscriptions::{
     cycle_of, PlanRow, SubscriptionRow, SubscriptionStatus, SubscriptionUpdate,
 };
@@ -54,6 +58,8 @@ pub struct SubscriptionSettings {
     pub batch: i64,
     /// How soon to look again at an attempt whose outcome is not final yet.
     pub recheck: Duration,
+    /// The customer's cancellation rights: 청약철회's window, what 중도해지 refunds.
+    pub cancellation: crate::billing::refund_policy::Policy,
 }
 
 /// Why a customer's or operator's action was refused. Each variant is a documented answer
@@ -72,6 +78,16 @@ pub enum ActionError {
     /// The request does not fit the subscription's state (the message says why).
     #[error("{1}")]
     Conflict(&'static str, String),
+    /// 청약철회 asked for after its window closed: 중도해지 is offered instead.
+    #[error("the withdrawal period (청약철회) ended at {}; cancelling now (중도해지) refunds {mid_term_refund}원", crate::clock::iso_kst(*closed_at))]
+    WithdrawalOver {
+        /// When the window closed.
+        closed_at: Millis,
+        /// What 중도해지 refunds now.
+        mid_term_refund: i64,
+        /// Until when that amount holds.
+        holds_until: Millis,
+    },
     /// The request itself is wrong (the message names the field).
     #[error("{0}")]
     Invalid(String),
@@ -89,8 +105,10 @@ impl ActionError {
 struct Inner {
     store: Store,
     charges: Charges,
+    refunds: Refunds,
     clock: Clock,
     settings: SubscriptionSettings,
+    metrics: Metrics,
 }
 
 /// The subscription service. Cheap to clone.
@@ -110,14 +128,18 @@ impl Subscriptions {
     pub fn new(
         store: Store,
         charges: Charges,
+        refunds: Refunds,
         clock: Clock,
         settings: SubscriptionSettings,
+        metrics: Metrics,
     ) -> Subscriptions {
         Subscriptions(Arc::new(Inner {
             store,
             charges,
+            refunds,
             clock,
             settings,
+            metrics,
         }))
     }
 
@@ -140,6 +162,31 @@ impl Subscriptions {
         now + self.0.settings.lease.as_millis() as i64
     }
 
+    /// Counts a claim that replaced a lapsed lease.
+    fn count_takeover(&self, claimed: &SubscriptionRow) {
+        if claimed.lease_taken_from.is_some() {
+            self.0.metrics.lease_taken_over(LeasedWork::Subscription);
+        }
+    }
+
+    /// Takes the lease of one subscription for `owner` (the hand-off's first charge, an action).
+    async fn claim_one(
+        &self,
+        id: i64,
+        owner: &str,
+        now: Millis,
+    ) -> Result<Option<SubscriptionRow>, StoreError> {
+        let claimed = self
+            .0
+            .store
+            .claim_subscription(id, owner, now, self.lease_until(now))
+            .await?;
+        if let Some(sub) = &claimed {
+            self.count_takeover(sub);
+        }
+        Ok(claimed)
+    }
+
     /// One scheduler pass: applies price changes whose date came, then claims due subscriptions
     /// and works on them, `concurrency` at a time. Returns how many were worked on.
     pub async fn run_due(&self) -> Result<usize, StoreError> {
@@ -156,6 +203,7 @@ impl Subscriptions {
             )
             .await?;
         let count = claimed.len();
+        claimed.iter().for_each(|sub| self.count_takeover(sub));
         // Each plan once per pass: a pass works on up to `batch` subscriptions of a handful of
         // plans, and every round trip saved is latency taken off each charge.
         let mut plans: HashMap<String, Option<PlanRow>> = HashMap::new();
@@ -183,12 +231,7 @@ impl Subscriptions {
     pub async fn work_now(&self, id: i64) -> Result<bool, StoreError> {
         let owner = format!("{}:now", self.0.settings.owner);
         let now = self.0.clock.now_ms();
-        let Some(sub) = self
-            .0
-            .store
-            .claim_subscription(id, &owner, now, self.lease_until(now))
-            .await?
-        else {
+        let Some(sub) = self.claim_one(id, &owner, now).await? else {
             return Ok(false);
         };
         let plan = self.0.store.plan(&sub.plan_id).await?;

@@ -100,8 +100,9 @@ impl Subscriptions {
     /// The terms of a checkout for `customer_key` on `plan_id` (or the default plan), now: a
     /// trial only if this customer never had this plan's. Refused while the customer has a paid
     /// or trialing subscription (the portal changes cards and plans; a second subscription is not
-    /// what they want), and allowed while their first charge is unpaid (the new session
-    /// replaces the old one when a card is registered on it).
+    /// what they want). While their first charge is unpaid, the same plan's checkout is the same
+    /// session again (another card pays it); another plan's is a new one (which replaces the unpaid
+    /// subscription when a card is registered on it).
     pub async fn checkout_terms(
         &self,
         customer_key: &str,
@@ -112,10 +113,32 @@ impl Subscriptions {
             .or(self.0.settings.default_plan.as_deref())
             .ok_or(ActionError::NotFound)?;
         let plan = store.plan(id).await?.ok_or(ActionError::NotFound)?;
-        if let Some(live) = store
-            .subscription_of(customer_key)
-            .await?
-            .filter(|s| s.status.is_live() && s.status != Status::Incomplete)
+        let latest = store.subscription_of(customer_key).await?;
+        // A first charge declined: the same checkout session again (its terms, its id), so another
+        // card pays that subscription (다른 카드로 등록하기) — unless another plan is asked for.
+        if let Some(incomplete) = latest.as_ref().filter(|s| {
+            s.status == Status::Incomplete && s.plan_id == plan.id && s.checkout_session.is_some()
+        }) {
+            return Ok(SessionTerms {
+                id: incomplete.checkout_session.clone().unwrap_or_default(),
+                customer_key: customer_key.to_owned(),
+                plan_id: plan.id.clone(),
+                plan_name: plan.name.clone(),
+                amount: incomplete.amount,
+                cycle: plan.cycle,
+                interval_days: plan.interval_days,
+                trial_days: 0,
+                terms_version: incomplete
+                    .terms_version
+                    .clone()
+                    .unwrap_or_else(|| self.0.settings.terms_version.clone()),
+                issued_at: self.0.clock.now_ms(),
+                expires_at: incomplete
+                    .incomplete_expires_at
+                    .unwrap_or(incomplete.created_at + lifecycle::INCOMPLETE_FOR_MS),
+            });
+        }
+        if let Some(live) = latest.filter(|s| s.status.is_live() && s.status != Status::Incomplete)
         {
             return Err(ActionError::conflict(
                 "ALREADY_SUBSCRIBED",
@@ -163,11 +186,14 @@ impl Subscriptions {
         });
         let create = terms.as_ref().map(|t| new_subscription(key, t, now));
         let changed = json!({ "billingKeyId": key.id }).to_string();
-        let result = self
-            .0
-            .store
-            .apply_billing_key(key, create.as_ref(), &changed, now)
-            .await;
+        // Its events belong to the hand-off that registered the card, whoever applies it.
+        let result = crate::request_id::scope(
+            key.request_id.clone().or_else(crate::request_id::current),
+            self.0
+                .store
+                .apply_billing_key(key, create.as_ref(), &changed, now),
+        )
+        .await;
         let applied = match result {
             Ok(applied) => applied,
             // Another instance created the customer's live subscription a moment ago: the key is

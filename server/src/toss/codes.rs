@@ -55,6 +55,8 @@ const HARD_DECLINES: &[&str] = &[
     "NOT_FOUND_BILLING",
     "INVALID_CARD_COMPANY",
     "NOT_SUPPORTED_CARD_TYPE",
+    // Ours, not Toss's: the card was deleted (at Toss, or by its customer); nothing was sent.
+    "BILLING_KEY_DELETED",
 ];
 
 /// The retry class of a charge's refusal code. Anything that is not a known hard decline is soft:
@@ -76,6 +78,29 @@ pub fn is_request_problem(code: &str) -> bool {
     )
 }
 
+/// A cancel (refund) refusal after which Toss has certainly refunded nothing and never will for
+/// this request: the refund is FAILED (its amount counts toward the charge's balance again).
+/// An allowlist, like [`FINAL_FOR_AUTH_KEY`]: anything else — `ALREADY_CANCELED_PAYMENT` (after a
+/// lost answer it may be our own refund), `FORBIDDEN_CONSECUTIVE_REQUEST` (another cancel of the
+/// payment within a second: try again), `PROVIDER_ERROR`, a credentials problem, a code Toss adds
+/// tomorrow — is looked up and tried again later, never final by itself.
+pub const FINAL_FOR_REFUND: &[&str] = &[
+    "NOT_CANCELABLE_AMOUNT",
+    "NOT_CANCELABLE_PAYMENT",
+    "NOT_ALLOWED_PARTIAL_REFUND",
+    "NOT_MATCHES_REFUNDABLE_AMOUNT",
+    "REFUND_REJECTED",
+    "NOT_FOUND_PAYMENT",
+    "INVALID_REQUEST",
+];
+
+/// Whether a cancel refusal is final for the refund ([`FINAL_FOR_REFUND`]).
+pub fn is_final_for_refund(status: u16, code: &str) -> bool {
+    (400..500).contains(&status)
+        && !matches!(status, 401 | 408 | 409 | 425 | 429)
+        && FINAL_FOR_REFUND.contains(&code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +114,17 @@ mod tests {
         assert!(!is_final_for_auth_key(500, "INVALID_CARD_NUMBER"));
         assert!(!is_final_for_auth_key(401, "UNAUTHORIZED_KEY"));
         assert!(is_credentials_problem(401, "UNAUTHORIZED_KEY"));
+    }
+
+    #[test]
+    fn refund_refusals_that_are_final() {
+        assert!(is_final_for_refund(403, "NOT_CANCELABLE_AMOUNT"));
+        assert!(!is_final_for_refund(400, "ALREADY_CANCELED_PAYMENT"));
+        assert!(!is_final_for_refund(403, "FORBIDDEN_CONSECUTIVE_REQUEST"));
+        assert!(!is_final_for_refund(409, "IDEMPOTENT_REQUEST_PROCESSING"));
+        assert!(!is_final_for_refund(500, "FAILED_REFUND_PROCESS"));
+        assert!(!is_final_for_refund(400, "PROVIDER_ERROR"));
+        assert!(!is_final_for_refund(400, "SOMETHING_NEW"));
     }
 
     #[test]

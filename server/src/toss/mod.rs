@@ -1,11 +1,17 @@
-//! The Toss API client: issue a billing key, charge it, look an order up. One HTTP call per method;
-//! retrying is the caller's decision (`exchange`, `charge`), always with the same Idempotency-Key.
+//! The Toss API client: issue a billing key, charge it, look an order or a payment up, refund
+//! (cancel) a payment, delete a billing key. One HTTP call per method; retrying is the caller's
+//! decision (`exchange`, `charge`, `refund`), always with the same Idempotency-Key. Every call is
+//! timed into `billing_toss_request_duration_seconds{api, outcome}` and logged (the API, the
+//! outcome, the status and the time; never a key, the body or the path, which can hold a billing
+//! key), in the span of whatever asked for it — a request's, an exchange's, a charge's.
 
 pub mod codes;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::metrics::{Metrics, TossApi, TossCallOutcome};
 
 /// Characters kept as-is in a path segment; everything else (including `=`, `/`, `+`) is encoded:
 /// a billing key can end in `=`.
@@ -71,6 +77,18 @@ impl TossError {
         }
     }
 
+    /// Its kind, for metrics.
+    pub fn outcome(&self) -> TossCallOutcome {
+        match self {
+            TossError::Refused { .. } => TossCallOutcome::Refused,
+            TossError::Busy { .. } => TossCallOutcome::Busy,
+            TossError::Timeout => TossCallOutcome::Timeout,
+            TossError::Unreachable => TossCallOutcome::Unreachable,
+            TossError::Network(_) => TossCallOutcome::Network,
+            TossError::BadResponse { .. } => TossCallOutcome::BadResponse,
+        }
+    }
+
     /// The HTTP status, if Toss answered.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -88,6 +106,7 @@ pub struct TossClient {
     http: reqwest::Client,
     base: String,
     authorization: String,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for TossClient {
@@ -107,8 +126,13 @@ pub fn basic_auth(secret_key: &str) -> String {
 }
 
 impl TossClient {
-    /// A client with a per-call timeout.
-    pub fn new(base: &str, secret_key: &str, timeout: Duration) -> Result<TossClient, String> {
+    /// A client with a per-call timeout, timing its calls into `metrics`.
+    pub fn new(
+        base: &str,
+        secret_key: &str,
+        timeout: Duration,
+        metrics: Metrics,
+    ) -> Result<TossClient, String> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
@@ -120,6 +144,7 @@ impl TossClient {
             http,
             base: base.trim_end_matches('/').to_owned(),
             authorization: basic_auth(secret_key),
+            metrics,
         })
     }
 
@@ -137,6 +162,7 @@ impl TossClient {
     ) -> Result<Value, TossError> {
         let body = serde_json::json!({ "authKey": auth_key, "customerKey": customer_key });
         self.send(
+            TossApi::Issue,
             self.http
                 .post(format!("{}/v1/billing/authorizations/issue", self.base))
                 .header("Idempotency-Key", idempotency_key)
@@ -158,6 +184,7 @@ impl TossClient {
             utf8_percent_encode(billing_key, SEGMENT)
         );
         self.send(
+            TossApi::Charge,
             self.http
                 .post(url)
                 .header("Idempotency-Key", idempotency_key)
@@ -173,7 +200,7 @@ impl TossClient {
             self.base,
             utf8_percent_encode(order_id, SEGMENT)
         );
-        match self.send(self.http.get(url)).await {
+        match self.send(TossApi::Lookup, self.http.get(url)).await {
             Ok(payment) => Ok(Some(payment)),
             Err(TossError::Refused {
                 status: 404, code, ..
@@ -182,7 +209,88 @@ impl TossClient {
         }
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, TossError> {
+    /// `GET /v1/payments/{paymentKey}`: the Payment, or `None` on `404 NOT_FOUND_PAYMENT`.
+    pub async fn payment(&self, payment_key: &str) -> Result<Option<Value>, TossError> {
+        let url = format!(
+            "{}/v1/payments/{}",
+            self.base,
+            utf8_percent_encode(payment_key, SEGMENT)
+        );
+        match self.send(TossApi::Payment, self.http.get(url)).await {
+            Ok(payment) => Ok(Some(payment)),
+            Err(TossError::Refused {
+                status: 404, code, ..
+            }) if code == "NOT_FOUND_PAYMENT" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /v1/payments/{paymentKey}/cancel` (a refund, whole or partial): the Payment after it.
+    /// The body is `{cancelReason, cancelAmount}`; the Idempotency-Key is the refund's own.
+    pub async fn cancel_payment(
+        &self,
+        payment_key: &str,
+        body: &Value,
+        idempotency_key: &str,
+    ) -> Result<Value, TossError> {
+        let url = format!(
+            "{}/v1/payments/{}/cancel",
+            self.base,
+            utf8_percent_encode(payment_key, SEGMENT)
+        );
+        self.send(
+            TossApi::Cancel,
+            self.http
+                .post(url)
+                .header("Idempotency-Key", idempotency_key)
+                .json(body),
+        )
+        .await
+    }
+
+    /// `DELETE /v1/billing/{billingKey}`: deletes a billing key at Toss. Best effort: Toss's
+    /// billing guide says issued keys cannot be deleted, while its webhook reference names a
+    /// deletion API (contract §10).
+    pub async fn delete_billing_key(&self, billing_key: &str) -> Result<Value, TossError> {
+        let url = format!(
+            "{}/v1/billing/{}",
+            self.base,
+            utf8_percent_encode(billing_key, SEGMENT)
+        );
+        self.send(TossApi::Delete, self.http.delete(url)).await
+    }
+
+    /// One call to `api`, timed and logged.
+    async fn send(
+        &self,
+        api: TossApi,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, TossError> {
+        let started = Instant::now();
+        let result = self.call(request).await;
+        let took = started.elapsed();
+        let outcome = match &result {
+            Ok(_) => TossCallOutcome::Ok,
+            Err(e) => e.outcome(),
+        };
+        self.metrics.toss_call(api, outcome, took);
+        let status = match &result {
+            Ok(_) => Some(200),
+            Err(e) => e.status(),
+        };
+        tracing::info!(
+            target: "toss",
+            api = ?api,
+            outcome = ?outcome,
+            status,
+            code = result.as_ref().err().map(TossError::code),
+            ms = took.as_millis() as u64,
+            "Toss call"
+        );
+        result
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<Value, TossError> {
         let response = request
             .header("Authorization", &self.authorization)
             .header("Accept", "application/json")
@@ -223,7 +331,8 @@ fn from_reqwest(e: reqwest::Error) -> TossError {
     } else if e.is_connect() {
         TossError::Unreachable
     } else {
-        TossError::Network(e.to_string())
+        // Without the URL: a charge's path holds the billing key.
+        TossError::Network(e.without_url().to_string())
     }
 }
 

@@ -10,6 +10,8 @@ mod crash;
 mod handoff;
 mod instances;
 mod limits;
+mod operate;
+mod refunds;
 mod sessions;
 mod settings;
 mod simulator;
@@ -72,6 +74,8 @@ fn main() {
         instances::all(),
         subscriptions::all(),
         terms::all(),
+        refunds::all(),
+        operate::all(),
     ]
     .into_iter()
     .flatten();

@@ -650,12 +650,15 @@ use futures::StreamExt;
 struct Receiver {
     url: String,
     received: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+    /// Every post it was sent, answered or refused.
+    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 async fn receiver(fail_first: usize) -> Receiver {
     use axum::http::{HeaderMap, StatusCode as Status};
     let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = seen.clone();
     let app = axum::Router::new().route(
         "/hook",
         axum::routing::post({
@@ -686,7 +689,11 @@ async fn receiver(fail_first: usize) -> Receiver {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Receiver { url, received }
+    Receiver {
+        url,
+        received,
+        seen: counted,
+    }
 }
 
 async fn events_reach_the_merchants_webhook_signed_and_retried(db: Db) {
@@ -701,7 +708,12 @@ async fn events_reach_the_merchants_webhook_signed_and_retried(db: Db) {
     .await;
     let (c, id) = subscriber(&env).await;
     attempts_settled(&env, id, 1).await;
-    // The first delivery failed (500): it is retried after its backoff (30 s on the moved clock).
+    // The first delivery fails (500): once it has, it is retried after its backoff (30 s on the
+    // moved clock).
+    eventually("the first delivery, refused", 20, || async {
+        hook.seen.load(std::sync::atomic::Ordering::SeqCst) >= 1
+    })
+    .await;
     env.clock.advance(60_000).unwrap();
     eventually("the three events delivered", 20, || async {
         hook.received.lock().unwrap().len() >= 3

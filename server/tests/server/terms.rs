@@ -25,6 +25,7 @@ stories! {
     BOTH => a_trial_without_consent_ends_and_nothing_is_ever_charged,
     BOTH => a_price_rise_declined_or_ignored_ends_the_subscription_before_the_new_price,
     BOTH => a_price_rise_less_than_thirty_days_ahead_is_refused,
+    BOTH => a_withdrawn_price_rise_changes_nothing,
     BOTH => a_first_charge_declined_is_incomplete_and_another_card_on_the_same_checkout_pays_it,
     BOTH => an_unpaid_first_charge_expires_after_23_hours_with_nothing_charged,
     BOTH => an_upgrade_charges_exactly_its_preview_and_a_downgrade_waits_for_the_period_end,
@@ -52,18 +53,28 @@ async fn operator(
     (status, r.json().await.unwrap())
 }
 
+/// The customer answers the pending change, asking again while the answer is `BUSY` (the
+/// scheduler holds the subscription for a moment; a retry is safe), as the portal does.
 async fn answer(env: &Env, c: &Customer, yes: bool) -> (StatusCode, Value) {
     let (_, sub) = env.get_as(c, "/api/subscription").await;
     let id = sub["pendingChange"]["changeId"]
         .as_i64()
         .expect("a pending change");
     let verb = if yes { "accept" } else { "decline" };
-    env.post_as(
-        c,
-        &format!("/api/subscription/changes/{id}/{verb}"),
-        json!({"textVersion": "portal-ko-test"}),
-    )
-    .await
+    for _ in 0..20 {
+        let (status, body) = env
+            .post_as(
+                c,
+                &format!("/api/subscription/changes/{id}/{verb}"),
+                json!({"textVersion": "portal-ko-test"}),
+            )
+            .await;
+        if body["code"] != "BUSY" {
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the subscription stayed busy");
 }
 
 async fn processed_charges(env: &Env) -> Vec<i64> {
@@ -174,11 +185,16 @@ async fn a_trial_converts_only_after_the_customer_agrees(db: Db) {
         (Some("ACCEPT"), Some("portal-ko-test"), Some("customer_api"))
     );
     assert_eq!(consents[0]["terms"]["priceAfter"], 9900);
-    // One trial per customer per plan.
+    // One trial per customer per plan; and no second subscription: the checkout page gives no
+    // session to a subscriber (a card registered there becomes the live subscription's card).
     let (status, again) = env.checkout_again(&c, "premium-trial").await;
+    assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!(
-        (status, again["code"].as_str()),
-        (StatusCode::CONFLICT, Some("ALREADY_SUBSCRIBED")),
+        (
+            again["checkoutSession"].as_str(),
+            again["subscribed"]["code"].as_str()
+        ),
+        (None, Some("ALREADY_SUBSCRIBED")),
         "{again}"
     );
 }
@@ -308,6 +324,62 @@ async fn a_price_rise_declined_or_ignored_ends_the_subscription_before_the_new_p
     }
 }
 
+async fn a_withdrawn_price_rise_changes_nothing(db: Db) {
+    let env = Env::start_with(db, fast).await;
+    let (c, id) = rise_announced(&env).await;
+    let (status, list) = operator(
+        &env,
+        reqwest::Method::GET,
+        "/api/admin/price-changes",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let price_change = list["priceChanges"][0]["id"].as_i64().unwrap();
+    let withdraw = format!("/api/admin/price-changes/{price_change}/withdraw");
+    let (status, body) = operator(&env, reqwest::Method::POST, &withdraw, json!({})).await;
+    assert_eq!(
+        (status, body["subscriptionsTold"].as_i64()),
+        (StatusCode::OK, Some(1)),
+        "{body}"
+    );
+    let (status, again) = operator(&env, reqwest::Method::POST, &withdraw, json!({})).await;
+    assert_eq!(
+        (status, again["code"].as_str()),
+        (StatusCode::CONFLICT, Some("NOT_SCHEDULED")),
+        "{again}"
+    );
+    let (_, sub) = env.get_as(&c, "/api/subscription").await;
+    assert_eq!(sub["pendingChange"], Value::Null, "{sub}");
+    assert!(events(&env, id)
+        .await
+        .contains(&"subscription.change_withdrawn".to_owned()));
+    // A "yes" to a withdrawn change counts for nothing.
+    let (status, closed) = env
+        .post_as(&c, "/api/subscription/changes/1/accept", json!({}))
+        .await;
+    assert_eq!(
+        (status, closed["code"].as_str()),
+        (StatusCode::CONFLICT, Some("CHANGE_CLOSED")),
+        "{closed}"
+    );
+    for month in [
+        to_ms(datetime!(2027-02-10 10:00 +9)),
+        to_ms(datetime!(2027-03-10 10:00 +9)),
+        to_ms(datetime!(2027-04-10 10:00 +9)),
+    ] {
+        env.clock.set(month).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    attempts_settled(&env, id, 4).await;
+    assert_eq!(
+        processed_charges(&env).await,
+        [9900, 9900, 9900, 9900],
+        "the old price, on and on"
+    );
+    assert_eq!(subscribed(&env, id).await["status"], "ACTIVE");
+}
+
 async fn a_price_rise_less_than_thirty_days_ahead_is_refused(db: Db) {
     let env = Env::start_with(db, fast).await;
     env.clock
@@ -393,10 +465,17 @@ async fn a_first_charge_declined_is_incomplete_and_another_card_on_the_same_chec
         1,
         "no retry of the declined first charge"
     );
-    // Another card, on the same checkout session (다른 카드로 등록하기).
+    // Another card, on the same checkout session (다른 카드로 등록하기): the checkout page gives the
+    // same session again.
+    let (status, again) = env.checkout_again(&c, "premium-monthly").await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    let reissued = crate::support::Customer {
+        session: again["checkoutSession"].as_str().map(str::to_owned),
+        ..c.clone()
+    };
     let (second, same_id) = register_answer(
         &env,
-        &c,
+        &reissued,
         &sandbox_auth_key(&c.key, "451842", "1234", "1299", "PERSONAL"),
     )
     .await;
