@@ -472,18 +472,21 @@ def prerender(html, prerenderer):
 
 
 def main():
-    if len(sys.argv) not in (3, 4):
-        fail("usage: assemble-dist.py DIST RETURN_DIST [PRERENDER]")
-    dist, return_dist = sys.argv[1:3]
-    prerenderer = sys.argv[3] if len(sys.argv) == 4 else None
+    if len(sys.argv) not in (4, 5):
+        fail("usage: assemble-dist.py DIST RETURN_DIST PORTAL_DIST [PRERENDER]")
+    dist, return_dist, portal_dist = sys.argv[1:4]
+    prerenderer = sys.argv[4] if len(sys.argv) == 5 else None
     index_path = os.path.join(dist, "index.html")
     html, js, wasm = take_bundle(read(index_path), index_path)
     _, return_js, return_wasm = take_bundle(read(os.path.join(return_dist, "index.html")), "return.html")
-    for file in (return_js, return_wasm):
-        shutil.copyfile(os.path.join(return_dist, file), os.path.join(dist, file))
+    _, portal_js, portal_wasm = take_bundle(read(os.path.join(portal_dist, "index.html")), "portal.html")
+    for folder, files in ((return_dist, (return_js, return_wasm)), (portal_dist, (portal_js, portal_wasm))):
+        for file in files:
+            shutil.copyfile(os.path.join(folder, file), os.path.join(dist, file))
 
     bundles = {}
-    for name, (js_file, wasm_file) in {"registration": (js, wasm), "return": (return_js, return_wasm)}.items():
+    for name, (js_file, wasm_file) in {"registration": (js, wasm), "return": (return_js, return_wasm),
+                                       "portal": (portal_js, portal_wasm)}.items():
         shrink_boundary(os.path.join(dist, js_file), os.path.join(dist, wasm_file))
         drop_unused_glue(os.path.join(dist, js_file))
         minify(os.path.join(dist, js_file))
@@ -570,19 +573,28 @@ def main():
     html = html.replace("</body>", '<script type="module" src="/%s"></script></body>' % boot_name, 1)
     if "<script type=\"module\">" in html or re.search(r"<script(?![^>]*(\bsrc=|type=\"application/json\"))", html):
         fail("index.html still has an inline script")
-    # Two documents, identical but for what they preload: index.html the registration bundle,
-    # return.html the return bundle (the server gives it on the success and fail paths). The
-    # bundle then downloads while the page is still parsing, one round trip earlier than the boot
-    # script could ask for it; boot's fetch and import reuse these (same URL, mode and integrity).
-    for name, document in (("registration", "index.html"), ("return", "return.html")):
+    # Three documents, identical but for what they preload: index.html the registration bundle,
+    # return.html the return bundle (the server gives it on the success and fail paths), and
+    # account.html the portal's, with the portal in the checkout's place (the server gives it on
+    # /account). The bundle then downloads while the page is still parsing, one round trip earlier
+    # than the boot script could ask for it; boot's fetch and import reuse these (same URL, mode
+    # and integrity).
+    slot = "<div data-toss-billing-checkout></div>"
+    if html.count(slot) != 1:
+        fail("index.html needs exactly one %s" % slot)
+    for name, document in (("registration", "index.html"), ("return", "return.html"), ("portal", "account.html")):
         bundle = bundles[name]
         preloads = (
             '<link rel="modulepreload" href="/%s" integrity="%s">'
             '<link rel="preload" href="/%s" as="fetch" type="application/wasm" crossorigin integrity="%s">'
             % (bundle["js"], bundle["jsIntegrity"], bundle["wasm"], bundle["wasmIntegrity"]))
         page = html.replace("<script type=\"module\" src=", preloads + "<script type=\"module\" src=", 1)
-        if name == "return":
-            # The success and fail pages never load the Toss SDK: drop the page's preload of it.
+        if name == "portal":
+            page = page.replace(slot, "<div data-toss-billing-portal></div>", 1)
+            page = re.sub(r"<title>[^<]*</title>", "<title>구독 관리 · Toss billing checkout demo</title>", page, count=1)
+        if name != "registration":
+            # The success and fail pages never load the Toss SDK, and the portal only when the
+            # customer changes the card: drop the page's preload of it.
             page = re.sub(r'\s*<link rel="preload" href="[^"]*" as="script"\s*/?>', "", page)
         elif prerenderer:
             page = prerender(page, prerenderer)

@@ -3,8 +3,9 @@
 // this as boot-<hash>.js (index.html) and inside toss-billing-checkout-loader.js (any storefront
 // page); no inline script is needed.
 //
-// Two bundles, so each page downloads only its own code: "registration" (the register button) and
-// "return" (the success and fail pages Toss redirects back to). The rule is the component's own
+// Three bundles, so each page downloads only its own code: "registration" (the register button),
+// "return" (the success and fail pages Toss redirects back to) and "portal" (the subscription
+// portal, for a page with a [data-toss-billing-portal] or <toss-billing-portal> element). The rule is the component's own
 // (toss_billing_contract::page_for, checked against pageFor below by tests/rules.rs): the
 // successPath and failPath of the page's configurations — the block #toss-billing-config and every
 // <toss-billing-checkout> element (defaults /billing/success and /billing/fail) — compared without
@@ -104,6 +105,27 @@ customElements.get("toss-billing-checkout") ||
     },
   );
 
+// <toss-billing-portal …>: the same attributes and JSON child as <toss-billing-checkout> (the
+// portal reads subscription-url, plans-url and card-url too), mounted with the portal bundle's
+// TossBillingPortal.mount; its events are toss-billing-portal:…
+customElements.get("toss-billing-portal") ||
+  customElements.define(
+    "toss-billing-portal",
+    class extends HTMLElement {
+      connectedCallback() {
+        const mount = () => {
+          if (this.isConnected && !this.handle) this.handle = TossBillingPortal.mount(this, elementConfig(this));
+        };
+        if (window.TossBillingPortal) mount();
+        else addEventListener("toss-billing-portal:ready", mount, { once: true });
+      }
+      disconnectedCallback() {
+        this.handle?.unmount();
+        this.handle = null;
+      }
+    },
+  );
+
 const block = document.getElementById("toss-billing-config");
 const configs = [...document.querySelectorAll("toss-billing-checkout")].map(elementConfig);
 // An unreadable block: the component itself names what is wrong with it.
@@ -112,6 +134,10 @@ if (block || !configs.length) configs.unshift(parsed(block?.textContent, {}) ?? 
 function bundleForThisAddress() {
   const asked = new URL(import.meta.url).searchParams.get("bundle");
   if (asked && Object.hasOwn(BUNDLES, asked)) return asked;
+  // A page with the subscription portal gets the portal's bundle (a portal and a checkout on one
+  // page is not a layout this project ships: the checkout's pages win there).
+  if (document.querySelector("[data-toss-billing-portal], toss-billing-portal") && !document.querySelector("[data-toss-billing-checkout], toss-billing-checkout"))
+    return "portal";
   const page = (config) =>
     pageFor(config?.successPath ?? "/billing/success", config?.failPath ?? "/billing/fail", location.pathname);
   return configs.some((config) => page(config) !== "register") ? "return" : "registration";
@@ -183,7 +209,7 @@ if (bundle) {
   } catch (error) {
     // Without this the buyer would look at an empty box: say so where the checkout should be.
     const english = String(configs[0]?.locale ?? "").startsWith("en");
-    for (const slot of document.querySelectorAll("[data-toss-billing-checkout], toss-billing-checkout")) {
+    for (const slot of document.querySelectorAll("[data-toss-billing-checkout], toss-billing-checkout, [data-toss-billing-portal], toss-billing-portal")) {
       if (slot.querySelector(".tbc")) continue;
       const alert = Object.assign(document.createElement("p"), {
         className: "tbc-alert",

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The release frontend, exactly what ships (serve.sh, the e2e tests and the benchmark all use it):
 #   scripts/build-release.sh [DIST]        (default: dist/)
-# 1. trunk builds two bundles with the pinned compiler of scripts/release-env.sh: return.html → the
-#    return bundle (success and fail pages), index.html → the registration bundle, CSS and files;
+# 1. trunk builds three bundles with the pinned compiler of scripts/release-env.sh: return.html →
+#    the return bundle (success and fail pages), portal.html → the subscription portal's bundle,
+#    index.html → the registration bundle, CSS and files;
 # 2. scripts/assemble-dist.py copies the return bundle in and writes the loader that picks a bundle
 #    by address, so the page has no inline script (CSP-friendly).
 # 3. the registration page's first state is prerendered into index.html (src/bin/prerender.rs).
@@ -26,6 +27,8 @@ export CARGO_UNSTABLE_BUILD_STD_FEATURES=$RELEASE_BUILD_STD_FEATURES
 export RUSTFLAGS=$RELEASE_RUSTFLAGS
 
 return_dist=$CARGO_TARGET_DIR/return-dist
+portal_dist=$CARGO_TARGET_DIR/portal-dist
 trunk build --release=true --dist "$return_dist" return.html
+trunk build --release=true --dist "$portal_dist" portal.html
 trunk build --release=true --dist "$dist" index.html
-python3 scripts/assemble-dist.py "$dist" "$return_dist" "$prerender"
+python3 scripts/assemble-dist.py "$dist" "$return_dist" "$portal_dist" "$prerender"

@@ -191,6 +191,12 @@ pub fn mount_from_js(target: JsValue, config: JsValue, pages: Pages) -> Result<J
         JsError::new("TossBillingCheckout.mount: the first argument must be an HTML element")
     })?;
     let handle = mount(target, config_from_js(config), pages);
+    Ok(keep_mounted(handle))
+}
+
+/// Keeps a checkout (or portal) mounted from a page's script until that script calls `unmount()`
+/// on the plain object returned.
+fn keep_mounted(handle: CheckoutHandle) -> JsValue {
     let slot = MOUNTED_FROM_JS.with(|all| {
         let mut all = all.borrow_mut();
         all.push(Some(handle));
@@ -209,7 +215,7 @@ pub fn mount_from_js(target: JsValue, config: JsValue, pages: Pages) -> Result<J
         &JsValue::from_str("unmount"),
         &unmount.into_js_value(),
     );
-    Ok(object.into())
+    object.into()
 }
 
 /// Installs `window.TossBillingCheckout = { mount(element, config) }` for storefront scripts (the
@@ -251,4 +257,71 @@ pub fn mount_marked_elements(pages: Pages) -> Vec<CheckoutHandle> {
 pub fn start(pages: Pages) {
     std::mem::forget(mount_marked_elements(pages));
     expose_js_api(pages);
+}
+
+/// Reads and validates a portal's configuration object handed over from JS
+/// ([`RawConfig::validate_for_portal`]: no customerKey needed).
+pub fn portal_config_from_js(value: JsValue) -> Result<Config, ConfigError> {
+    js_data::raw_config(value)
+        .map_err(ConfigError::Unreadable)?
+        .validate_for_portal()
+}
+
+/// Mounts the subscription portal into `target`; its actions are DOM events on `target`
+/// (`toss-billing-portal:…`). A bad configuration renders one clear error naming the field.
+pub fn mount_portal(
+    target: web_sys::HtmlElement,
+    config: Result<Config, ConfigError>,
+) -> CheckoutHandle {
+    let mounted = leptos::mount::mount_to(target, move || match config {
+        Ok(config) => view! { <SubscriptionPortal config /> }.into_any(),
+        Err(error) => view! { <ConfigErrorView error /> }.into_any(),
+    });
+    CheckoutHandle {
+        mounted: Some(Box::new(mounted)),
+    }
+}
+
+/// What the portal bundle's `main` does: mounts every `[data-toss-billing-portal]` element with
+/// the page's JSON configuration block, and offers `window.TossBillingPortal.mount(element,
+/// config)` (the handle has `unmount()`), then fires `toss-billing-portal:ready` on `window`.
+pub fn start_portal() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    if let Some(document) = window.document() {
+        if let Ok(targets) = document.query_selector_all("[data-toss-billing-portal]") {
+            let config = || {
+                let text = document
+                    .get_element_by_id(CONFIG_ELEMENT_ID)
+                    .and_then(|e| e.text_content())
+                    .unwrap_or_else(|| "{}".to_owned());
+                js_sys::JSON::parse(&text)
+                    .map_err(|_| ConfigError::Unreadable("it is not valid JSON".to_owned()))
+                    .and_then(portal_config_from_js)
+            };
+            for i in 0..targets.length() {
+                if let Some(target) = targets.item(i).and_then(|t| t.dyn_into().ok()) {
+                    std::mem::forget(mount_portal(target, config()));
+                }
+            }
+        }
+    }
+    let api = js_sys::Object::new();
+    let mount = Closure::<dyn Fn(JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
+        move |target: JsValue, config| {
+            let target = target.dyn_into::<web_sys::HtmlElement>().map_err(|_| {
+                JsValue::from(JsError::new(
+                    "TossBillingPortal.mount: the first argument must be an HTML element",
+                ))
+            })?;
+            Ok(keep_mounted(mount_portal(target, portal_config_from_js(config))))
+        },
+    );
+    let _ = js_sys::Reflect::set(&api, &JsValue::from_str("mount"), mount.as_ref());
+    mount.forget(); // lives as long as the page
+    let _ = js_sys::Reflect::set(&window, &JsValue::from_str("TossBillingPortal"), &api);
+    if let Ok(ready) = web_sys::Event::new("toss-billing-portal:ready") {
+        let _ = window.dispatch_event(&ready);
+    }
 }

@@ -138,6 +138,9 @@ fn config_block(html: &str) -> Option<&str> {
     Some(&html[open_end..close])
 }
 
+/// Where the demo serves the subscription portal's page.
+pub const PORTAL_PATH: &str = "/account";
+
 #[derive(Clone)]
 struct Frontend {
     dist: PathBuf,
@@ -145,9 +148,10 @@ struct Frontend {
 
 /// The frontend: files from `dist` (precompressed variants preferred), and for routes (paths
 /// whose last segment has no dot) a document: `return.html` on the page's success and fail paths
-/// (it preloads the success/fail bundle), `index.html` everywhere else. Either works on any
-/// address, since the loader picks the bundle by the same rule ([`page_for`]); the choice spares
-/// a page the other bundle's download.
+/// (it preloads the success/fail bundle), `account.html` (the subscription portal) on
+/// [`PORTAL_PATH`], `index.html` everywhere else. The checkout's documents work on any address,
+/// since the loader picks the bundle by the same rule ([`page_for`]); the choice spares a page the
+/// other bundle's download.
 pub fn frontend(dist: &Path) -> Router {
     let frontend = Frontend {
         dist: dist.to_owned(),
@@ -248,6 +252,12 @@ async fn document(State(frontend): State<Frontend>, request: Request) -> Respons
         Page::Success | Page::Fail => tokio::fs::read_to_string(frontend.dist.join("return.html"))
             .await
             .unwrap_or(index),
+        // The subscription portal's page (dist/account.html: the portal's bundle).
+        Page::Register if toss_billing_contract::bare_path(path) == PORTAL_PATH => {
+            tokio::fs::read_to_string(frontend.dist.join("account.html"))
+                .await
+                .unwrap_or(index)
+        }
         Page::Register => index,
     };
     let hashes = inline_script_hashes(&html);
