@@ -231,7 +231,11 @@ async fn post_issue_once(config: &Config, record: &HandoffRecord, timeout_ms: u3
                 .and_then(|f| f.object("card").ok().flatten())
                 .map(|card| js_data::card_summary(&card));
             let error = body.as_ref().and_then(js_data::error_body);
-            Answer::of_response(status, card, error)
+            let subscription = body
+                .as_ref()
+                .and_then(|f| f.object("subscription").ok().flatten())
+                .and_then(|s| js_data::subscription_outcome(&s));
+            Answer::of_response(status, card, error).with_subscription(subscription)
         }
         Err(BackendError::Timeout) => Answer::failed(AttemptFailure::Timeout),
         Err(_) => Answer::failed(AttemptFailure::Network),

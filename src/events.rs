@@ -18,7 +18,7 @@
 use leptos::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::checkout::handoff::CardSummary;
+use crate::checkout::handoff::{CardSummary, SubscriptionOutcome};
 use crate::js_data;
 
 /// `toss-billing-checkout:registered`.
@@ -76,9 +76,19 @@ pub(crate) fn registered_later(
     root: Root,
     callback: Option<Callback<CardSummary>>,
     card: CardSummary,
+    subscription: Option<SubscriptionOutcome>,
 ) {
     later(move || {
-        dispatch(element(root), REGISTERED, js_data::card_summary_js(&card));
+        let detail = js_data::card_summary_js(&card);
+        // `detail.subscription`: what the registration did to the subscription, when known.
+        if let Some(outcome) = &subscription {
+            let _ = js_sys::Reflect::set(
+                &detail,
+                &"subscription".into(),
+                &js_data::subscription_outcome_js(outcome),
+            );
+        }
+        dispatch(element(root), REGISTERED, detail);
         if let Some(callback) = callback {
             let _ = callback.try_run(card);
         }

@@ -11,7 +11,9 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::checkout::config::RawConfig;
-use crate::checkout::handoff::{CardSummary, ErrorBody, HandoffRecord, HandoffStatus};
+use crate::checkout::handoff::{
+    CardSummary, DeclineClass, ErrorBody, HandoffRecord, HandoffStatus, SubscriptionOutcome,
+};
 use crate::checkout::keys::CustomerKey;
 use crate::checkout::plan::{PlanCycle, PlanSummary};
 use crate::checkout::portal::{
@@ -289,6 +291,107 @@ fn customer_key(f: &Fields) -> Option<CustomerKey> {
     CustomerKey::parse(&f.string("customerKey").ok()??).ok()
 }
 
+/// The hand-off answer's `subscription` (`SubscriptionOutcome`, tagged by `status`); `None` when
+/// it is not of the documented shape (the page then says only "registered").
+pub fn subscription_outcome(f: &Fields) -> Option<SubscriptionOutcome> {
+    let text = |name: &str| f.string(name).ok().flatten();
+    let amount = || f.whole_number("amount").ok().flatten().map(u64::from);
+    let outcome = match text("status")?.as_str() {
+        "active" => SubscriptionOutcome::Active {
+            plan_name: text("planName")?,
+            amount: amount()?,
+            paid_at: text("paidAt")?,
+            receipt_url: text("receiptUrl"),
+            next_charge_date: text("nextChargeDate")?,
+        },
+        "trialing" => SubscriptionOutcome::Trialing {
+            plan_name: text("planName")?,
+            amount: amount()?,
+            first_charge_date: text("firstChargeDate")?,
+        },
+        "incomplete" => SubscriptionOutcome::Incomplete {
+            plan_name: text("planName")?,
+            amount: amount()?,
+            code: text("code")?,
+            decline: match text("decline")?.as_str() {
+                "soft" => DeclineClass::Soft,
+                "hard" => DeclineClass::Hard,
+                _ => return None,
+            },
+            retry_until: text("retryUntil")?,
+        },
+        "cardChanged" => SubscriptionOutcome::CardChanged {
+            plan_name: text("planName")?,
+            subscription_status: text("subscriptionStatus")?,
+        },
+        "notStarted" => SubscriptionOutcome::NotStarted { code: text("code")? },
+        _ => return None,
+    };
+    outcome.plausible()
+}
+
+/// A `SubscriptionOutcome` as a JS object, as serde writes it (stored with the hand-off, and the
+/// `registered` event's `detail.subscription`).
+pub fn subscription_outcome_js(outcome: &SubscriptionOutcome) -> JsValue {
+    // Amounts as JS numbers: `JsValue::from(u64)` would be a BigInt, which JSON cannot write.
+    let won = |amount: &u64| *amount as f64;
+    let writer = ObjectWriter::default();
+    match outcome {
+        SubscriptionOutcome::Active {
+            plan_name,
+            amount,
+            paid_at,
+            receipt_url,
+            next_charge_date,
+        } => writer
+            .set("status", "active")
+            .set("planName", plan_name.as_str())
+            .set("amount", won(amount))
+            .set("paidAt", paid_at.as_str())
+            .set_some("receiptUrl", receipt_url.as_deref())
+            .set("nextChargeDate", next_charge_date.as_str()),
+        SubscriptionOutcome::Trialing {
+            plan_name,
+            amount,
+            first_charge_date,
+        } => writer
+            .set("status", "trialing")
+            .set("planName", plan_name.as_str())
+            .set("amount", won(amount))
+            .set("firstChargeDate", first_charge_date.as_str()),
+        SubscriptionOutcome::Incomplete {
+            plan_name,
+            amount,
+            code,
+            decline,
+            retry_until,
+        } => writer
+            .set("status", "incomplete")
+            .set("planName", plan_name.as_str())
+            .set("amount", won(amount))
+            .set("code", code.as_str())
+            .set(
+                "decline",
+                match decline {
+                    DeclineClass::Soft => "soft",
+                    DeclineClass::Hard => "hard",
+                },
+            )
+            .set("retryUntil", retry_until.as_str()),
+        SubscriptionOutcome::CardChanged {
+            plan_name,
+            subscription_status,
+        } => writer
+            .set("status", "cardChanged")
+            .set("planName", plan_name.as_str())
+            .set("subscriptionStatus", subscription_status.as_str()),
+        SubscriptionOutcome::NotStarted { code } => {
+            writer.set("status", "notStarted").set("code", code.as_str())
+        }
+    }
+    .into_js()
+}
+
 /// A stored `PendingRegistration`.
 pub fn pending_registration(f: &Fields) -> Option<PendingRegistration> {
     Some(PendingRegistration {
@@ -304,6 +407,11 @@ pub fn handoff_record(f: &Fields) -> Option<HandoffRecord> {
         "sending" => HandoffStatus::Sending,
         "registered" => HandoffStatus::Registered {
             card: card_summary(&f.object("card").ok()??),
+            subscription: f
+                .object("subscription")
+                .ok()
+                .flatten()
+                .and_then(|s| subscription_outcome(&s)),
         },
         "refused" => HandoffStatus::Refused {
             error: error_body(&f.object("error").ok()??)?,
@@ -431,9 +539,10 @@ pub fn handoff_record_json(r: &HandoffRecord) -> Option<String> {
         .set_some("checkoutSession", r.checkout_session.as_deref());
     match &r.status {
         HandoffStatus::Sending => record.set("status", "sending"),
-        HandoffStatus::Registered { card } => record
+        HandoffStatus::Registered { card, subscription } => record
             .set("status", "registered")
-            .set("card", card_summary_js(card)),
+            .set("card", card_summary_js(card))
+            .set_some("subscription", subscription.as_ref().map(subscription_outcome_js)),
         HandoffStatus::Refused { error } => record
             .set("status", "refused")
             .set("error", error_body_js(error)),
@@ -511,6 +620,7 @@ pub fn subscription(f: &Fields) -> Option<Subscription> {
                 .unwrap_or_default(),
             needs_consent: c.flag("needsConsent"),
             consent_opens_at: text_of(&c, "consentOpensAt"),
+            answerable: c.flag("answerable"),
             how_to_cancel: text_of(&c, "howToCancel").unwrap_or_default(),
             if_declined: text_of(&c, "ifDeclined").unwrap_or_default(),
         })

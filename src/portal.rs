@@ -13,14 +13,13 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::JsValue;
 
 use crate::backend::{self, Outgoing};
 use crate::browser;
 use crate::checkout::config::Config;
 use crate::checkout::copy::{Locale, Text};
 use crate::checkout::keys::CustomerKey;
-use crate::checkout::plan::{amount_text, cycle_text, first_charge_text};
+use crate::checkout::plan::{amount_text, cycle_text, date_text};
 use crate::checkout::portal::{
     actions, cancel_options, refusal, Action, CancelOption, Charge, PlanInfo, Refusal, Status,
     Subscription, Target,
@@ -48,7 +47,6 @@ struct Loaded {
     charges: Vec<Charge>,
     plans: Vec<PlanInfo>,
     cancel: Vec<CancelOption>,
-    now: String,
 }
 
 /// A step that asks for one confirmation.
@@ -61,20 +59,6 @@ enum Confirming {
         from: String,
     },
     RemoveCard,
-}
-
-/// Now, as the server writes times (ISO 8601, KST), for comparing with its times.
-fn now_kst() -> String {
-    let date = js_sys::Date::new_0();
-    let ms = date.get_time() + 9.0 * 3_600_000.0;
-    let shifted = js_sys::Date::new(&JsValue::from_f64(ms));
-    let iso: String = shifted.to_iso_string().into();
-    [&iso[..19], "+09:00"].concat()
-}
-
-/// A date of the server's (ISO 8601) as the page writes dates.
-fn date_text(iso: &str, locale: Locale) -> String {
-    first_charge_text(iso.get(..10), locale)
 }
 
 /// One GET of the customer API: the body, `None` for a 404, an error otherwise.
@@ -132,7 +116,6 @@ async fn load(config: &Config) -> Shown {
         charges,
         plans,
         cancel,
-        now: now_kst(),
     }))
 }
 
@@ -395,11 +378,11 @@ pub fn SubscriptionPortal(
                     <a class="tbc-button tbc-link" href=register_path.get_value()>{Text::PortalSubscribe.get(locale)}</a>
                 }.into_any(),
                 Shown::Loaded(loaded) => {
-                    let Loaded { subscription, charges, plans, cancel, now } = *loaded;
+                    let Loaded { subscription, charges, plans, cancel } = *loaded;
                     view! {
                         <Overview locale subscription=subscription.clone() />
-                        {subscription.pending_change.clone().filter(|c| c.asks_now(&now) || c.status == "PENDING").map(|change| {
-                            let asks = change.asks_now(&now);
+                        {subscription.pending_change.clone().filter(|c| c.asks_now() || c.status == "PENDING").map(|change| {
+                            let asks = change.asks_now();
                             let id = change.id;
                             let status = change.status.clone();
                             view! {
@@ -420,6 +403,7 @@ pub fn SubscriptionPortal(
                                     {match status.as_str() {
                                         "ACCEPTED" => Some(Text::PortalAccepted.get(locale)),
                                         "DECLINED" => Some(Text::PortalDeclined.get(locale)),
+                                        _ if !asks && !change.needs_consent => Some(Text::PortalChangeNoAnswer.get(locale)),
                                         _ if !asks => Some(Text::PortalChangeLater.get(locale)),
                                         _ => None,
                                     }.map(|said| view! { <p class="tbc-lead">{said}</p> })}
@@ -538,6 +522,9 @@ fn cancel_words(when: &str) -> (Text, Text) {
 }
 
 fn refund_text(amount: u64, locale: Locale) -> String {
+    if amount == 0 {
+        return Text::PortalNoRefund.get(locale).to_owned();
+    }
     let mut digits = String::new();
     crate::checkout::words::push_number(&mut digits, amount, true);
     crate::checkout::plan::fill(Text::PortalRefund.get(locale), &[&digits])

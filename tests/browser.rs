@@ -543,7 +543,7 @@ fn serde_json_text<T: serde::Serialize>(value: &T) -> String {
 #[wasm_bindgen_test]
 fn the_hand_written_writers_write_what_serde_writes() {
     use toss_billing_checkout::checkout::handoff::{
-        CardSummary, ErrorBody, HandoffRecord, HandoffStatus,
+        CardSummary, DeclineClass, ErrorBody, HandoffRecord, HandoffStatus, SubscriptionOutcome,
     };
     use toss_billing_checkout::checkout::redirect::{AuthKey, PendingRegistration};
     use toss_billing_checkout::js_data;
@@ -602,6 +602,7 @@ fn the_hand_written_writers_write_what_serde_writes() {
                     card_type: Some("신용".into()),
                     owner_type: None,
                 },
+                subscription: None,
             },
         ),
         (
@@ -611,12 +612,63 @@ fn the_hand_written_writers_write_what_serde_writes() {
                     owner_type: Some("법인".into()),
                     ..CardSummary::default()
                 },
+                subscription: Some(SubscriptionOutcome::Active {
+                    plan_name: "프리미엄 월간".into(),
+                    amount: 9_900,
+                    paid_at: "2026-12-07T10:00:00+09:00".into(),
+                    receipt_url: Some("https://sim.example/receipts/p1".into()),
+                    next_charge_date: "2027-01-07".into(),
+                }),
             },
         ),
         (
             None,
             HandoffStatus::Registered {
                 card: CardSummary::default(),
+                subscription: None,
+            },
+        ),
+        (
+            None,
+            HandoffStatus::Registered {
+                card: CardSummary::default(),
+                subscription: Some(SubscriptionOutcome::Trialing {
+                    plan_name: "Premium".into(),
+                    amount: 9_900,
+                    first_charge_date: "2026-12-21".into(),
+                }),
+            },
+        ),
+        (
+            None,
+            HandoffStatus::Registered {
+                card: CardSummary::default(),
+                subscription: Some(SubscriptionOutcome::Incomplete {
+                    plan_name: "Premium".into(),
+                    amount: 9_900,
+                    code: "NOT_ENOUGH_BALANCE".into(),
+                    decline: DeclineClass::Soft,
+                    retry_until: "2026-12-08T10:00:00+09:00".into(),
+                }),
+            },
+        ),
+        (
+            None,
+            HandoffStatus::Registered {
+                card: CardSummary::default(),
+                subscription: Some(SubscriptionOutcome::CardChanged {
+                    plan_name: "Premium".into(),
+                    subscription_status: "PAST_DUE".into(),
+                }),
+            },
+        ),
+        (
+            None,
+            HandoffStatus::Registered {
+                card: CardSummary::default(),
+                subscription: Some(SubscriptionOutcome::NotStarted {
+                    code: "TRIAL_ALREADY_USED".into(),
+                }),
             },
         ),
         (

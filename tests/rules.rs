@@ -533,7 +533,7 @@ fn reloads_and_replays_show_the_stored_outcome_and_post_nothing() {
         number: Some("433012******123*".into()),
         ..CardSummary::default()
     };
-    record.settle(HandoffStatus::Registered { card });
+    record.settle(HandoffStatus::Registered { card, subscription: None });
     assert_eq!(record.auth_key, None, "a final outcome drops the authKey");
     // Reload (query scrubbed), replayed URL, and replay even with the pending registration still there.
     for (query, pending) in [
@@ -659,10 +659,10 @@ fn one_answer_rule_and_only_a_documented_4xx_forgets_the_key() {
     let answer = Answer::of_response;
     let bad_response = Answer::failed(AttemptFailure::BadResponse);
     // Registered: a 200 with a readable {card}, whatever display fields it has.
-    assert_eq!(answer(200, Some(card()), None), Answer::Registered(card()));
+    assert_eq!(answer(200, Some(card()), None), Answer::Registered(card(), None));
     assert_eq!(
         answer(200, Some(CardSummary::default()), None),
-        Answer::Registered(CardSummary::default()),
+        Answer::Registered(CardSummary::default(), None),
         "200 {{\"card\": {{}}}} is a registered card without details"
     );
     let odd = CardSummary {
@@ -672,10 +672,13 @@ fn one_answer_rule_and_only_a_documented_4xx_forgets_the_key() {
     };
     assert_eq!(
         answer(200, Some(odd), None),
-        Answer::Registered(CardSummary {
-            number: None,
-            ..card()
-        }),
+        Answer::Registered(
+            CardSummary {
+                number: None,
+                ..card()
+            },
+            None
+        ),
         "implausible display fields are dropped, the card is not"
     );
     // A 2xx the page cannot read is no answer, never a refusal.
@@ -758,7 +761,7 @@ proptest! {
         let card = has_card.then(card);
         let kind = classify_answer(status, card.is_some(), code);
         let read = Answer::of_response(status, card, code.map(error));
-        prop_assert_eq!(matches!(read, Answer::Registered(_)), kind == AnswerKind::Registered);
+        prop_assert_eq!(matches!(read, Answer::Registered(..)), kind == AnswerKind::Registered);
         prop_assert_eq!(matches!(read, Answer::Refused(_)), kind == AnswerKind::Refused);
         if matches!(read, Answer::Pending(_)) {
             prop_assert_eq!((status, code), (202, Some(HANDOFF_PENDING)));
@@ -907,13 +910,13 @@ fn pending_answers_wait_as_asked_and_do_not_use_up_the_attempts() {
         0 => (5, Some(pending_answer(Some(100)))),
         1 => (5, Some(pending_answer(None))),
         2 => (5, Some(pending_answer(Some(60_000)))),
-        _ => (5, Some(Answer::Registered(card()))),
+        _ => (5, Some(Answer::Registered(card(), None))),
     });
     assert_eq!(
         played.waits,
         vec![(250, true), (1_000, true), (3_000, true)]
     );
-    assert_eq!(played.status, HandoffStatus::Registered { card: card() });
+    assert_eq!(played.status, HandoffStatus::Registered { card: card(), subscription: None });
 
     // The reference server holds a request 5 s, then answers 202: four attempts fit in 20 s, the
     // last one cut to the time left; then the page says the card is still being confirmed.
@@ -966,12 +969,13 @@ fn failed_attempts_run_out_as_could_not_confirm_and_final_answers_end_at_once() 
     let played = play(RetryPolicy::default(), 10_000, 20_000, |n| match n {
         0 => (20, Some(Answer::failed(AttemptFailure::Network))),
         1 => (20, Some(Answer::failed(AttemptFailure::BadResponse))),
-        _ => (20, Some(Answer::Registered(CardSummary::default()))),
+        _ => (20, Some(Answer::Registered(CardSummary::default(), None))),
     });
     assert_eq!(
         played.status,
         HandoffStatus::Registered {
-            card: CardSummary::default()
+            card: CardSummary::default(),
+            subscription: None,
         },
         "failures, then the card"
     );
@@ -991,7 +995,7 @@ fn failed_attempts_run_out_as_could_not_confirm_and_final_answers_end_at_once() 
 fn scripted_answer() -> impl Strategy<Value = (u32, Option<Answer>)> {
     let answer = prop_oneof![
         Just(None),
-        Just(Some(Answer::Registered(CardSummary::default()))),
+        Just(Some(Answer::Registered(CardSummary::default(), None))),
         Just(Some(Answer::Refused(error("INVALID_CARD_NUMBER")))),
         (0u32..5_000).prop_map(|ms| Some(pending_answer(Some(ms)))),
         Just(Some(pending_answer(None))),

@@ -329,6 +329,74 @@ pub enum SubscriptionOutcome {
     },
 }
 
+impl SubscriptionOutcome {
+    /// Longest plan name a page renders.
+    pub const MAX_PLAN_NAME_CHARS: usize = 80;
+
+    /// The outcome if every field a page renders is plausible: a short non-blank plan name, dates
+    /// of the documented shape, codes of the error-code shape. A receipt link that is not
+    /// `http(s)://` is dropped (a page must never render a `javascript:` link), not the outcome.
+    pub fn plausible(self) -> Option<Self> {
+        let name_ok = |name: &str| {
+            !name.trim().is_empty() && name.chars().count() <= Self::MAX_PLAN_NAME_CHARS
+        };
+        let date_ok = |date: &str| {
+            date.len() >= 10
+                && date.len() <= 40
+                && date.as_bytes()[..10]
+                    .iter()
+                    .enumerate()
+                    .all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() })
+        };
+        let ok = match &self {
+            Self::Active {
+                plan_name,
+                paid_at,
+                next_charge_date,
+                ..
+            } => name_ok(plan_name) && date_ok(paid_at) && date_ok(next_charge_date),
+            Self::Trialing {
+                plan_name,
+                first_charge_date,
+                ..
+            } => name_ok(plan_name) && date_ok(first_charge_date),
+            Self::Incomplete {
+                plan_name,
+                code,
+                retry_until,
+                ..
+            } => name_ok(plan_name) && is_error_code(code) && date_ok(retry_until),
+            Self::CardChanged {
+                plan_name,
+                subscription_status,
+            } => name_ok(plan_name) && is_error_code(subscription_status),
+            Self::NotStarted { code } => is_error_code(code),
+        };
+        if !ok {
+            return None;
+        }
+        Some(match self {
+            Self::Active {
+                plan_name,
+                amount,
+                paid_at,
+                receipt_url,
+                next_charge_date,
+            } => Self::Active {
+                plan_name,
+                amount,
+                paid_at,
+                receipt_url: receipt_url.filter(|url| {
+                    (url.starts_with("https://") || url.starts_with("http://"))
+                        && url.len() <= 2048
+                }),
+                next_charge_date,
+            },
+            other => other,
+        })
+    }
+}
+
 /// The registered card as the customer may see it: the number already masked by Toss. Every field
 /// is optional: the billing key is what matters, and a Toss answer missing a display field must
 /// not lose it.

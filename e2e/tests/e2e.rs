@@ -19,6 +19,10 @@ use support::{Browser, Customer, Device, Fault, Outcome, ShopSetup, Step, Visit}
 /// The sandbox's prefilled test card, as the simulator registers it.
 const TEST_CARD: (&str, &str) = ("현대", "433012******123*");
 
+/// The success page's title when the registration started the demo plan and its first charge
+/// was paid (the demo page checks out `premium-monthly` with a checkout session).
+const SUBSCRIBED: &str = "구독이 시작되었어요";
+
 /// A story: a test that opens a shop and a browser, runs `$body` (a block of steps using `$c`),
 /// and always closes the browser before reporting. The harness (`main`) runs it in each browser.
 macro_rules! story {
@@ -126,9 +130,10 @@ story!(
         c.see_card_window_overlay().await?;
         c.snapshot("card-window-overlay").await?;
         c.register_card().await?;
-        c.see("카드가 등록되었어요").await?;
+        c.see(SUBSCRIBED).await?;
         c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
-        c.see("다음 결제일부터 이 카드로 자동 결제돼요.").await?;
+        c.see("첫 결제 9,900원이 완료되었어요.").await?;
+        c.see("영수증 보기").await?;
         c.snapshot_for_docs("success", "ko-success").await?;
         ensure!(!c.address_has("authKey").await?, "the authKey is still in the address bar");
         ensure!(!c.address_has("customerKey").await?, "the customerKey is still in the address bar");
@@ -153,7 +158,7 @@ story!(
         c.see_card_window_overlay().await?;
         c.tab_to("[data-tsbx-action=register]", 20).await?;
         c.press_enter().await?;
-        c.see("카드가 등록되었어요").await?;
+        c.see(SUBSCRIBED).await?;
         ensure_eq!(c.focused_id().await?, "tbc-success-title", "focus after registering");
         backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await
     }
@@ -169,7 +174,7 @@ story!(
         c.see_card_window_page().await?;
         c.snapshot("card-window-page").await?;
         c.register_card().await?;
-        c.see("카드가 등록되었어요").await?;
+        c.see(SUBSCRIBED).await?;
         c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
         ensure!(!c.address_has("authKey").await?, "the authKey is still in the address bar");
         backend_recorded_one_card(&c, TEST_CARD.0, TEST_CARD.1).await
@@ -189,7 +194,7 @@ story!(
         c.snapshot("card-window-phone").await?;
         c.type_card_number("5570 4200 1111 9876").await?;
         c.register_card().await?;
-        c.see("카드가 등록되었어요").await?;
+        c.see(SUBSCRIBED).await?;
         c.see_registered_card("", "557042******987*").await?;
         c.snapshot("success-phone").await?;
         ensure!(!c.address_has("authKey").await?, "the authKey is still in the address bar");
@@ -232,7 +237,7 @@ const KO: Copy = Copy {
         ("REJECT_CARD_COMPANY", "카드 등록에 실패했어요", "카드사에서 카드 정보를 거절했어요. 카드 번호와 유효기간을 확인하거나 다른 카드로 시도해 주세요."),
     ],
     generic_fail: "카드 등록 중 오류가 발생했어요. 문제가 계속되면 아래 오류 코드와 함께 문의해 주세요.",
-    success: "카드가 등록되었어요",
+    success: "구독이 시작되었어요",
     error_code_label: "오류 코드",
 };
 
@@ -246,7 +251,7 @@ const EN: Copy = Copy {
         ("REJECT_CARD_COMPANY", "Card registration failed", "The card company declined the card. Check the number and expiry date, or try another card."),
     ],
     generic_fail: "An error occurred during card registration. If it keeps happening, contact us with the error code below.",
-    success: "Your card is registered",
+    success: "Your subscription has started",
     error_code_label: "Error code",
 };
 
@@ -352,6 +357,7 @@ story!(
 
         c.reload().await?;
         c.see_registered_card(TEST_CARD.0, TEST_CARD.1).await?;
+        c.see(SUBSCRIBED).await?; // the outcome is kept with the hand-off, not asked again
         c.snapshot("after-reload").await?;
         ensure_eq!(c.shop.hand_offs(), 1, "hand-offs after a reload");
 
@@ -730,7 +736,7 @@ story!(
         c.click_register().await?;
         c.see_card_window_overlay().await?;
         c.register_card().await?;
-        c.see("카드가 등록되었어요").await?;
+        c.see(SUBSCRIBED).await?;
         c.open("/operator").await?;
         c.see("Operator token").await?;
         c.see("demo-operator-token-not-a-secret").await?;
@@ -751,6 +757,225 @@ story!(
         c.snapshot_of_our_own_page("operator-second-charge").await?;
         let charged = c.shop.sim.calls_to("charge").await?.iter().filter(|call| call.outcome == "processed").count();
         ensure_eq!(charged, 2, "charges at Toss");
+        Ok(())
+    }
+);
+
+// ------------------------------------------------------------------------------------------------
+// The customer's side: the success page tells the truth, the account page (/account) does the rest
+
+/// Registers the test card on the registration page and waits for the success page's `title`.
+async fn register_the_test_card(c: &Customer, title: &str) -> Step {
+    c.open_registration().await?;
+    c.click_register().await?;
+    c.see_card_window_overlay().await?;
+    c.register_card().await?;
+    c.see(title).await
+}
+
+/// A JSON answer of the customer API, fetched by the page (the visitor's cookie).
+async fn customer_api(c: &Customer, path: &str) -> Step<serde_json::Value> {
+    c.run(
+        "return fetch(arguments[0], {headers: {accept: 'application/json'}}).then((r) => r.json());",
+        vec![json!(path)],
+    )
+    .await
+}
+
+/// `n` as the page writes won: digits grouped by three.
+fn won(n: i64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// Opens the account page until it shows `text` (the page loads once: the backend's clock may
+/// move meanwhile, so each try is a fresh load).
+async fn account_shows(c: &Customer, text: &str) -> Step {
+    for _ in 0..20 {
+        c.open("/account").await?;
+        c.see("구독 관리").await?;
+        c.wait_until("the portal loaded", "return !document.querySelector('.tbc-portal [aria-busy=\"true\"]');").await?;
+        if c.see_within(text, Duration::from_millis(1_500)).await.is_ok() {
+            return Ok(());
+        }
+    }
+    Err(format!("the account page never showed {text:?}").into())
+}
+
+story!(
+    /// On the basic plan: the success page says what was paid; the account page shows the plan;
+    /// a new card through Toss's window becomes the subscription's card; an upgrade charges the
+    /// prorated difference the preview showed, once.
+    a_subscriber_changes_card_and_upgrades_from_the_account_page,
+    Visit::with_page_config(json!({ "planId": "basic-monthly" })),
+    |c| {
+        register_the_test_card(&c, SUBSCRIBED).await?;
+        c.see("첫 결제 4,900원이 완료되었어요.").await?;
+        c.see("베이직 플랜").await?;
+        c.snapshot_for_docs("success-subscribed", "ko-success-subscribed").await?;
+
+        c.open("/account").await?;
+        c.see("구독 관리").await?;
+        c.see("이용 중").await?;
+        c.see("4,900원 매월").await?;
+        c.see(TEST_CARD.1).await?;
+        c.snapshot_for_docs("portal", "ko-portal").await?;
+
+        // Change card: Toss's window, another card, and the success page says what it did.
+        c.click("카드 변경").await?;
+        c.see_card_window_overlay().await?;
+        c.type_card_number("5570 4200 1111 9876").await?;
+        c.register_card().await?;
+        c.see("결제 카드가 바뀌었어요").await?;
+        c.see("다음 결제부터 이 카드로 결제돼요.").await?;
+        c.open("/account").await?;
+        c.see("557042******987*").await?;
+        c.do_not_see(TEST_CARD.1).await?;
+
+        // Upgrade: the preview's amount is what the customer confirms and what is charged.
+        let preview = customer_api(&c, "/api/subscription/switch?plan=premium-monthly").await?;
+        let charge = preview["preview"]["chargeNow"].as_i64().ok_or(format!("no preview: {preview}"))?;
+        ensure!(charge > 0 && charge < 5_000, "an upgrade on day one charges part of the difference: {preview}");
+        c.run(
+            "[...document.querySelectorAll('.tbc-list li')].find((li) => li.textContent.startsWith('프리미엄 플랜 ·')).querySelector('button').click();",
+            vec![],
+        )
+        .await?;
+        c.see(&format!("지금 결제 {}원", won(charge))).await?;
+        c.snapshot("portal-switch-confirm").await?;
+        c.click("확인").await?;
+        c.see("처리했어요.").await?;
+        c.see("9,900원 매월").await?;
+        ensure_eq!(c.shop.paid_amounts().await?, vec![4_900, charge], "charges approved");
+        c.snapshot("portal-upgraded").await?;
+        Ok(())
+    }
+);
+
+story!(
+    /// A price rise: asked nothing before the 30-day window, then 동의/거부 with the four items;
+    /// 거부 ends the subscription on the day before the new price, which is never charged.
+    a_price_rise_declined_on_the_account_page_ends_the_subscription,
+    Visit::default(),
+    |c| {
+        register_the_test_card(&c, SUBSCRIBED).await?;
+        let (_, clock) = c.shop.admin("GET", "/api/admin/clock", None).await?;
+        let now_ms = clock["nowMs"].as_i64().ok_or("no clock")?;
+        let effective = c
+            .run("return new Date(arguments[0]).toISOString();", vec![json!(now_ms + 40 * 86_400_000)])
+            .await?;
+        let (status, body) = c
+            .shop
+            .admin("PATCH", "/api/admin/plans/premium-monthly", Some(json!({"amount": 12_900, "effectiveAt": effective})))
+            .await?;
+        ensure_eq!(status, 200, "announcing the rise: {body}");
+
+        // Announced, not yet answerable: told, not asked.
+        c.open("/account").await?;
+        c.see("변경 안내").await?;
+        c.see("12,900원").await?;
+        c.see("이 변경은 동의 기간이 되면 다시 안내해 드려요.").await?;
+        c.do_not_see("동의하지 않으면 결제되지 않아요").await?;
+
+        // A month on: renewed at the old price, and now asked.
+        c.shop.move_clock_days(33).await?;
+        account_shows(&c, "아래 내용으로 결제해도 될까요?").await?;
+        c.see("현재 가격").await?;
+        c.see("변경 후 가격").await?;
+        c.see("결제 수단").await?;
+        c.snapshot_for_docs("portal-price-rise", "ko-portal-price-rise").await?;
+        c.click("거부").await?;
+        c.see("거부하셨어요.").await?;
+        c.see("이용 종료일").await?;
+
+        // The new price's date: the subscription has ended; 12,900 was never charged.
+        c.shop.move_clock_days(40).await?;
+        account_shows(&c, "해지됨").await?;
+        ensure_eq!(c.shop.paid_amounts().await?, vec![9_900, 9_900], "charges approved");
+        let sub = c.shop.the_subscription().await?;
+        ensure_eq!(sub["subscription"]["endedReason"], json!("price_increase_not_accepted"), "why it ended");
+        ensure_eq!(sub["consents"].as_array().map(Vec::len), Some(1), "the decline is kept");
+        Ok(())
+    }
+);
+
+story!(
+    /// 중도해지 on day ten refunds the unused days, shown before and after; then the customer
+    /// subscribes again and withdraws (청약철회) two days later: the whole charge comes back.
+    cancelling_now_refunds_the_unused_days_and_withdrawing_refunds_all,
+    Visit::default(),
+    |c| {
+        register_the_test_card(&c, SUBSCRIBED).await?;
+        c.shop.move_clock_days(9).await?;
+        c.open("/account").await?;
+        c.see("구독 해지").await?;
+        // Both kinds of cancellation, side by side, each with its amount (§11).
+        c.see("일반해지").await?;
+        c.see("환불 없음").await?;
+        let preview = customer_api(&c, "/api/subscription/cancel/preview").await?;
+        let refund = preview["options"]["now"]["refund"].as_i64().ok_or(format!("no 중도해지: {preview}"))?;
+        ensure!(refund > 0 && refund < 9_900, "a part refunded: {preview}");
+        c.see(&format!("{}원 환불", won(refund))).await?;
+        let side_by_side = c
+            .run("const o = [...document.querySelectorAll('.tbc-option')].map((e) => e.getBoundingClientRect()); return o.length === 2 && Math.abs(o[0].top - o[1].top) < 2 && Math.abs(o[0].width - o[1].width) < 2;", vec![])
+            .await?;
+        ensure_eq!(side_by_side, json!(true), "일반해지 and 중도해지 side by side, the same size");
+        c.snapshot_for_docs("portal-cancel", "ko-portal-cancel").await?;
+        c.click("중도해지").await?;
+        c.wait_until("the confirmation", "return document.querySelector('.tbc-confirm');").await?;
+        c.click("확인").await?;
+        c.see("처리했어요.").await?;
+        account_shows(&c, &format!("환불 {}원", won(refund))).await?;
+        c.see("해지됨").await?;
+        ensure_eq!(c.shop.sim.calls_to("cancel").await?.iter().filter(|call| call.outcome == "processed").count(), 1, "refunds at Toss");
+
+        // Again, then 청약철회 within the withdrawal period: everything back.
+        register_the_test_card(&c, SUBSCRIBED).await?;
+        c.shop.move_clock_days(2).await?;
+        c.open("/account").await?;
+        c.see("청약철회").await?;
+        c.click("청약철회").await?;
+        c.wait_until("the confirmation", "return document.querySelector('.tbc-confirm');").await?;
+        c.see("전액 환불").await?;
+        c.click("확인").await?;
+        c.see("처리했어요.").await?;
+        account_shows(&c, "환불 9,900원").await?;
+        c.see("해지됨").await?;
+        ensure_eq!(c.shop.sim.calls_to("cancel").await?.iter().filter(|call| call.outcome == "processed").count(), 2, "refunds at Toss");
+        Ok(())
+    }
+);
+
+story!(
+    /// The first charge is declined: the success page says so (nothing charged, no "you will be
+    /// charged"), and offers the registration again; the next card starts the subscription.
+    a_declined_first_charge_is_told_and_another_card_starts_the_subscription,
+    Visit::default(),
+    |c| {
+        c.shop.toss_rule(json!({"api": "charge", "code": "REJECT_CARD_PAYMENT", "times": 1}))?;
+        register_the_test_card(&c, "카드는 등록됐지만 첫 결제가 되지 않았어요").await?;
+        c.see("구독은 시작되지 않았고, 결제된 금액은 없어요.").await?;
+        c.do_not_see("자동 결제돼요").await?;
+        c.do_not_see(SUBSCRIBED).await?;
+        c.snapshot_for_docs("success-declined", "ko-success-declined").await?;
+        c.click("다시 시도하기").await?;
+        c.see("결제 카드 등록").await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.type_card_number("5570 4200 1111 9876").await?;
+        c.register_card().await?;
+        c.see(SUBSCRIBED).await?;
+        c.see("첫 결제 9,900원이 완료되었어요.").await?;
+        ensure_eq!(c.shop.paid_amounts().await?, vec![9_900], "charges approved");
+        c.open("/account").await?;
+        c.see("이용 중").await?;
         Ok(())
     }
 );
@@ -835,6 +1060,22 @@ const STORIES: &[(&str, StoryFn)] = &[
     (
         "the_checkout_element_mounts_from_attributes_and_fires_its_events",
         the_checkout_element_mounts_from_attributes_and_fires_its_events,
+    ),
+    (
+        "a_subscriber_changes_card_and_upgrades_from_the_account_page",
+        a_subscriber_changes_card_and_upgrades_from_the_account_page,
+    ),
+    (
+        "a_price_rise_declined_on_the_account_page_ends_the_subscription",
+        a_price_rise_declined_on_the_account_page_ends_the_subscription,
+    ),
+    (
+        "cancelling_now_refunds_the_unused_days_and_withdrawing_refunds_all",
+        cancelling_now_refunds_the_unused_days_and_withdrawing_refunds_all,
+    ),
+    (
+        "a_declined_first_charge_is_told_and_another_card_starts_the_subscription",
+        a_declined_first_charge_is_told_and_another_card_starts_the_subscription,
     ),
 ];
 

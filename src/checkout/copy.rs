@@ -114,6 +114,36 @@ texts! {
     SuccessInterrupted => "이전 확인이 중간에 끊겼어요. 같은 정보로 다시 확인할 수 있어요.",
         "The previous confirmation was interrupted. You can check again with the same details.";
     CheckAgain => "다시 확인하기", "Check again";
+    SuccessActiveTitle => "구독이 시작되었어요", "Your subscription has started";
+    /// `\u{1}`: the amount paid.
+    SuccessActiveLead => "첫 결제 \u{1}이 완료되었어요. 등록한 카드로 다음 결제일부터 자동 결제돼요.",
+        "Your first payment of \u{1} went through. Later payments are charged to this card on their dates.";
+    SuccessPaidOn => "결제일", "Paid on";
+    SuccessPaid => "결제 금액", "Paid";
+    SuccessReceipt => "영수증 보기", "View receipt";
+    SuccessTrialTitle => "무료 체험이 시작되었어요", "Your free trial has started";
+    SuccessTrialLead => "오늘은 결제되지 않아요. 체험이 끝나기 전에 유료 전환에 동의하시는지 다시 여쭤보고, 동의하지 않으면 결제되지 않아요.",
+        "Nothing is charged today. Before the trial ends we ask whether you want to continue; without your agreement nothing is charged.";
+    SuccessTrialPrice => "체험 후 요금", "Price after the trial";
+    SuccessIncompleteTitle => "카드는 등록됐지만 첫 결제가 되지 않았어요", "Your card was registered, but the first payment failed";
+    SuccessIncompleteNothing => "구독은 시작되지 않았고, 결제된 금액은 없어요.", "Your subscription has not started and nothing was charged.";
+    SuccessIncompleteSoft => "한도 초과나 잔액 부족처럼 일시적인 이유로 승인되지 않았어요. 잠시 후 다시 시도하거나 다른 카드로 등록해 주세요.",
+        "The card company declined it for a passing reason, such as a limit or the balance. Try again later or register another card.";
+    SuccessIncompleteHard => "이 카드로는 결제할 수 없어요(정지·분실·만료된 카드 등). 다른 카드로 등록해 주세요.",
+        "This card cannot be charged (stopped, lost or expired, for example). Please register another card.";
+    SuccessRetryUntil => "다시 등록할 수 있는 기한", "Register another card by";
+    SuccessAnotherCard => "다른 카드로 등록하기", "Register another card";
+    SuccessCardChangedTitle => "결제 카드가 바뀌었어요", "Your payment card is changed";
+    SuccessCardChangedLead => "다음 결제부터 이 카드로 결제돼요.", "Your next payments are charged to this card.";
+    SuccessCardChangedDeclined => "카드는 등록됐지만 이 카드로도 밀린 결제가 승인되지 않았어요. 다른 카드를 등록해 주세요.",
+        "The card is registered, but the overdue payment was declined on it too. Please register another card.";
+    SuccessCardChangedInactive => "카드는 등록됐지만 진행 중인 구독이 없어 결제되지 않아요.",
+        "The card is registered, but you have no running subscription, so nothing is charged.";
+    SuccessNotStartedTitle => "카드는 등록됐지만 구독은 시작되지 않았어요", "Your card is registered, but no subscription started";
+    SuccessNotStartedTrialUsed => "무료 체험은 한 번만 이용할 수 있어요. 결제된 금액은 없어요.",
+        "The free trial can be used only once. Nothing was charged.";
+    SuccessNotStartedGeneric => "이 결제 화면으로는 이미 구독을 시작했어요. 결제된 금액은 없어요. 구독 관리에서 확인해 주세요.",
+        "A subscription was already started from this checkout. Nothing was charged; see your subscription.";
     BadLinkTitle => "이 주소로는 카드를 등록할 수 없어요", "This address cannot register a card";
     BadLinkNotStarted => "이 창에서 시작한 카드 등록이 없어요. 카드 등록을 처음부터 다시 진행해 주세요.",
         "No card registration was started in this window. Please start the registration again.";
@@ -195,6 +225,8 @@ texts! {
         "You agreed. You can change to decline until the change date.";
     PortalDeclined => "거부하셨어요. 변경일 전까지 언제든 동의로 바꿀 수 있어요.",
         "You declined. You can change to agree until the change date.";
+    PortalChangeNoAnswer => "요금이 오르지 않는 변경이라 따로 답하지 않아도 돼요.", "The price does not rise, so no answer is needed.";
+    PortalNoRefund => "환불 없음", "No refund";
     PortalChangeLater => "이 변경은 동의 기간이 되면 다시 안내해 드려요.",
         "We will ask for your answer when its consent period opens.";
     PortalSwitchTitle => "플랜 변경", "Change plan";

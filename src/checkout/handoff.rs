@@ -20,7 +20,8 @@ pub fn idempotency_key(auth_key: &AuthKey) -> String {
 /// `checkout::handoff::{CardSummary, ErrorBody}` keep working). Every display field of
 /// [`CardSummary`] is optional: a `200 {"card": {}}` is a registered card with no details.
 pub use toss_billing_contract::{
-    classify_answer, AnswerKind, CardSummary, ErrorBody, HANDOFF_PENDING,
+    classify_answer, AnswerKind, CardSummary, DeclineClass, ErrorBody, SubscriptionOutcome,
+    HANDOFF_PENDING,
 };
 
 /// Where a hand-off stands, as stored in the tab.
@@ -34,6 +35,10 @@ pub enum HandoffStatus {
     Registered {
         /// What to show the customer.
         card: CardSummary,
+        /// What the registration did to the customer's subscription, when the backend runs
+        /// subscriptions: the page says "paid", "trial" or "declined" from this, never guesses.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subscription: Option<SubscriptionOutcome>,
     },
     /// The backend gave a final no (4xx): retrying the same authKey cannot help.
     Refused {
@@ -180,8 +185,9 @@ impl AttemptFailure {
 /// ([`classify_answer`], `docs/handoff-contract.md` §2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
-    /// `200 {card}`: registered (its display fields kept only where plausible).
-    Registered(CardSummary),
+    /// `200 {card}`: registered (its display fields kept only where plausible), with the
+    /// subscription's outcome when the body had a readable one.
+    Registered(CardSummary, Option<SubscriptionOutcome>),
     /// A documented 4xx with a code: a final no for this authKey.
     Refused(ErrorBody),
     /// `202 HANDOFF_PENDING`: the backend is still exchanging; ask again after its `retryAfterMs`.
@@ -203,7 +209,7 @@ impl Answer {
         let error = error.filter(|e| toss_billing_contract::is_error_code(&e.code));
         let code = error.as_ref().map(|e| e.code.as_str());
         match (classify_answer(status, card.is_some(), code), card, error) {
-            (AnswerKind::Registered, Some(card), _) => Self::Registered(card.plausible()),
+            (AnswerKind::Registered, Some(card), _) => Self::Registered(card.plausible(), None),
             (AnswerKind::Refused, _, Some(error)) => Self::Refused(error),
             (_, _, Some(error)) if status == 202 && error.code == HANDOFF_PENDING => {
                 Self::Pending(error)
@@ -216,6 +222,17 @@ impl Answer {
                 failure: AttemptFailure::Status(status),
                 error,
             },
+        }
+    }
+
+    /// The same answer with the body's subscription outcome attached (registered answers only;
+    /// an outcome with an implausible field is dropped, and the page says only "registered").
+    pub fn with_subscription(self, outcome: Option<SubscriptionOutcome>) -> Self {
+        match self {
+            Self::Registered(card, _) => {
+                Self::Registered(card, outcome.and_then(SubscriptionOutcome::plausible))
+            }
+            other => other,
         }
     }
 
@@ -379,7 +396,9 @@ impl Confirmation {
     /// What to do after `answer`, which arrived at `now_ms`.
     pub fn after(&mut self, answer: Answer, now_ms: u64) -> Next {
         match answer {
-            Answer::Registered(card) => Next::Settle(HandoffStatus::Registered { card }),
+            Answer::Registered(card, subscription) => {
+                Next::Settle(HandoffStatus::Registered { card, subscription })
+            }
             Answer::Refused(error) => Next::Settle(HandoffStatus::Refused { error }),
             Answer::Pending(error) => {
                 let delay_ms = pending_wait(error.retry_after_ms);

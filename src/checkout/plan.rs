@@ -186,6 +186,12 @@ pub fn first_charge_text(date: Option<&str>, locale: Locale) -> String {
     fill(template.get(locale), &[&year, &month, &day, name])
 }
 
+/// A date or time of the server's (ISO 8601, its first ten characters the `YYYY-MM-DD` date) as
+/// the page writes dates.
+pub fn date_text(iso: &str, locale: Locale) -> String {
+    first_charge_text(iso.get(..10), locale)
+}
+
 /// The plan summary's rows, as the markup inside its `<dl>`: the plan, its price in KRW, how
 /// often it is charged, the first charge, and how to cancel (the merchant's note, or ours).
 /// Every value is escaped: the name and the note are the page's own text.

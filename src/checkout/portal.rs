@@ -1,6 +1,6 @@
 //! The subscription portal's rules, pure: what the customer API says about a subscription (the
 //! shapes of `docs/portal-contract.md`), which actions the customer has now, and what each one
-//! sends. The portal's views (`crate::portal`) only render these and perform the requests.
+//! sends. The portal's views (`src/portal.rs`) only render these and perform the requests.
 //!
 //! The cancellation rules are the law's (toss-billing-contract.md §11): 일반해지 (at the period's
 //! end) and 중도해지 (now, the unused days refunded) are offered side by side with the same weight
@@ -90,6 +90,8 @@ pub struct PendingChange {
     pub needs_consent: bool,
     /// A "yes" counts from this moment (ISO 8601, KST).
     pub consent_opens_at: Option<String>,
+    /// The server says an answer counts now (its clock, not the page's: `answerable`).
+    pub answerable: bool,
     /// How to cancel, in the merchant's words.
     pub how_to_cancel: String,
     /// What declining does, in the merchant's words.
@@ -97,13 +99,13 @@ pub struct PendingChange {
 }
 
 impl PendingChange {
-    /// Whether the customer is asked to answer it now (`now` in ISO 8601, KST, as the server
-    /// writes times): it needs consent, is still open, and its window has opened (an earlier
-    /// "yes" would not count, so none is asked for).
-    pub fn asks_now(&self, now: &str) -> bool {
+    /// Whether the customer is asked to answer it now: it needs consent, is still open, and the
+    /// server says an answer counts now (an earlier "yes" would not, so none is asked for; the
+    /// page's clock is not asked: it may be wrong, and the server's decides).
+    pub fn asks_now(&self) -> bool {
         self.needs_consent
+            && self.answerable
             && matches!(self.status.as_str(), "PENDING" | "ACCEPTED" | "DECLINED")
-            && self.consent_opens_at.as_deref().is_none_or(|at| at <= now)
     }
 }
 

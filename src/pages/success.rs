@@ -8,9 +8,10 @@ use crate::browser;
 use crate::checkout::config::Config;
 use crate::checkout::copy::{backend_error_text, redirect_error_text, Locale, Text};
 use crate::checkout::handoff::{
-    success_arrival, CardSummary, ErrorBody, HandoffRecord, HandoffStatus, SuccessArrival,
-    SUCCESS_PARAMETERS,
+    success_arrival, CardSummary, DeclineClass, ErrorBody, HandoffRecord, HandoffStatus,
+    SubscriptionOutcome, SuccessArrival, SUCCESS_PARAMETERS,
 };
+use crate::checkout::plan::{amount_text, date_text, fill};
 use crate::checkout::query::without_parameters;
 use crate::checkout::redirect::RedirectError;
 use crate::components::{focus_when_shown, Alert, BackLink, CardSummaryView, Spinner};
@@ -32,7 +33,7 @@ enum Unsure {
 #[derive(Debug, Clone, PartialEq)]
 enum View {
     Checking(Progress),
-    Registered(CardSummary),
+    Registered(CardSummary, Option<SubscriptionOutcome>),
     Refused(ErrorBody),
     Unconfirmed(Unsure),
     BadLink(RedirectError),
@@ -42,7 +43,9 @@ enum View {
 fn view_of(status: &HandoffStatus) -> View {
     match status {
         HandoffStatus::Sending => View::Unconfirmed(Unsure::Interrupted),
-        HandoffStatus::Registered { card } => View::Registered(card.clone()),
+        HandoffStatus::Registered { card, subscription } => {
+            View::Registered(card.clone(), subscription.clone())
+        }
         HandoffStatus::Refused { error } => View::Refused(error.clone()),
         HandoffStatus::Unconfirmed {
             still_confirming: true,
@@ -52,13 +55,162 @@ fn view_of(status: &HandoffStatus) -> View {
     }
 }
 
+/// What the page says about a registered card: taken from the backend's subscription outcome,
+/// so it never says "you will be charged" when the first charge failed, nor "paid" for a trial.
+struct Told {
+    /// `data-outcome` on the lead, for hosts and tests.
+    name: &'static str,
+    title: Text,
+    /// `tbc-title-done` for a good outcome, `tbc-title-warn` when the customer must act.
+    title_class: &'static str,
+    /// `\u{1}`: [`Told::amount`].
+    lead: Text,
+    amount: Option<u64>,
+    detail: Option<Text>,
+    /// Offer the registration again (another card).
+    register_again: bool,
+}
+
+impl Told {
+    fn of(outcome: Option<&SubscriptionOutcome>) -> Self {
+        let told = |name, title, lead| Told {
+            name,
+            title,
+            title_class: "tbc-title-done",
+            lead,
+            amount: None,
+            detail: None,
+            register_again: false,
+        };
+        let warn = |name, title, lead| Told {
+            title_class: "tbc-title-warn",
+            ..told(name, title, lead)
+        };
+        match outcome {
+            // The backend runs no subscriptions (or did not say): the card is what we know.
+            None => told("card", Text::SuccessDone, Text::SuccessDoneLead),
+            Some(SubscriptionOutcome::Active { amount, .. }) => Told {
+                amount: Some(*amount),
+                ..told("active", Text::SuccessActiveTitle, Text::SuccessActiveLead)
+            },
+            Some(SubscriptionOutcome::Trialing { .. }) => {
+                told("trialing", Text::SuccessTrialTitle, Text::SuccessTrialLead)
+            }
+            Some(SubscriptionOutcome::Incomplete { decline, .. }) => Told {
+                detail: Some(match decline {
+                    DeclineClass::Soft => Text::SuccessIncompleteSoft,
+                    DeclineClass::Hard => Text::SuccessIncompleteHard,
+                }),
+                register_again: true,
+                ..warn(
+                    "incomplete",
+                    Text::SuccessIncompleteTitle,
+                    Text::SuccessIncompleteNothing,
+                )
+            },
+            Some(SubscriptionOutcome::CardChanged {
+                subscription_status,
+                ..
+            }) => match subscription_status.as_str() {
+                "ACTIVE" | "TRIALING" => told(
+                    "cardChanged",
+                    Text::SuccessCardChangedTitle,
+                    Text::SuccessCardChangedLead,
+                ),
+                // A new card of an unpaid period is charged at once: still owing means declined.
+                "PAST_DUE" | "INCOMPLETE" => Told {
+                    register_again: true,
+                    ..warn(
+                        "cardChangedDeclined",
+                        Text::SuccessCardChangedTitle,
+                        Text::SuccessCardChangedDeclined,
+                    )
+                },
+                _ => told(
+                    "cardChangedInactive",
+                    Text::SuccessCardChangedTitle,
+                    Text::SuccessCardChangedInactive,
+                ),
+            },
+            Some(SubscriptionOutcome::NotStarted { code }) => warn(
+                "notStarted",
+                Text::SuccessNotStartedTitle,
+                match code.as_str() {
+                    "TRIAL_ALREADY_USED" => Text::SuccessNotStartedTrialUsed,
+                    _ => Text::SuccessNotStartedGeneric,
+                },
+            ),
+        }
+    }
+}
+
+/// The facts of an outcome: the plan, what was paid and when, the receipt, the next date.
+#[component]
+fn OutcomeFacts(locale: Locale, outcome: SubscriptionOutcome) -> impl IntoView {
+    let row = |label: Text, class: &'static str, value: String| {
+        view! { <dt>{label.get(locale)}</dt><dd class=class>{value}</dd> }
+    };
+    let (plan, rows, receipt) = match outcome {
+        SubscriptionOutcome::Active {
+            plan_name,
+            amount,
+            paid_at,
+            receipt_url,
+            next_charge_date,
+        } => (
+            plan_name,
+            vec![
+                row(Text::SuccessPaid, "tbc-paid-amount", amount_text(amount, locale)),
+                row(Text::SuccessPaidOn, "tbc-paid-on", date_text(&paid_at, locale)),
+                row(Text::PortalNextCharge, "tbc-next-charge", date_text(&next_charge_date, locale)),
+            ],
+            receipt_url,
+        ),
+        SubscriptionOutcome::Trialing {
+            plan_name,
+            amount,
+            first_charge_date,
+        } => (
+            plan_name,
+            vec![
+                row(Text::PortalTrialEnds, "tbc-trial-ends", date_text(&first_charge_date, locale)),
+                row(Text::SuccessTrialPrice, "tbc-price", amount_text(amount, locale)),
+            ],
+            None,
+        ),
+        SubscriptionOutcome::Incomplete {
+            plan_name,
+            retry_until,
+            ..
+        } => (
+            plan_name,
+            vec![row(Text::SuccessRetryUntil, "tbc-retry-until", date_text(&retry_until, locale))],
+            None,
+        ),
+        SubscriptionOutcome::CardChanged { plan_name, .. } => (plan_name, Vec::new(), None),
+        SubscriptionOutcome::NotStarted { .. } => return None,
+    };
+    Some(view! {
+        <dl class="tbc-facts tbc-outcome">
+            <dt>{Text::PlanName.get(locale)}</dt><dd class="tbc-plan-name">{plan}</dd>
+            {rows}
+        </dl>
+        {receipt.map(|href| view! {
+            <a class="tbc-receipt" href=href target="_blank" rel="noopener noreferrer">{Text::SuccessReceipt.get(locale)}</a>
+        })}
+    })
+}
+
 /// Shows a status and reports it to the host.
 fn show(shown: RwSignal<View>, on: Host, status: &HandoffStatus) {
     let (root, on) = on;
     match status {
-        HandoffStatus::Registered { card } => {
-            registered_later(root, on.on_registered, card.clone())
-        }
+        HandoffStatus::Registered { card, subscription } => registered_later(
+            root,
+            on.on_registered,
+            card.clone(),
+            subscription.clone(),
+        ),
         HandoffStatus::Refused { error } => {
             code_later(root, on.on_failed, FAILED, error.code.clone())
         }
@@ -235,15 +387,28 @@ pub fn RegistrationSuccess(
                         }}
                     </p>
                 }.into_any(),
-                View::Registered(card) => view! {
-                    // The result heading takes focus when it appears: a screen reader announces it.
-                    <h2 id="tbc-success-title" class="tbc-title tbc-title-done" tabindex="-1" use:focus_when_shown>{Text::SuccessDone.get(locale)}</h2>
-                    <p class="tbc-lead" role="status">{Text::SuccessDoneLead.get(locale)}</p>
-                    <CardSummaryView locale card />
-                    {continue_link.clone().map(|(href, label)| view! {
-                        <a class="tbc-button tbc-link tbc-continue" href=href>{label}</a>
-                    })}
-                }.into_any(),
+                View::Registered(card, outcome) => {
+                    let told = Told::of(outcome.as_ref());
+                    let again = told.register_again.then(|| {
+                        let label = match outcome {
+                            Some(SubscriptionOutcome::Incomplete { decline: DeclineClass::Soft, .. }) => Text::TryAgain,
+                            _ => Text::SuccessAnotherCard,
+                        };
+                        view! { <a class="tbc-button tbc-link tbc-register-again" href=back.clone()>{label.get(locale)}</a> }
+                    });
+                    view! {
+                        // The result heading takes focus when it appears: a screen reader announces it.
+                        <h2 id="tbc-success-title" class=["tbc-title ", told.title_class].concat() tabindex="-1" use:focus_when_shown>{told.title.get(locale)}</h2>
+                        <p class="tbc-lead" role="status" data-outcome=told.name>{fill(told.lead.get(locale), &[&told.amount.map(|a| amount_text(a, locale)).unwrap_or_default()])}</p>
+                        {told.detail.map(|detail| view! { <p class="tbc-detail">{detail.get(locale)}</p> })}
+                        {outcome.map(|outcome| view! { <OutcomeFacts locale outcome /> })}
+                        <CardSummaryView locale card />
+                        {again}
+                        {continue_link.clone().map(|(href, label)| view! {
+                            <a class="tbc-button tbc-link tbc-continue" href=href>{label}</a>
+                        })}
+                    }.into_any()
+                }
                 View::Refused(error) => view! {
                     <h2 id="tbc-success-title" class="tbc-title">{Text::SuccessFailedTitle.get(locale)}</h2>
                     <Alert locale text=backend_error_text(&error.code) code=Some(error.code)>

@@ -332,7 +332,12 @@ impl Customer {
 
     /// Waits until the page shows `text`.
     pub async fn see(&self, text: &str) -> Step {
-        let deadline = Instant::now() + patience();
+        self.see_within(text, patience()).await
+    }
+
+    /// Waits at most `patience` until the page shows `text`.
+    pub async fn see_within(&self, text: &str, patience: Duration) -> Step {
+        let deadline = Instant::now() + patience;
         loop {
             let shown = self.page_text().await.unwrap_or_default();
             if shown.contains(text) {

@@ -316,9 +316,11 @@ impl Shop {
         }
         // return.html (the same page preloading the return bundle, which the server gives on the
         // success and fail paths) carries the configuration too.
-        let return_page = dist.join("return.html");
-        if return_page.is_file() {
-            configure_page(&return_page, &setup.page_config)?;
+        for page in ["return.html", "account.html"] {
+            let page = dist.join(page);
+            if page.is_file() {
+                configure_page(&page, &setup.page_config)?;
+            }
         }
 
         // The front door's port is the page's origin, so the backend must accept it as its own.
@@ -456,6 +458,78 @@ impl Shop {
             .iter()
             .filter(|s| matches!(s.outcome, Outcome::Forwarded(_)))
             .count()
+    }
+
+    /// The operator's API, as the operator page calls it (`Authorization: Bearer` the demo token):
+    /// `method` `path` with an optional JSON body; the answer's status and JSON body.
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Step<(u16, Value)> {
+        let client = reqwest::Client::new();
+        let url = format!("{}{}", self.server.base_url, path);
+        let mut request = client
+            .request(reqwest::Method::from_bytes(method.as_bytes())?, url)
+            .header(
+                "authorization",
+                format!("Bearer {}", billing_server::settings::DEMO_OPERATOR_TOKEN),
+            );
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let answer = request.send().await?;
+        let status = answer.status().as_u16();
+        let text = answer.text().await?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, body))
+    }
+
+    /// The shop's only subscription, as the operator sees it (`GET /api/admin/subscriptions/{id}`:
+    /// the subscription with its attempts, charges and refunds, changes and consents).
+    pub async fn the_subscription(&self) -> Step<Value> {
+        let (status, list) = self.admin("GET", "/api/admin/subscriptions", None).await?;
+        let subscriptions = list["subscriptions"].as_array().cloned().unwrap_or_default();
+        if status != 200 || subscriptions.is_empty() {
+            return Err(format!("no subscription: {status} {list}").into());
+        }
+        let id = subscriptions[0]["id"].as_i64().ok_or("a subscription without an id")?;
+        let (status, body) = self
+            .admin("GET", &format!("/api/admin/subscriptions/{id}"), None)
+            .await?;
+        if status != 200 {
+            return Err(format!("the subscription: {status} {body}").into());
+        }
+        Ok(body)
+    }
+
+    /// KRW of each charge Toss approved for the shop's only subscription (renewals, upgrades),
+    /// oldest first.
+    pub async fn paid_amounts(&self) -> Step<Vec<i64>> {
+        let sub = self.the_subscription().await?;
+        let mut paid: Vec<(String, i64)> = sub["charges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["status"] == "DONE")
+            .map(|a| (a["createdAt"].as_str().unwrap_or_default().to_owned(), a["amount"].as_i64().unwrap_or(-1)))
+            .collect();
+        paid.sort();
+        Ok(paid.into_iter().map(|(_, amount)| amount).collect())
+    }
+
+    /// Moves the backend's clock forward by `days` (the demo clock: `POST /api/admin/clock`) and
+    /// lets its scheduler run what fell due.
+    pub async fn move_clock_days(&self, days: u64) -> Step {
+        let (status, body) = self
+            .admin(
+                "POST",
+                "/api/admin/clock",
+                Some(serde_json::json!({ "advanceMs": days * 86_400_000 })),
+            )
+            .await?;
+        if status != 200 {
+            return Err(format!("moving the clock: {status} {body}").into());
+        }
+        Ok(())
     }
 
     /// Calls the backend made to Toss's issue API.

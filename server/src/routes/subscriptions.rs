@@ -55,7 +55,18 @@ pub(super) async fn subscription_view(ctx: &AppContext, sub: &SubscriptionRow) -
     let card = store.billing_key(sub.billing_key_id).await?;
     let change = store.outstanding_change(sub.id).await?;
     let pending_change = match &change {
-        Some(c) => Some(ctx.subscriptions.change_terms(sub, c).await?),
+        Some(c) => {
+            let mut terms = ctx.subscriptions.change_terms(sub, c).await?;
+            // Whether a "yes" would count now, by the server's clock (the page's may differ): the
+            // portal asks for an answer only then (the same rule `answer_change` applies).
+            terms["answerable"] = json!(
+                c.kind.needs_consent()
+                    && c.status.is_outstanding()
+                    && sub.status.is_live()
+                    && crate::billing::lifecycle::consent_counts(ctx.clock.now_ms(), c.effective_at)
+            );
+            Some(terms)
+        }
         None => None,
     };
     // The next charge: when and how much, as things stand (a change that applies then included;

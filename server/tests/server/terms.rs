@@ -256,6 +256,10 @@ async fn rise_announced(env: &Env) -> (Customer, i64) {
     assert_eq!(body["subscriptionsTold"], 1);
     let (_, sub) = env.get_as(&c, "/api/subscription").await;
     assert_eq!(sub["pendingChange"]["effectiveDate"], "2027-03-10", "{sub}");
+    assert_eq!(
+        sub["pendingChange"]["answerable"], false,
+        "the portal asks nothing before the window opens: {sub}"
+    );
     // Too early: a "yes" before the 30-day window does not count and is not kept.
     let (status, early) = answer(env, &c, true).await;
     assert_eq!(
@@ -272,6 +276,11 @@ async fn rise_announced(env: &Env) -> (Customer, i64) {
             .contains(&"subscription.consent_requested".to_owned())
     })
     .await;
+    let (_, sub) = env.get_as(&c, "/api/subscription").await;
+    assert_eq!(
+        sub["pendingChange"]["answerable"], true,
+        "by the server's clock, an answer counts now: {sub}"
+    );
     (c, id)
 }
 
