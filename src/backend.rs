@@ -285,7 +285,7 @@ pub async fn hand_off(
     let status = loop {
         let timeout_ms = match confirmation.attempt_timeout(now_ms()) {
             Ok(timeout_ms) => timeout_ms,
-            Err(out_of_time) => break out_of_time,
+            Err(out_of_time) => break *out_of_time,
         };
         let answer = post_issue_once(config, record, timeout_ms).await;
         match confirmation.after(answer, now_ms()) {

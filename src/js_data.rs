@@ -324,7 +324,9 @@ pub fn subscription_outcome(f: &Fields) -> Option<SubscriptionOutcome> {
             plan_name: text("planName")?,
             subscription_status: text("subscriptionStatus")?,
         },
-        "notStarted" => SubscriptionOutcome::NotStarted { code: text("code")? },
+        "notStarted" => SubscriptionOutcome::NotStarted {
+            code: text("code")?,
+        },
         _ => return None,
     };
     outcome.plausible()
@@ -385,9 +387,9 @@ pub fn subscription_outcome_js(outcome: &SubscriptionOutcome) -> JsValue {
             .set("status", "cardChanged")
             .set("planName", plan_name.as_str())
             .set("subscriptionStatus", subscription_status.as_str()),
-        SubscriptionOutcome::NotStarted { code } => {
-            writer.set("status", "notStarted").set("code", code.as_str())
-        }
+        SubscriptionOutcome::NotStarted { code } => writer
+            .set("status", "notStarted")
+            .set("code", code.as_str()),
     }
     .into_js()
 }
@@ -542,7 +544,10 @@ pub fn handoff_record_json(r: &HandoffRecord) -> Option<String> {
         HandoffStatus::Registered { card, subscription } => record
             .set("status", "registered")
             .set("card", card_summary_js(card))
-            .set_some("subscription", subscription.as_ref().map(subscription_outcome_js)),
+            .set_some(
+                "subscription",
+                subscription.as_ref().map(subscription_outcome_js),
+            ),
         HandoffStatus::Refused { error } => record
             .set("status", "refused")
             .set("error", error_body_js(error)),
@@ -655,7 +660,8 @@ pub fn charges(f: &Fields) -> Vec<Charge> {
                 amount: won_of(c, "amount"),
                 status: text_of(c, "status")?,
                 at: text_of(c, "approvedAt").or_else(|| text_of(c, "createdAt"))?,
-                receipt_url: text_of(c, "receiptUrl").filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+                receipt_url: text_of(c, "receiptUrl")
+                    .filter(|u| u.starts_with("https://") || u.starts_with("http://")),
                 refunded: won_of(c, "refundedAmount"),
             })
         })
@@ -672,24 +678,31 @@ pub fn cancel_preview(f: &Fields) -> Vec<CancelOption> {
     let Some(options) = f.object("options").ok().flatten() else {
         return vec![];
     };
-    [("periodEnd", "period_end"), ("now", "now"), ("withdraw", "withdraw")]
-        .into_iter()
-        .filter_map(|(name, when)| {
-            let o = options.object(name).ok()??;
-            o.flag("available").then(|| CancelOption {
-                when,
-                refund: won_of(&o, "refund"),
-                ends_at: text_of(&o, "endsAt"),
-                until: text_of(&o, "until"),
-            })
+    [
+        ("periodEnd", "period_end"),
+        ("now", "now"),
+        ("withdraw", "withdraw"),
+    ]
+    .into_iter()
+    .filter_map(|(name, when)| {
+        let o = options.object(name).ok()??;
+        o.flag("available").then(|| CancelOption {
+            when,
+            refund: won_of(&o, "refund"),
+            ends_at: text_of(&o, "endsAt"),
+            until: text_of(&o, "until"),
         })
-        .collect()
+    })
+    .collect()
 }
 
 /// `GET {subscriptionUrl}/switch?plan=`: `(chargeNow, effectiveAt)`.
 pub fn switch_preview(f: &Fields) -> Option<(u64, String)> {
     let preview = f.object("preview").ok()??;
-    Some((won_of(&preview, "chargeNow"), text_of(&preview, "effectiveAt")?))
+    Some((
+        won_of(&preview, "chargeNow"),
+        text_of(&preview, "effectiveAt")?,
+    ))
 }
 
 /// An action's JSON body from its fields (the browser writes it).

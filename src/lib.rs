@@ -315,7 +315,10 @@ pub fn start_portal() {
                     "TossBillingPortal.mount: the first argument must be an HTML element",
                 ))
             })?;
-            Ok(keep_mounted(mount_portal(target, portal_config_from_js(config))))
+            Ok(keep_mounted(mount_portal(
+                target,
+                portal_config_from_js(config),
+            )))
         },
     );
     let _ = js_sys::Reflect::set(&api, &JsValue::from_str("mount"), mount.as_ref());

@@ -134,8 +134,8 @@ async fn perform(config: &Config, action: &Action) -> Result<(), Refusal> {
             idempotency_key: None,
             body: js_data::action_body(&fields),
         };
-        let answer = backend::fetch_whole(config, &url, Some(outgoing), config.backend_timeout_ms)
-            .await;
+        let answer =
+            backend::fetch_whole(config, &url, Some(outgoing), config.backend_timeout_ms).await;
         let refused = match answer {
             Ok((200..=299, _)) => return Ok(()),
             Ok((status, body)) => {
@@ -535,10 +535,20 @@ fn refund_text(amount: u64, locale: Locale) -> String {
 fn Overview(locale: Locale, subscription: Subscription) -> impl IntoView {
     let plan = subscription.plan.clone();
     let price = plan.as_ref().map(|p| {
-        [amount_text(subscription.amount, locale), " ".into(), cycle_text(p.cycle, locale)].concat()
+        [
+            amount_text(subscription.amount, locale),
+            " ".into(),
+            cycle_text(p.cycle, locale),
+        ]
+        .concat()
     });
     let next = match &subscription.next_charge {
-        Some((at, amount)) => [date_text(at, locale), " · ".into(), amount_text(*amount, locale)].concat(),
+        Some((at, amount)) => [
+            date_text(at, locale),
+            " · ".into(),
+            amount_text(*amount, locale),
+        ]
+        .concat(),
         None => Text::PortalNoNextCharge.get(locale).to_owned(),
     };
     view! {

@@ -84,9 +84,15 @@ fn after_cancelling_at_the_periods_end_the_customer_can_undo_it_and_nothing_else
 fn a_trial_a_declined_first_charge_and_an_overdue_renewal_can_be_cancelled_and_get_a_new_card() {
     for status in [Status::Trialing, Status::Incomplete, Status::PastDue] {
         let can = actions(Some(&subscription(status)));
-        assert!(can.cancel, "{status:?}: cancelling is never harder than signing up");
+        assert!(
+            can.cancel,
+            "{status:?}: cancelling is never harder than signing up"
+        );
         assert!(can.change_card, "{status:?}");
-        assert!(!can.switch_plan, "{status:?}: switching is for paid-up subscriptions");
+        assert!(
+            !can.switch_plan,
+            "{status:?}: switching is for paid-up subscriptions"
+        );
     }
 }
 
@@ -108,7 +114,11 @@ fn an_ended_subscription_offers_only_removing_the_card() {
         };
         assert_eq!(actions(Some(&no_card)), Actions::default());
     }
-    assert_eq!(actions(None), Actions::default(), "no subscription, nothing to do");
+    assert_eq!(
+        actions(None),
+        Actions::default(),
+        "no subscription, nothing to do"
+    );
 }
 
 #[test]
@@ -253,14 +263,22 @@ fn a_busy_server_is_retried_a_stale_preview_reloaded_and_a_refusal_shown_in_its_
         Refusal::Stale
     );
     assert_eq!(
-        refusal(409, Some("WITHDRAWAL_CLOSED"), Some("청약철회 기간이 지났어요")),
+        refusal(
+            409,
+            Some("WITHDRAWAL_CLOSED"),
+            Some("청약철회 기간이 지났어요")
+        ),
         Refusal::Said("청약철회 기간이 지났어요".into())
     );
     let long = "가".repeat(500);
     let Refusal::Said(shown) = refusal(422, Some("X"), Some(&long)) else {
         panic!("a refusal")
     };
-    assert_eq!(shown.chars().count(), MESSAGE_CHARS, "a long message is cut, not dropped");
+    assert_eq!(
+        shown.chars().count(),
+        MESSAGE_CHARS,
+        "a long message is cut, not dropped"
+    );
 }
 
 fn paid() -> SubscriptionOutcome {
@@ -286,7 +304,11 @@ fn the_success_page_shows_an_outcome_only_when_every_field_it_renders_is_plausib
         receipt_url: None,
         next_charge_date: "2027-01-07".into(),
     };
-    assert_eq!(blank.plausible(), None, "no plan name, no outcome: the page says only 'registered'");
+    assert_eq!(
+        blank.plausible(),
+        None,
+        "no plan name, no outcome: the page says only 'registered'"
+    );
     let bad_date = SubscriptionOutcome::Trialing {
         plan_name: plan_name.clone(),
         amount: 9_900,

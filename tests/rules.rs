@@ -10,7 +10,8 @@ use toss_billing_checkout::checkout::config::{
     Config, ConfigError, CustomerSource, Page, RawConfig,
 };
 use toss_billing_checkout::checkout::copy::{
-    backend_error_text, fail_code_text, sdk_error_text, Locale, Text,
+    backend_error_text, fail_code_text, merchant_message, sdk_error_text, Locale, Text,
+    MAX_MERCHANT_MESSAGE_CHARS,
 };
 use toss_billing_checkout::checkout::handoff::*;
 use toss_billing_checkout::checkout::keys::*;
@@ -517,6 +518,15 @@ fn each_bad_success_redirect_has_its_own_reason() {
         RedirectError::Query(QueryError::BadEscape)
     );
     assert_eq!(reject("", None), RedirectError::NotStartedHere);
+    // A success redirect that also carries the fail page's parameters is neither shape.
+    for extra in [
+        "&code=PAY_PROCESS_CANCELED",
+        "&message=x",
+        "&code=A&message=b",
+    ] {
+        let query = format!("?customerKey=customer-0001&authKey=a&state=s1{extra}");
+        assert_eq!(reject(&query, p), RedirectError::BothShapes, "{query}");
+    }
 }
 
 #[test]
@@ -533,7 +543,10 @@ fn reloads_and_replays_show_the_stored_outcome_and_post_nothing() {
         number: Some("433012******123*".into()),
         ..CardSummary::default()
     };
-    record.settle(HandoffStatus::Registered { card, subscription: None });
+    record.settle(HandoffStatus::Registered {
+        card,
+        subscription: None,
+    });
     assert_eq!(record.auth_key, None, "a final outcome drops the authKey");
     // Reload (query scrubbed), replayed URL, and replay even with the pending registration still there.
     for (query, pending) in [
@@ -659,7 +672,10 @@ fn one_answer_rule_and_only_a_documented_4xx_forgets_the_key() {
     let answer = Answer::of_response;
     let bad_response = Answer::failed(AttemptFailure::BadResponse);
     // Registered: a 200 with a readable {card}, whatever display fields it has.
-    assert_eq!(answer(200, Some(card()), None), Answer::Registered(card(), None));
+    assert_eq!(
+        answer(200, Some(card()), None),
+        Answer::Registered(card(), None)
+    );
     assert_eq!(
         answer(200, Some(CardSummary::default()), None),
         Answer::Registered(CardSummary::default(), None),
@@ -843,7 +859,7 @@ fn play(
             Ok(timeout) => timeout,
             Err(status) => {
                 return Played {
-                    status,
+                    status: *status,
                     elapsed_ms: now - start,
                     timeouts,
                     waits,
@@ -916,7 +932,13 @@ fn pending_answers_wait_as_asked_and_do_not_use_up_the_attempts() {
         played.waits,
         vec![(250, true), (1_000, true), (3_000, true)]
     );
-    assert_eq!(played.status, HandoffStatus::Registered { card: card(), subscription: None });
+    assert_eq!(
+        played.status,
+        HandoffStatus::Registered {
+            card: card(),
+            subscription: None
+        }
+    );
 
     // The reference server holds a request 5 s, then answers 202: four attempts fit in 20 s, the
     // last one cut to the time left; then the page says the card is still being confirmed.
@@ -1907,4 +1929,21 @@ fn the_loaders_page_rule_is_the_contracts() {
             "page_for({success:?}, {fail:?}, {path:?}): the loader says {answer}"
         );
     }
+}
+
+#[test]
+fn a_merchant_refusal_with_a_code_we_do_not_know_shows_the_merchants_words() {
+    assert_eq!(
+        merchant_message("MEMBERSHIP_REQUIRED", "회원만 구독할 수 있어요"),
+        Some("회원만 구독할 수 있어요".to_owned())
+    );
+    // Our copy wins for a code we know: it is in the page's language.
+    assert_eq!(merchant_message("INVALID_CARD_NUMBER", "bad number"), None);
+    // No words: our generic copy.
+    assert_eq!(merchant_message("MEMBERSHIP_REQUIRED", " \n\t "), None);
+    // Bounded, control characters dropped.
+    let long = "가".repeat(500);
+    let shown = merchant_message("X", &format!("a\u{7}b{long}")).unwrap();
+    assert!(shown.starts_with("ab가"));
+    assert_eq!(shown.chars().count(), MAX_MERCHANT_MESSAGE_CHARS);
 }

@@ -343,10 +343,13 @@ impl SubscriptionOutcome {
         let date_ok = |date: &str| {
             date.len() >= 10
                 && date.len() <= 40
-                && date.as_bytes()[..10]
-                    .iter()
-                    .enumerate()
-                    .all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() })
+                && date.as_bytes()[..10].iter().enumerate().all(|(i, b)| {
+                    if i == 4 || i == 7 {
+                        *b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                })
         };
         let ok = match &self {
             Self::Active {
@@ -387,8 +390,7 @@ impl SubscriptionOutcome {
                 amount,
                 paid_at,
                 receipt_url: receipt_url.filter(|url| {
-                    (url.starts_with("https://") || url.starts_with("http://"))
-                        && url.len() <= 2048
+                    (url.starts_with("https://") || url.starts_with("http://")) && url.len() <= 2048
                 }),
                 next_charge_date,
             },

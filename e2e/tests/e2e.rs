@@ -400,7 +400,8 @@ story!(
         let mismatch = "카드 등록 정보가 이 창에서 시작한 등록과 일치하지 않아요";
         let malformed = "주소의 카드 등록 정보가 올바르지 않아요";
         let long_key = "A".repeat(301);
-        let tampered: [(&str, String, &str); 7] = [
+        let tampered: [(&str, String, &str); 8] = [
+            ("the fail page's parameters too", format!("{path}&code=PAY_PROCESS_CANCELED&message=cancelled"), malformed),
             ("foreign customerKey", with_parameter(&path, "customerKey", Some("someone-else-0001")), mismatch),
             ("missing state", with_parameter(&path, "state", None), malformed),
             ("state of another registration", with_parameter(&path, "state", Some("0123456789abcdef0123456789abcdef")), mismatch),
@@ -614,6 +615,36 @@ story!(
 );
 
 story!(
+    /// The merchant's backend refuses the hand-off with a code our copy does not know: the page
+    /// shows the merchant's own words (as text, never markup) and the code, and nothing else is sent.
+    a_merchant_refusal_shows_the_merchants_words,
+    Visit::default(),
+    |c| {
+        c.shop.front.inject(
+            "POST",
+            "/api/billing/issue",
+            Fault::Body(403, r#"{"code":"MEMBERSHIP_REQUIRED","message":"<b>회원</b>만 구독할 수 있어요. 먼저 로그인해 주세요."}"#),
+            Some(1),
+        );
+        c.open_registration().await?;
+        c.click_register().await?;
+        c.see_card_window_overlay().await?;
+        c.register_card().await?;
+        c.see("카드를 등록하지 못했어요").await?;
+        c.see("<b>회원</b>만 구독할 수 있어요. 먼저 로그인해 주세요.").await?;
+        c.see("오류 코드: MEMBERSHIP_REQUIRED").await?;
+        c.snapshot("merchant-refusal").await?;
+        let posts = c.shop.front.seen_at("POST", "/api/billing/issue");
+        ensure_eq!(
+            posts.iter().map(|s| s.outcome.clone()).collect::<Vec<_>>(),
+            vec![Outcome::Injected(403)],
+            "a refusal is final: asked once"
+        );
+        Ok(())
+    }
+);
+
+story!(
     /// The backend is unreachable (its connections drop): the registration page says so and retries
     /// on request; a hand-off that cannot get through is kept and sent once it is back.
     backend_down,
@@ -787,7 +818,7 @@ fn won(n: i64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(d);
@@ -801,8 +832,15 @@ async fn account_shows(c: &Customer, text: &str) -> Step {
     for _ in 0..20 {
         c.open("/account").await?;
         c.see("구독 관리").await?;
-        c.wait_until("the portal loaded", "return !document.querySelector('.tbc-portal [aria-busy=\"true\"]');").await?;
-        if c.see_within(text, Duration::from_millis(1_500)).await.is_ok() {
+        c.wait_until(
+            "the portal loaded",
+            "return !document.querySelector('.tbc-portal [aria-busy=\"true\"]');",
+        )
+        .await?;
+        if c.see_within(text, Duration::from_millis(1_500))
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
     }
@@ -1032,6 +1070,10 @@ const STORIES: &[(&str, StoryFn)] = &[
     ),
     ("backend_5xx_then_ok", backend_5xx_then_ok),
     ("backend_down", backend_down),
+    (
+        "a_merchant_refusal_shows_the_merchants_words",
+        a_merchant_refusal_shows_the_merchants_words,
+    ),
     (
         "slow_backend_shows_the_busy_state",
         slow_backend_shows_the_busy_state,

@@ -542,7 +542,11 @@ impl RawConfig {
             self.backend_url.as_deref().unwrap_or(DEFAULT_BACKEND_URL),
         )?;
         for (field, value, default) in [
-            ("subscriptionUrl", &self.subscription_url, DEFAULT_SUBSCRIPTION_URL),
+            (
+                "subscriptionUrl",
+                &self.subscription_url,
+                DEFAULT_SUBSCRIPTION_URL,
+            ),
             ("plansUrl", &self.plans_url, DEFAULT_PLANS_URL),
             ("cardUrl", &self.card_url, DEFAULT_CARD_URL),
         ] {

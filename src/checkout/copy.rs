@@ -1,7 +1,7 @@
 //! Everything the customer reads, in Korean and English, and the mapping from error codes to it.
 //! Our own copy per code: Toss's and the backend's messages are never trusted as page text.
 
-use super::redirect::{FailCode, RedirectError};
+use super::redirect::{clean_text, FailCode, RedirectError};
 use super::sdk_error::SdkError;
 
 /// The language of the copy.
@@ -289,6 +289,20 @@ pub fn backend_error_text(code: &str) -> Text {
         }
         _ => Text::BackendGeneric,
     }
+}
+
+/// The longest merchant message the success page shows.
+pub const MAX_MERCHANT_MESSAGE_CHARS: usize = 200;
+
+/// The merchant's own words for a refusal whose code our copy does not know. The hand-off goes
+/// to the merchant's own backend on the merchant's own origin, so its message is the best
+/// explanation there is: shown as text (never markup), control characters dropped, bounded.
+/// `None` when our copy knows the code (ours is in the page's language) or there is no message.
+pub fn merchant_message(code: &str, message: &str) -> Option<String> {
+    if backend_error_text(code) != Text::BackendGeneric {
+        return None;
+    }
+    clean_text(message, MAX_MERCHANT_MESSAGE_CHARS)
 }
 
 /// The copy for a refused success redirect.

@@ -386,11 +386,12 @@ impl Confirmation {
     }
 
     /// The timeout of an attempt starting at `now_ms` (the per-attempt timeout or the time left,
-    /// whichever is less), or the outcome when no time is left for one.
-    pub fn attempt_timeout(&self, now_ms: u64) -> Result<u32, HandoffStatus> {
+    /// whichever is less), or the outcome when no time is left for one (boxed: a status is large
+    /// and this is the rare path).
+    pub fn attempt_timeout(&self, now_ms: u64) -> Result<u32, Box<HandoffStatus>> {
         self.budget
             .attempt_timeout(now_ms, self.per_attempt_ms)
-            .ok_or_else(|| self.out_of_time())
+            .ok_or_else(|| Box::new(self.out_of_time()))
     }
 
     /// What to do after `answer`, which arrived at `now_ms`.

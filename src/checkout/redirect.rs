@@ -71,6 +71,10 @@ pub enum RedirectError {
     /// The `state` is not the one this tab put in the successUrl.
     #[error("the state value does not match the registration this tab started")]
     StateMismatch,
+    /// The address also carries the fail redirect's `code` or `message`: not one of Toss's two
+    /// shapes, so it is neither a success nor a failure to act on.
+    #[error("the address carries the fail page's parameters too")]
+    BothShapes,
 }
 
 // The messages with a value in them, without `write!` (see `super::words`).
@@ -148,6 +152,12 @@ pub fn parse_success(
     pending: Option<&PendingRegistration>,
 ) -> Result<SuccessRedirect, RedirectError> {
     let pairs = parse_query(query)?;
+    if pairs
+        .iter()
+        .any(|(name, _)| name == "code" || name == "message")
+    {
+        return Err(RedirectError::BothShapes);
+    }
     let auth_key = AuthKey::parse(required(&pairs, "authKey")?)?;
     let customer_key =
         CustomerKey::parse(required(&pairs, "customerKey")?).map_err(RedirectError::CustomerKey)?;
@@ -222,7 +232,8 @@ pub struct FailRedirect {
     pub order_id: Option<String>,
 }
 
-fn clean_text(raw: &str, max_chars: usize) -> Option<String> {
+/// `raw` as plain text: control characters dropped, at most `max_chars`, trimmed; `None` if empty.
+pub(crate) fn clean_text(raw: &str, max_chars: usize) -> Option<String> {
     let text: String = raw
         .chars()
         .filter(|c| !c.is_control())

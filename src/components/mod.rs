@@ -55,6 +55,10 @@ pub fn Alert(
     locale: Locale,
     /// The customer-facing message.
     text: Text,
+    /// Words that replace `text`: the merchant's own message for a refusal our copy does not
+    /// know (`copy::merchant_message`). A text node, never markup.
+    #[prop(default = None)]
+    said: Option<String>,
     /// Optional developer detail, folded away.
     #[prop(default = None)]
     detail: Option<String>,
@@ -67,7 +71,7 @@ pub fn Alert(
 ) -> impl IntoView {
     view! {
         <div class="tbc-alert" role="alert" tabindex="-1" use:focus_when_shown>
-            <p class="tbc-alert-text">{text.get(locale)}</p>
+            <p class="tbc-alert-text">{said.unwrap_or_else(|| text.get(locale).to_owned())}</p>
             {code.map(|code| view! {
                 <p class="tbc-code">{Text::ErrorCode.get(locale)}": "<code>{code}</code></p>
             })}

@@ -221,7 +221,11 @@ fn begin(
     config: &Config,
     customer: &Customer,
 ) -> Result<(CardBillingRequest, PendingRegistration), RegisterState> {
-    begin_registration(config, customer.key.clone(), customer.checkout_session.clone())
+    begin_registration(
+        config,
+        customer.key.clone(),
+        customer.checkout_session.clone(),
+    )
 }
 
 /// The request of a registration the tab starts now (for `customer`, on a checkout session or

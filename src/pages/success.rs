@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use crate::backend::{self, Progress};
 use crate::browser;
 use crate::checkout::config::Config;
-use crate::checkout::copy::{backend_error_text, redirect_error_text, Locale, Text};
+use crate::checkout::copy::{
+    backend_error_text, merchant_message, redirect_error_text, Locale, Text,
+};
 use crate::checkout::handoff::{
     success_arrival, CardSummary, DeclineClass, ErrorBody, HandoffRecord, HandoffStatus,
     SubscriptionOutcome, SuccessArrival, SUCCESS_PARAMETERS,
@@ -160,9 +162,21 @@ fn OutcomeFacts(locale: Locale, outcome: SubscriptionOutcome) -> impl IntoView {
         } => (
             plan_name,
             vec![
-                row(Text::SuccessPaid, "tbc-paid-amount", amount_text(amount, locale)),
-                row(Text::SuccessPaidOn, "tbc-paid-on", date_text(&paid_at, locale)),
-                row(Text::PortalNextCharge, "tbc-next-charge", date_text(&next_charge_date, locale)),
+                row(
+                    Text::SuccessPaid,
+                    "tbc-paid-amount",
+                    amount_text(amount, locale),
+                ),
+                row(
+                    Text::SuccessPaidOn,
+                    "tbc-paid-on",
+                    date_text(&paid_at, locale),
+                ),
+                row(
+                    Text::PortalNextCharge,
+                    "tbc-next-charge",
+                    date_text(&next_charge_date, locale),
+                ),
             ],
             receipt_url,
         ),
@@ -173,8 +187,16 @@ fn OutcomeFacts(locale: Locale, outcome: SubscriptionOutcome) -> impl IntoView {
         } => (
             plan_name,
             vec![
-                row(Text::PortalTrialEnds, "tbc-trial-ends", date_text(&first_charge_date, locale)),
-                row(Text::SuccessTrialPrice, "tbc-price", amount_text(amount, locale)),
+                row(
+                    Text::PortalTrialEnds,
+                    "tbc-trial-ends",
+                    date_text(&first_charge_date, locale),
+                ),
+                row(
+                    Text::SuccessTrialPrice,
+                    "tbc-price",
+                    amount_text(amount, locale),
+                ),
             ],
             None,
         ),
@@ -184,7 +206,11 @@ fn OutcomeFacts(locale: Locale, outcome: SubscriptionOutcome) -> impl IntoView {
             ..
         } => (
             plan_name,
-            vec![row(Text::SuccessRetryUntil, "tbc-retry-until", date_text(&retry_until, locale))],
+            vec![row(
+                Text::SuccessRetryUntil,
+                "tbc-retry-until",
+                date_text(&retry_until, locale),
+            )],
             None,
         ),
         SubscriptionOutcome::CardChanged { plan_name, .. } => (plan_name, Vec::new(), None),
@@ -205,12 +231,9 @@ fn OutcomeFacts(locale: Locale, outcome: SubscriptionOutcome) -> impl IntoView {
 fn show(shown: RwSignal<View>, on: Host, status: &HandoffStatus) {
     let (root, on) = on;
     match status {
-        HandoffStatus::Registered { card, subscription } => registered_later(
-            root,
-            on.on_registered,
-            card.clone(),
-            subscription.clone(),
-        ),
+        HandoffStatus::Registered { card, subscription } => {
+            registered_later(root, on.on_registered, card.clone(), subscription.clone())
+        }
         HandoffStatus::Refused { error } => {
             code_later(root, on.on_failed, FAILED, error.code.clone())
         }
@@ -411,7 +434,8 @@ pub fn RegistrationSuccess(
                 }
                 View::Refused(error) => view! {
                     <h2 id="tbc-success-title" class="tbc-title">{Text::SuccessFailedTitle.get(locale)}</h2>
-                    <Alert locale text=backend_error_text(&error.code) code=Some(error.code)>
+                    <Alert locale text=backend_error_text(&error.code)
+                        said=merchant_message(&error.code, &error.message) code=Some(error.code)>
                         <BackLink locale href=back text=Text::TryAgain />
                     </Alert>
                 }.into_any(),

@@ -24,6 +24,8 @@ use super::Step;
 pub enum Fault {
     /// Answer this status with a JSON error body; the backend never sees the request.
     Status(u16),
+    /// Answer this status with this JSON body (a merchant backend's own refusal).
+    Body(u16, &'static str),
     /// Close the connection without an answer (the browser sees a network error).
     Drop,
     /// Wait, then pass the request on (a slow backend).
@@ -154,6 +156,15 @@ impl FrontDoor {
                     .header("content-type", "application/json")
                     .header("cache-control", "no-store")
                     .body(Full::new(Bytes::from(body)))
+                    .unwrap());
+            }
+            Some(Fault::Body(status, body)) => {
+                self.record(&method, &target, Outcome::Injected(status));
+                return Ok(Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .header("cache-control", "no-store")
+                    .body(Full::new(Bytes::from_static(body.as_bytes())))
                     .unwrap());
             }
             Some(Fault::Drop) => {
@@ -487,11 +498,16 @@ impl Shop {
     /// the subscription with its attempts, charges and refunds, changes and consents).
     pub async fn the_subscription(&self) -> Step<Value> {
         let (status, list) = self.admin("GET", "/api/admin/subscriptions", None).await?;
-        let subscriptions = list["subscriptions"].as_array().cloned().unwrap_or_default();
+        let subscriptions = list["subscriptions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if status != 200 || subscriptions.is_empty() {
             return Err(format!("no subscription: {status} {list}").into());
         }
-        let id = subscriptions[0]["id"].as_i64().ok_or("a subscription without an id")?;
+        let id = subscriptions[0]["id"]
+            .as_i64()
+            .ok_or("a subscription without an id")?;
         let (status, body) = self
             .admin("GET", &format!("/api/admin/subscriptions/{id}"), None)
             .await?;
@@ -510,7 +526,12 @@ impl Shop {
             .into_iter()
             .flatten()
             .filter(|a| a["status"] == "DONE")
-            .map(|a| (a["createdAt"].as_str().unwrap_or_default().to_owned(), a["amount"].as_i64().unwrap_or(-1)))
+            .map(|a| {
+                (
+                    a["createdAt"].as_str().unwrap_or_default().to_owned(),
+                    a["amount"].as_i64().unwrap_or(-1),
+                )
+            })
             .collect();
         paid.sort();
         Ok(paid.into_iter().map(|(_, amount)| amount).collect())

@@ -63,7 +63,10 @@ pub(super) async fn subscription_view(ctx: &AppContext, sub: &SubscriptionRow) -
                 c.kind.needs_consent()
                     && c.status.is_outstanding()
                     && sub.status.is_live()
-                    && crate::billing::lifecycle::consent_counts(ctx.clock.now_ms(), c.effective_at)
+                    && crate::billing::lifecycle::consent_counts(
+                        ctx.clock.now_ms(),
+                        c.effective_at
+                    )
             );
             Some(terms)
         }
