@@ -295,6 +295,67 @@ impl Sessions {
         Ok(self.set_cookie(headers, &format!("{STORED}.{token}"), left))
     }
 
+    /// The cookie a request's caller should have from now on, when it changes: a stored session
+    /// due for rotation gets its new token, and a visitor whose card is registered becomes a
+    /// stored session (a visitor's signed cookie lasts a day: a subscriber coming back to their
+    /// account page next week must still be known). `None`: nothing changes, or identity is the
+    /// merchant's login.
+    pub async fn renew(&self, headers: &HeaderMap) -> Result<Option<HeaderValue>, StoreError> {
+        if matches!(self.settings.identity, IdentitySource::TrustedHeader(_))
+            || Self::cookie_value(headers).is_none()
+        {
+            return Ok(None);
+        }
+        let identified = self.identify(headers).await?;
+        if identified.set_cookie.is_some() {
+            return Ok(identified.set_cookie);
+        }
+        match identified.caller {
+            Caller::Visitor { customer_key }
+                if self.store.customer(&customer_key).await?.is_some() =>
+            {
+                let expires_at = self.clock.now_ms() + self.settings.max_age.as_millis() as i64;
+                self.start_session(headers, &customer_key, expires_at).await
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Whether the request carries a visitor's cookie (no stored session yet).
+    pub fn carries_visitor_cookie(headers: &HeaderMap) -> bool {
+        Self::cookie_value(headers).is_some_and(|v| v.starts_with(&format!("{VISITOR}.")))
+    }
+
+    /// `headers` with our cookie replaced by the one in `set_cookie` (other cookies kept), so
+    /// the handler after a renewal reads the new session, not the one just rotated away.
+    pub fn with_renewed_cookie(headers: &mut HeaderMap, set_cookie: &HeaderValue) {
+        let Some(pair) = set_cookie
+            .to_str()
+            .ok()
+            .and_then(|v| v.split(';').next())
+            .map(str::trim)
+        else {
+            return;
+        };
+        let mut cookies: Vec<String> = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .map(str::trim)
+            .filter(|kv| {
+                let name = kv.split_once('=').map_or(*kv, |(k, _)| k);
+                !kv.is_empty() && name != COOKIE && name != SECURE_COOKIE
+            })
+            .map(str::to_owned)
+            .collect();
+        cookies.push(pair.to_owned());
+        if let Ok(value) = HeaderValue::from_str(&cookies.join("; ")) {
+            headers.remove(header::COOKIE);
+            headers.insert(header::COOKIE, value);
+        }
+    }
+
     /// Deletes sessions that ended (housekeeping, with the reconciler).
     pub async fn sweep(&self) -> Result<u64, StoreError> {
         self.store

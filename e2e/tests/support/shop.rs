@@ -371,6 +371,10 @@ impl Shop {
         }
         settings.instance_id = format!("e2e-{}", dir.display());
         settings.reconcile_interval = Duration::from_millis(500);
+        // The stories move the test clock by months: a customer who "stays signed in" (as on a
+        // merchant's site with its own login), so the account page still knows them afterwards.
+        settings.session_idle = Duration::from_secs(400 * 86_400);
+        settings.session_max_age = Duration::from_secs(400 * 86_400);
         settings.limits.handoff_per_minute = 10_000;
         settings.limits.handoff_burst = 1_000;
         settings.limits.session_per_minute = 10_000;

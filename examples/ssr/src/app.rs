@@ -1,4 +1,5 @@
-//! The storefront: a shell, a header, and the checkout's three pages on their routes.
+//! The storefront: a shell, a header, the checkout's three pages and the customer's account page
+//! (the subscription portal) on their routes.
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Title};
@@ -6,7 +7,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use toss_billing_checkout::{
     CardRegistration, Config, PlanCycle, PlanSummary, RawConfig, RegistrationFail,
-    RegistrationSuccess,
+    RegistrationSuccess, SubscriptionPortal,
 };
 
 /// The checkout's configuration: the same on the server and in the browser (both render with it).
@@ -29,6 +30,19 @@ pub fn checkout_config() -> Config {
     }
     .validate()
     .expect("the example's configuration is valid")
+}
+
+/// The account page's configuration: the portal needs no customerKey (the customer API knows
+/// the caller); the SDK and client key are for "change card".
+pub fn portal_config() -> Config {
+    RawConfig {
+        client_key: Some("test_ck_D5GePWvyJnrK0W0k6q8gLzN97Eoq".into()),
+        sdk_url: Some("/sandbox/tosspayments-sandbox.js".into()),
+        customer_name: Some("김토스".into()),
+        ..RawConfig::default()
+    }
+    .validate_for_portal()
+    .expect("the example's portal configuration is valid")
 }
 
 /// The HTML document around the app (server side).
@@ -59,17 +73,19 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let config = checkout_config();
     let (register, success, fail) = (config.clone(), config.clone(), config);
+    let account = portal_config();
     view! {
         <Title text="SSR 스토어 · 카드 등록" />
         <Router>
             <main class="ssr-shop">
                 <header class="ssr-header">
-                    <p class="ssr-brand">"Leptos SSR 스토어 " <span class="ssr-badge">"SSR + hydrate"</span></p>
+                    <h1 class="ssr-brand">"Leptos SSR 스토어 " <span class="ssr-badge">"SSR + hydrate"</span></h1>
                 </header>
                 <Routes fallback=|| view! { <p>"페이지를 찾을 수 없어요."</p> }>
                     <Route path=path!("/") view=move || view! { <CardRegistration config=register.clone() /> } />
                     <Route path=path!("/billing/success") view=move || view! { <RegistrationSuccess config=success.clone() /> } />
                     <Route path=path!("/billing/fail") view=move || view! { <RegistrationFail config=fail.clone() /> } />
+                    <Route path=path!("/account") view=move || view! { <SubscriptionPortal config=account.clone() /> } />
                 </Routes>
             </main>
         </Router>

@@ -283,13 +283,15 @@ async fn announce(
 ) -> ApiResult<Json<Value>> {
     check_amount(body.amount)?;
     let effective_at = match body.effective_at.as_deref() {
-        Some(at) => crate::clock::to_ms(
+        Some(at) => Some(crate::clock::to_ms(
             time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
                 .map_err(|_| {
                     ApiError::InvalidRequest("effectiveAt must be an RFC 3339 date-time".into())
                 })?,
-        ),
-        None => ctx.clock.now_ms(),
+        )),
+        // "Now" is decided where it is checked: read here, it is already a moment in the past
+        // there (the clock ticks in between), and a decrease without a date was refused.
+        None => None,
     };
     let (change, told) = ctx
         .subscriptions

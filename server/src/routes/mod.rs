@@ -202,6 +202,43 @@ async fn operator_only(
     next.run(request).await
 }
 
+/// Keeps the customer's cookie session alive across every customer route, not only the ones
+/// that answer with a cookie themselves: a session due for rotation is rotated before the
+/// handler runs (which then reads the new one), a visitor whose card is registered becomes a
+/// stored session, before the handler or, for the hand-off that registers it, after a 2xx.
+async fn renew_session(
+    State(ctx): State<AppContext>,
+    mut request: Request<axum::body::Body>,
+    next: Next,
+) -> Response<axum::body::Body> {
+    if is_operator_path(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let before = match ctx.sessions.renew(request.headers()).await {
+        Ok(renewed) => renewed,
+        Err(e) => return axum::response::IntoResponse::into_response(ApiError::from(e)),
+    };
+    if let Some(cookie) = &before {
+        crate::session::Sessions::with_renewed_cookie(request.headers_mut(), cookie);
+    }
+    let visitor_headers = (before.is_none()
+        && crate::session::Sessions::carries_visitor_cookie(request.headers()))
+    .then(|| request.headers().clone());
+    let mut response = next.run(request).await;
+    let after = match visitor_headers {
+        Some(headers) if response.status().is_success() => {
+            ctx.sessions.renew(&headers).await.ok().flatten()
+        }
+        _ => None,
+    };
+    if let Some(cookie) = before.or(after) {
+        if !response.headers().contains_key(header::SET_COOKIE) {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+    }
+    response
+}
+
 /// The whole API, and the rate limiters (to sweep their memory of old clients).
 pub fn api_router(ctx: AppContext) -> (Router, Vec<Limiter>) {
     let mut limiters = Vec::new();
@@ -219,6 +256,10 @@ pub fn api_router(ctx: AppContext) -> (Router, Vec<Limiter>) {
             "/api/{*rest}",
             any(|| async { axum::response::IntoResponse::into_response(ApiError::NotFound) }),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            renew_session,
+        ))
         .layer(axum::middleware::from_fn_with_state(ctx.clone(), same_site))
         .layer(axum::middleware::from_fn_with_state(
             ctx.clone(),

@@ -86,15 +86,16 @@ impl Subscriptions {
 
     /// The operator announces a new price for a plan, effective at `effective_at`. An increase
     /// must be at least 30 days ahead (the law's consent window); a decrease may be now. Returns
-    /// the price change and how many subscriptions it reaches now.
+    /// the price change and how many subscriptions it reaches now. No `effective_at`: now.
     pub async fn announce_price_change(
         &self,
         plan_id: &str,
         to_amount: i64,
-        effective_at: Millis,
+        effective_at: Option<Millis>,
     ) -> Result<(PriceChangeRow, usize), ActionError> {
         let store = &self.0.store;
         let now = self.0.clock.now_ms();
+        let effective_at = effective_at.unwrap_or(now);
         let plan = store.plan(plan_id).await?.ok_or(ActionError::NotFound)?;
         if to_amount == plan.amount {
             return Err(ActionError::Invalid(format!(

@@ -16,6 +16,7 @@ stories! {
     BOTH => cookies_are_secure_and_host_prefixed_over_https,
     BOTH => a_flood_of_cookieless_requests_is_limited_and_writes_nothing,
     BOTH => the_merchants_login_is_the_customer_not_the_cookie,
+    BOTH => a_subscriber_is_still_known_on_the_account_api_days_later,
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -68,10 +69,17 @@ async fn visitors_get_a_signed_cookie_and_no_rows_until_a_card_is_registered(db:
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    // A card is registered: the next visit gets a stored session.
+    // A card is registered: the next visit gets a stored session (the hand-off's answer gave
+    // one already; this client, unlike a browser, did not keep it).
     assert_eq!(
         env.hand_off_until_final(&c, &good_card(&c.key)).await.0,
         StatusCode::OK
+    );
+    let (customers, sessions_before) = env.store.count_customers_and_sessions().await.unwrap();
+    assert_eq!(customers, 1);
+    assert!(
+        sessions_before >= 1,
+        "the hand-off started a stored session"
     );
     let r = env
         .http
@@ -88,7 +96,7 @@ async fn visitors_get_a_signed_cookie_and_no_rows_until_a_card_is_registered(db:
     );
     assert_eq!(
         env.store.count_customers_and_sessions().await.unwrap(),
-        (1, 1)
+        (1, sessions_before + 1)
     );
 }
 
@@ -181,6 +189,79 @@ async fn sessions_end_when_idle_and_when_old_and_rotate_daily(db: Db) {
     let visitor = env.visitor().await;
     env.clock.advance(DAY_MS + 1000).unwrap();
     assert_ne!(key_of(&env, &visitor.cookie).await.0, visitor.key);
+}
+
+/// The cookie a browser keeps after an answer: the new one if the answer set one.
+fn adopt(cookie: &mut String, headers: &reqwest::header::HeaderMap) {
+    if let Some(set) = headers.get("set-cookie") {
+        *cookie = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+    }
+}
+
+/// A customer registers on the checkout, then only ever uses the account page's API (never
+/// `GET /api/customer`): days later they are still known, their session rotating as it is used.
+async fn a_subscriber_is_still_known_on_the_account_api_days_later(db: Db) {
+    let env = Env::start(db).await;
+    let visitor = env.visitor().await;
+    let mut cookie = visitor.cookie.clone();
+    let auth_key = good_card(&visitor.key);
+    let body = json!({ "authKey": auth_key, "customerKey": visitor.key }).to_string();
+    let idempotency_key = billing_server::ids::exchange_key(&auth_key);
+    let mut registered = false;
+    for _ in 0..60 {
+        let (status, answer, headers) = env
+            .post(
+                "/api/billing/issue",
+                &[
+                    ("cookie", &cookie),
+                    ("content-type", "application/json"),
+                    ("idempotency-key", &idempotency_key),
+                ],
+                &body,
+            )
+            .await;
+        adopt(&mut cookie, &headers);
+        if status == StatusCode::OK {
+            registered = true;
+            break;
+        }
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(registered, "the hand-off never turned final");
+    assert!(
+        cookie.starts_with("billing_sid=s1."),
+        "registered: a stored session ({cookie})"
+    );
+
+    let account = |cookie: String| {
+        let env = &env;
+        async move {
+            let r = env
+                .http
+                .get(env.url("/api/subscription/charges"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.headers().clone())
+        }
+    };
+    // Two days on (a visitor's cookie would be over; the session is due for rotation).
+    for day in [2, 4, 6] {
+        env.clock.advance(2 * DAY_MS).unwrap();
+        let (status, headers) = account(cookie.clone()).await;
+        assert_eq!(status, StatusCode::OK, "day {day}: still known");
+        let before = cookie.clone();
+        adopt(&mut cookie, &headers);
+        assert_ne!(
+            cookie, before,
+            "day {day}: the session rotated as it was used"
+        );
+    }
+    // Unused for longer than the idle limit (7 days): over.
+    env.clock.advance(8 * DAY_MS).unwrap();
+    assert_eq!(account(cookie).await.0, StatusCode::UNAUTHORIZED);
 }
 
 async fn cookies_are_secure_and_host_prefixed_over_https(db: Db) {
