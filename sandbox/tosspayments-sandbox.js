@@ -660,7 +660,9 @@
       return button;
     });
     var testArea = el(doc, "section", { className: "tsbx-test", "aria-labelledby": testHeadingId }, [
-      el(doc, "h3", { className: "tsbx-test-title", id: testHeadingId, text: "테스트 결과 선택" }),
+      // One level under the window's own title (h1 on its own page, h2 in the overlay).
+      el(doc, (opts.headingLevel || "h2") === "h1" ? "h2" : "h3",
+        { className: "tsbx-test-title", id: testHeadingId, text: "테스트 결과 선택" }),
       el(doc, "p", { className: "tsbx-hint", text: "실패 상황을 흉내 내 failUrl로 이동합니다." }),
       el(doc, "div", { className: "tsbx-test-buttons" }, failButtons),
     ]);
