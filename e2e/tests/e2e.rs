@@ -495,6 +495,8 @@ async fn bundles_downloaded(c: &Customer) -> Step<Vec<String>> {
         .map(|p| {
             if p.contains("toss-billing-return-") {
                 "return"
+            } else if p.contains("toss-billing-portal-") {
+                "portal"
             } else {
                 "checkout"
             }
@@ -831,7 +833,11 @@ fn won(n: i64) -> String {
 async fn account_shows(c: &Customer, text: &str) -> Step {
     for _ in 0..20 {
         c.open("/account").await?;
-        c.see("구독 관리").await?;
+        c.wait_until(
+            "the portal",
+            "return !!document.querySelector('.tbc-portal');",
+        )
+        .await?;
         c.wait_until(
             "the portal loaded",
             "return !document.querySelector('.tbc-portal [aria-busy=\"true\"]');",
@@ -893,6 +899,74 @@ story!(
         c.see("9,900원 매월").await?;
         ensure_eq!(c.shop.paid_amounts().await?, vec![4_900, charge], "charges approved");
         c.snapshot("portal-upgraded").await?;
+        Ok(())
+    }
+);
+
+story!(
+    /// The customer's side in English: the success page, the account page with both ways to
+    /// cancel, and a price rise asked and declined.
+    the_account_page_in_english,
+    Visit::with_page_config(json!({ "locale": "en" })),
+    |c| {
+        register_the_test_card(&c, EN.success).await?;
+        c.see("9,900").await?;
+        c.snapshot_for_docs("success-subscribed-en", "en-success-subscribed").await?;
+        c.open("/account").await?;
+        c.see("Your subscription").await?;
+        c.see("Active").await?;
+        c.see("Cancel at the period's end").await?;
+        c.see("No refund").await?;
+        c.snapshot_for_docs("portal-en", "en-portal").await?;
+
+        let (_, clock) = c.shop.admin("GET", "/api/admin/clock", None).await?;
+        let now_ms = clock["nowMs"].as_i64().ok_or("no clock")?;
+        let effective = c
+            .run("return new Date(arguments[0]).toISOString();", vec![json!(now_ms + 40 * 86_400_000)])
+            .await?;
+        let (status, body) = c
+            .shop
+            .admin("PATCH", "/api/admin/plans/premium-monthly", Some(json!({"amount": 12_900, "effectiveAt": effective})))
+            .await?;
+        ensure_eq!(status, 200, "announcing the rise: {body}");
+        c.shop.move_clock_days(33).await?;
+        account_shows(&c, "May we charge you on these terms?").await?;
+        c.see("New price").await?;
+        c.see("How to cancel").await?;
+        c.snapshot_for_docs("portal-price-rise-en", "en-portal-price-rise").await?;
+        c.click("Decline").await?;
+        c.see("You declined.").await?;
+        ensure_eq!(c.shop.paid_amounts().await?, vec![9_900, 9_900], "charges approved");
+        Ok(())
+    }
+);
+
+story!(
+    /// A plain page with only `<toss-billing-portal>`: the portal mounts from its attributes, and
+    /// a scheduled cancellation and its undo reach the page as bubbling, composed events.
+    the_portal_element_mounts_from_attributes_and_fires_its_events,
+    Visit::default(),
+    |c| {
+        register_the_test_card(&c, SUBSCRIBED).await?;
+        c.open("/host/portal-element.html").await?;
+        c.see("Your subscription").await?;
+        c.see("Cancel at the period's end").await?;
+        c.snapshot_for_docs("element-portal", "element-portal").await?;
+        let bundles = bundles_downloaded(&c).await?;
+        ensure_eq!(bundles, vec!["portal".to_owned()], "the element page downloads the portal's bundle only");
+        c.run(
+            "[...document.querySelectorAll('.tbc-option')][0].querySelector('button').click();",
+            vec![],
+        )
+        .await?;
+        c.click("Confirm").await?;
+        c.see("Keep my subscription").await?;
+        c.see_within("toss-billing-portal:cancel-scheduled bubbles=true composed=true", Duration::from_secs(5)).await?;
+        c.click("Keep my subscription").await?;
+        c.see_within("toss-billing-portal:cancel-undone bubbles=true composed=true", Duration::from_secs(5)).await?;
+        c.see("Cancel at the period's end").await?;
+        let sub = c.shop.the_subscription().await?;
+        ensure_eq!(sub["subscription"]["cancelAtPeriodEnd"], json!(false), "the cancellation undone");
         Ok(())
     }
 );
@@ -1107,6 +1181,11 @@ const STORIES: &[(&str, StoryFn)] = &[
         "a_subscriber_changes_card_and_upgrades_from_the_account_page",
         a_subscriber_changes_card_and_upgrades_from_the_account_page,
     ),
+    ("the_account_page_in_english", the_account_page_in_english),
+    (
+        "the_portal_element_mounts_from_attributes_and_fires_its_events",
+        the_portal_element_mounts_from_attributes_and_fires_its_events,
+    ),
     (
         "a_price_rise_declined_on_the_account_page_ends_the_subscription",
         a_price_rise_declined_on_the_account_page_ends_the_subscription,
@@ -1205,7 +1284,7 @@ story!(
         ensure!(html.contains("구독 관리") && html.contains("구독 정보를 불러오는 중…"), "the server renders the portal");
         c.open("/account").await?;
         c.see("구독 중인 플랜이 없어요.").await?;
-        c.snapshot("ssr-account").await?;
+        c.snapshot_for_docs("ssr-account", "ssr-portal").await?;
         Ok(())
     }
 );
