@@ -1039,6 +1039,7 @@ story!(
             .run("const o = [...document.querySelectorAll('.tbc-option')].map((e) => e.getBoundingClientRect()); return o.length === 2 && Math.abs(o[0].top - o[1].top) < 2 && Math.abs(o[0].width - o[1].width) < 2;", vec![])
             .await?;
         ensure_eq!(side_by_side, json!(true), "일반해지 and 중도해지 side by side, the same size");
+        c.run("document.querySelector('.tbc-options').scrollIntoView({ block: 'center' });", vec![]).await?;
         c.snapshot_for_docs("portal-cancel", "ko-portal-cancel").await?;
         c.click("중도해지").await?;
         c.wait_until("the confirmation", "return document.querySelector('.tbc-confirm');").await?;
