@@ -46,7 +46,7 @@ const STATE = "0123456789abcdef0123456789abcdef";
 // Arguments
 // ---------------------------------------------------------------------------------------------
 function parseArgs(argv) {
-  const args = { pages: [], runs: 15, throttle: 4, latency: 0, chromium: "/usr/bin/chromium", json: null, stub: null, only: null, trace: null, browserArgs: [] };
+  const args = { pages: [], runs: 15, throttle: 4, latency: 0, mobile: false, chromium: "/usr/bin/chromium", json: null, stub: null, only: null, trace: null, browserArgs: [] };
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i];
     const value = () => {
@@ -58,13 +58,14 @@ function parseArgs(argv) {
         // kind[@label]=dir: kind is ours, react or vanilla; the label names a variant (A/B runs).
         const [spec, dir] = value().split(/=(.*)/s);
         const [kind, label] = spec.split("@");
-        if (!["ours", "react", "vanilla"].includes(kind)) throw new Error(`unknown page kind ${kind}`);
+        if (!["ours", "react", "vanilla", "portal-plain"].includes(kind)) throw new Error(`unknown page kind ${kind}`);
         args.pages.push({ kind, name: label ? `${kind}@${label}` : kind, dir: path.resolve(dir) });
         break;
       }
       case "--runs": args.runs = Number(value()); break;
       case "--throttle": args.throttle = Number(value()); break;
       case "--latency": args.latency = Number(value()); break; // ms added to every request (CDP)
+      case "--mobile": args.mobile = true; break; // one more profile: MOBILE below
       case "--chromium": args.chromium = value(); break;
       case "--json": args.json = value(); break;
       case "--stub": args.stub = path.resolve(value()); break;
@@ -84,6 +85,62 @@ function parseArgs(argv) {
   if (args.only === "trace" && !args.trace) throw new Error("--only trace needs --trace DIR");
   return args;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Profiles: the machine and network each run emulates (CDP)
+// ---------------------------------------------------------------------------------------------
+// A mid-range phone on a mobile network: 4x slower CPU, 150 ms round trip, 1.6 Mbit/s down,
+// 750 kbit/s up (Lighthouse's "slow 4G").
+const MOBILE = { key: "mobile", label: "mobile (4x CPU, 150 ms RTT, 1.6 Mbit/s)", cpu: 4, latency: 150, down: 1_600_000 / 8, up: 750_000 / 8 };
+
+function profilesOf(args) {
+  const cpu = (n) => ({ key: `${n}x`, label: n > 1 ? `@${n}x CPU` : "unthrottled", cpu: n, latency: args.latency, down: -1, up: -1 });
+  const list = args.throttle > 1 ? [cpu(1), cpu(args.throttle)] : [cpu(1)];
+  if (args.mobile) list.push(MOBILE);
+  return list;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paired ratios: ours ÷ theirs within one round, then the median and a 95% bootstrap interval
+// ---------------------------------------------------------------------------------------------
+// Both pages of a pair are loaded in the same round, seconds apart, so the machine's slow phases
+// (this 2-core box drifts ±10% over minutes) hit both: the per-round ratio cancels them, where a
+// ratio of two medians does not. The interval is the percentile bootstrap of the median of the
+// per-round ratios (a fixed seed: the same runs give the same figures).
+function seededRandom(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function bootstrapMedian(xs, resamples = 4000) {
+  const random = seededRandom(20261207);
+  const medians = [];
+  for (let i = 0; i < resamples; i++) {
+    const sample = xs.map(() => xs[Math.floor(random() * xs.length)]);
+    medians.push(median(sample));
+  }
+  medians.sort((a, b) => a - b);
+  return { median: median(xs), lo: medians[Math.floor(0.025 * resamples)], hi: medians[Math.ceil(0.975 * resamples) - 1], n: xs.length };
+}
+
+// The per-round ratios of `a` to `b` (rounds where both measured something).
+function perRoundRatios(rounds, a, b) {
+  const out = [];
+  for (const round of rounds) if (round[a] != null && round[b] != null && round[b] > 0) out.push(round[a] / round[b]);
+  return out;
+}
+
+const ratioText = (r, goal = null) => {
+  if (!r || !r.n) return "n/a";
+  const text = `${r.median.toFixed(2)}× [${r.lo.toFixed(2)}–${r.hi.toFixed(2)}] (${r.n} rounds)`;
+  return goal === null ? text : `${text}: goal ≤ ${goal}× ${r.hi <= goal ? "met (the interval's upper end is under it)" : "NOT met"}`;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Sites
@@ -146,12 +203,33 @@ function rewriteOurIndex(html) {
   };
 }
 
+// The customer API's answers the portal pages read (the same for both portal pages), and the text
+// both put on screen once they have them: the next charge, as the portal writes it.
+const PORTAL_API = {
+  "/api/subscription": {
+    customerKey: CUSTOMER_KEY, status: "ACTIVE",
+    plan: { id: "premium-monthly", name: "프리미엄 플랜", amount: 9900, cycle: "monthly" },
+    amount: 9900, currentPeriodEnd: "2027-01-08T00:00:00+09:00",
+    nextCharge: { at: "2027-01-08T00:00:00+09:00", amount: 9900 },
+    trialEndsAt: null, cancelAtPeriodEnd: false, endsAt: null,
+    card: { company: "현대", number: "433012******123*" }, pendingChange: null,
+  },
+  "/api/subscription/charges": { charges: [{ orderName: "프리미엄 플랜", amount: 9900, status: "DONE", approvedAt: "2026-12-08T10:00:00+09:00", createdAt: "2026-12-08T10:00:00+09:00", receiptUrl: "https://example.com/receipt", refundedAmount: 0 }] },
+  "/api/plans": { plans: [{ id: "basic-monthly", name: "베이직 플랜", amount: 4900, cycle: "monthly" }, { id: "premium-monthly", name: "프리미엄 플랜", amount: 9900, cycle: "monthly" }] },
+  "/api/subscription/cancel/preview": { options: { periodEnd: { available: true, refund: 0, endsAt: "2027-01-08T00:00:00+09:00" }, now: { available: true, refund: 6707 }, withdraw: { available: false, refund: 0 } } },
+};
+const PORTAL_MARKER = "2027년 1월 8일 · 9,900원";
+
 function makeSite(kind, name, dir, stub) {
   const files = walk(dir);
   let indexHtml = files.get("/index.html");
   if (!indexHtml) throw new Error(`${kind}: no index.html in ${dir}`);
-  const site = { kind, name, dir, assets: new Map(), routes: new Map(), notes: [] };
-  if (kind === "ours") {
+  const site = { kind, name, dir, assets: new Map(), routes: new Map(), notes: [], pages: ["register", "success"] };
+  if (kind === "portal-plain") {
+    // Only an account page: the plain HTML reference for the portal (bench/portal-plain).
+    site.pages = ["portal"];
+    site.portalUrl = "/";
+  } else if (kind === "ours") {
     const rewritten = rewriteOurIndex(indexHtml.toString("utf8"));
     files.set("/index.html", Buffer.from(rewritten.html));
     site.issuePath = rewritten.backendUrl;
@@ -167,6 +245,14 @@ function makeSite(kind, name, dir, stub) {
     if (returnHtml) {
       files.set("/return.html", Buffer.from(rewriteOurIndex(returnHtml.toString("utf8")).html));
       site.routes.set(rewritten.successPath.split("?")[0], "/return.html");
+    }
+    // The account page (the portal's own bundle), served on /account as billing-server does.
+    const accountHtml = files.get("/account.html");
+    if (accountHtml) {
+      files.set("/account.html", Buffer.from(rewriteOurIndex(accountHtml.toString("utf8")).html));
+      site.routes.set("/account", "/account.html");
+      site.portalUrl = "/account";
+      site.pages.push("portal");
     }
   } else {
     site.issuePath = "/issue-billing-key";
@@ -190,6 +276,13 @@ function serve(site) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, "http://x");
     let p = decodeURIComponent(url.pathname);
+    if (req.method === "GET" && PORTAL_API[p]) {
+      site.log.push({ path: p, method: "GET", api: true });
+      const body = Buffer.from(JSON.stringify(PORTAL_API[p]));
+      res.writeHead(200, { "content-type": "application/json", "content-length": body.length, "cache-control": "no-store" });
+      res.end(body);
+      return;
+    }
     if (req.method === "POST" && p === site.issuePath) {
       req.resume();
       req.on("end", () => {
@@ -234,8 +327,20 @@ function serve(site) {
 // ---------------------------------------------------------------------------------------------
 // In-page instrumentation (an init script: runs in every new document before the page's own code)
 // ---------------------------------------------------------------------------------------------
-function initScript({ selector, pending, click }) {
+function initScript({ selector, pending, click, marker }) {
   if (window !== window.top) return;
+  if (marker) {
+    // The account page's facts on screen: the first frame after the marker text is in the page.
+    window.__portalShown = null;
+    const check = () => {
+      if (window.__portalShown !== null || !document.body || !document.body.textContent.includes(marker)) return;
+      observer.disconnect();
+      requestAnimationFrame(() => { window.__portalShown = performance.now(); });
+    };
+    const observer = new MutationObserver(check);
+    observer.observe(document, { childList: true, subtree: true, characterData: true });
+    return;
+  }
   if (pending) {
     try { sessionStorage.setItem("tossBilling.pending", JSON.stringify(pending)); } catch (e) { /* measured as a failure */ }
     // When the one-time authKey leaves the address bar (any page's replaceState/pushState that
@@ -327,7 +432,7 @@ async function untilTrue(cdp, expression, timeoutMs = 30_000) {
   }
 }
 
-async function oneRun(browser, site, which, throttle, latency, tracePath = null) {
+async function oneRun(browser, site, which, profile, tracePath = null) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   try {
     const page = await context.newPage();
@@ -335,10 +440,10 @@ async function oneRun(browser, site, which, throttle, latency, tracePath = null)
     const cdp = await context.newCDPSession(page);
     await cdp.send("Network.enable");
     await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
-    if (throttle > 1) await cdp.send("Emulation.setCPUThrottlingRate", { rate: throttle });
-    if (latency > 0) {
-      // A mobile network's round trip (bandwidth unlimited): serial requests cost one each.
-      await cdp.send("Network.emulateNetworkConditions", { offline: false, latency, downloadThroughput: -1, uploadThroughput: -1 });
+    if (profile.cpu > 1) await cdp.send("Emulation.setCPUThrottlingRate", { rate: profile.cpu });
+    if (profile.latency > 0 || profile.down > 0) {
+      // A mobile network: each request pays the round trip; bytes come at the profile's rate.
+      await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: profile.latency, downloadThroughput: profile.down, uploadThroughput: profile.up });
     }
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e.message || e)));
@@ -346,10 +451,15 @@ async function oneRun(browser, site, which, throttle, latency, tracePath = null)
       selector: site.buttonSelector,
       pending: which === "success" ? site.initPending : null,
       click: which === "register",
+      marker: which === "portal" ? PORTAL_MARKER : null,
     });
     site.log = [];
-    const url = site.origin + (which === "register" ? "/" : site.successUrl);
+    const url = site.origin + (which === "register" ? "/" : which === "portal" ? site.portalUrl : site.successUrl);
     await page.goto(url, { waitUntil: "commit", timeout: 30_000 });
+    if (which === "portal") {
+      const t = await untilTrue(cdp, "window.__portalShown");
+      return { t, errors, log: site.log };
+    }
     if (which === "register") {
       await untilTrue(cdp, "window.__billingCalls?.length > 0");
       const out = await page.evaluate(() => ({
@@ -443,8 +553,8 @@ function table(header, rows, align) {
 function sizeReport(sites, filesBySite) {
   const out = [];
   const totals = {};
-  for (const site of sites) {
-    const files = filesBySite[site.name];
+  for (const site of sites.filter((s) => s.pages.includes("register"))) {
+    const files = filesBySite[site.name] || [];
     const rows = [];
     const sum = { raw: 0, gzip: 0, br: 0 };
     for (const p of files) {
@@ -468,23 +578,29 @@ async function main() {
   for (const site of sites) for (const note of site.notes) console.log(`note (${site.name}): ${note}`);
 
   const browserLaunch = () => chromium.launch({ executablePath: args.chromium, headless: true, args: [...LAUNCH_ARGS, ...args.browserArgs] });
+  const profiles = profilesOf(args);
+  const labelOf = (key) => profiles.find((p) => p.key === key).label;
+  const perProfile = () => Object.fromEntries(profiles.map((p) => [p.key, []]));
   const results = {};
-  for (const site of sites) results[site.name] = { register: { 1: [], [args.throttle]: [] }, success: { 1: [], [args.throttle]: [] }, clicks: { 1: [], [args.throttle]: [] }, timelines: { 1: [], [args.throttle]: [] }, scrub: { 1: [], [args.throttle]: [] } };
+  for (const site of sites) results[site.name] = { register: perProfile(), success: perProfile(), portal: perProfile(), clicks: perProfile(), timelines: perProfile(), scrub: perProfile() };
+  // rounds[profile][which] = [{ siteName: t, … } per round]: what the paired ratios are made of.
+  const rounds = Object.fromEntries(profiles.map((p) => [p.key, { register: [], success: [], portal: [] }]));
   const filesBySite = {};
   const successFilesBySite = {};
+  const portalFilesBySite = {};
   const problems = [];
 
   if (args.trace) {
     mkdirSync(args.trace, { recursive: true });
     const browser = await browserLaunch();
     try {
-      for (const throttle of args.throttle > 1 ? [1, args.throttle] : [1]) {
-        for (const site of sites) {
+      for (const profile of profiles) {
+        for (const site of sites.filter((s) => s.pages.includes("register"))) {
           // A warm-up load first, untraced: as in the timed runs, the browser's own caches are warm.
-          await oneRun(browser, site, "register", throttle, args.latency);
-          const file = path.join(args.trace, `${site.name}-x${throttle}.json`);
-          const r = await oneRun(browser, site, "register", throttle, args.latency, file);
-          console.log(`\n### trace: ${site.name} @${throttle}x CPU (click first works at ${r.t.toFixed(0)} ms; button painted ${r.bench.firstPainted?.toFixed(0)}, enabled ${r.bench.firstEnabled?.toFixed(0)})\n`);
+          await oneRun(browser, site, "register", profile);
+          const file = path.join(args.trace, `${site.name}-${profile.key}.json`);
+          const r = await oneRun(browser, site, "register", profile, file);
+          console.log(`\n### trace: ${site.name} ${profile.label} (click first works at ${r.t.toFixed(0)} ms; button painted ${r.bench.firstPainted?.toFixed(0)}, enabled ${r.bench.firstEnabled?.toFixed(0)})\n`);
           console.log("```\n  start    dur  main-thread event (ms since navigation start)\n" + traceSummary(file) + "\n```");
         }
       }
@@ -498,28 +614,31 @@ async function main() {
   }
 
   if (args.only !== "sizes") {
-    const throttles = args.throttle > 1 ? [1, args.throttle] : [1];
     // One warm-up round (discarded): first launches pay for disk caches of Chromium itself.
     for (let round = 0; round <= args.runs; round++) {
       const browser = await browserLaunch();
       try {
-        for (const throttle of throttles) {
+        for (const profile of profiles) {
+          const throttle = profile.key;
+          const measured = { register: {}, success: {}, portal: {} };
           for (const site of shuffle(sites)) {
-            for (const which of ["register", "success"]) {
+            for (const which of site.pages) {
               let r;
               try {
-                r = await oneRun(browser, site, which, throttle, args.latency);
+                r = await oneRun(browser, site, which, profile);
               } catch (e) {
-                problems.push(`${site.name} ${which} x${throttle} round ${round}: ${String(e.message || e).split("\n")[0]}`);
+                problems.push(`${site.name} ${which} ${profile.key} round ${round}: ${String(e.message || e).split("\n")[0]}`);
                 continue;
               }
               const files = r.log.filter((l) => l.status === 200 && !l.stub).map((l) => l.path);
               if (which === "register" && !filesBySite[site.name]) filesBySite[site.name] = [...new Set(files)];
               if (which === "success" && !successFilesBySite[site.name]) successFilesBySite[site.name] = [...new Set(files)];
+              if (which === "portal" && !portalFilesBySite[site.name]) portalFilesBySite[site.name] = [...new Set(files.filter((f) => !PORTAL_API[f]))];
               if (r.errors.length && round === 0) problems.push(`${site.name} ${which}: page errors: ${[...new Set(r.errors)].join("; ")}`);
               if (which === "success" && !r.log.some((l) => l.method === "POST")) problems.push(`${site.name} success: no POST reached the server`);
               if (round === 0) continue;
               results[site.name][which][throttle].push(r.t);
+              measured[which][site.name] = r.t;
               if (which === "success") results[site.name].scrub[throttle].push(r.scrubbed);
               if (which === "register") {
                 results[site.name].clicks[throttle].push(r.bench);
@@ -527,6 +646,7 @@ async function main() {
               }
             }
           }
+          if (round > 0) for (const which of Object.keys(measured)) rounds[throttle][which].push(measured[which]);
         }
       } finally {
         await browser.close();
@@ -543,7 +663,7 @@ async function main() {
   const sizes = sizeReport(sites, filesBySite);
   lines.push("## Bytes on the wire\n");
   lines.push(sizes.text);
-  const sizeRows = sites.map((s) => [s.name, fmt(sizes.totals[s.name].raw), fmt(sizes.totals[s.name].gzip), `**${fmt(sizes.totals[s.name].br)}**`]);
+  const sizeRows = sites.filter((s) => sizes.totals[s.name]).map((s) => [s.name, fmt(sizes.totals[s.name].raw), fmt(sizes.totals[s.name].gzip), `**${fmt(sizes.totals[s.name].br)}**`]);
   lines.push("### Totals (registration page, SDK excluded)\n");
   lines.push(table(["page", "raw", "gzip", "brotli (on the wire)"], sizeRows, ["l", "r", "r", "r"]));
   lines.push("");
@@ -557,43 +677,48 @@ async function main() {
   }
 
   if (args.only !== "sizes") {
-    const ths = Object.keys(results[sites[0].name].register).map(Number).sort((a, b) => a - b);
+    const ths = profiles.map((p) => p.key);
     const stat = (xs) => xs.length ? `${median(xs).toFixed(0)} (${quantile(xs, 0.25).toFixed(0)}–${quantile(xs, 0.75).toFixed(0)})` : "n/a";
     lines.push(`\n## Times, ms since navigation start: median (p25–p75) of ${args.runs} fresh-profile runs per cell${args.latency ? `, ${args.latency} ms added to every request` : ""}\n`);
     const header = ["page"];
-    for (const th of ths) header.push(`click first works${th > 1 ? ` @${th}x CPU` : ""}`);
-    for (const th of ths) header.push(`success: POST starts${th > 1 ? ` @${th}x CPU` : ""}`);
+    for (const th of ths) header.push(`click first works (${labelOf(th)})`);
+    for (const th of ths) header.push(`success: POST starts (${labelOf(th)})`);
+    for (const th of ths) header.push(`account: facts on screen (${labelOf(th)})`);
     const rows = sites.map((s) => [s.name,
       ...ths.map((th) => stat(results[s.name].register[th])),
-      ...ths.map((th) => stat(results[s.name].success[th]))]);
+      ...ths.map((th) => stat(results[s.name].success[th])),
+      ...ths.map((th) => stat(results[s.name].portal[th]))]);
     lines.push(table(header, rows, ["l", ...header.slice(1).map(() => "r")]));
-    if (results.react) {
-      lines.push("\nratio of medians to react (below 1 = faster than react):");
-      for (const s of sites.filter((x) => x.kind === "ours")) {
-        for (const th of ths) {
-          const r1 = median(results[s.name].register[th]) / median(results.react.register[th]);
-          const r2 = median(results[s.name].success[th]) / median(results.react.success[th]);
-          lines.push(`- ${s.name} @${th}x CPU: click first works ${r1.toFixed(2)}, success POST starts ${r2.toFixed(2)}`);
-        }
+    lines.push("\n## Paired ratios: median of the per-round ratios (ours ÷ theirs, measured in the same round) [95% bootstrap interval]\n");
+    lines.push("Below 1 = ours is faster. A goal is met when the interval's upper end is under it.\n");
+    const pairRows = [];
+    for (const s of sites.filter((x) => x.kind === "ours")) {
+      for (const th of ths) {
+        const ratio = (which, other) => (results[other] ? bootstrapMedian(perRoundRatios(rounds[th][which], s.name, other)) : null);
+        pairRows.push([`${s.name} (${labelOf(th)})`,
+          ratioText(ratio("register", "react")), ratioText(ratio("success", "react")),
+          ratioText(ratio("register", "vanilla")),
+          ratioText(ratio("portal", "portal-plain"), 1.3)]);
       }
     }
+    lines.push(table(["page, profile", "click first works ÷ react", "success POST starts ÷ react", "click first works ÷ plain HTML", "account facts on screen ÷ plain HTML"], pairRows, ["l", "r", "r", "r", "r"]));
     lines.push(`\n## The authKey in the address bar: ms from navigation start until the page takes it out\n`);
     lines.push("(median (p25–p75) of the success-page runs; \"never\" when the page leaves it there)\n");
     const scrubRows = sites.map((s) => [s.name, ...ths.map((th) => {
       const xs = results[s.name].scrub[th].filter((x) => x !== null && x !== undefined);
       return xs.length === results[s.name].scrub[th].length && xs.length ? stat(xs) : xs.length ? `${stat(xs)}, never in ${results[s.name].scrub[th].length - xs.length} runs` : "never";
     })]);
-    lines.push(table(["page", ...ths.map((th) => `authKey visible until${th > 1 ? ` @${th}x CPU` : ""}`)], scrubRows, ["l", ...ths.map(() => "r")]));
+    lines.push(table(["page", ...ths.map((th) => `authKey visible until (${labelOf(th)})`)], scrubRows, ["l", ...ths.map(() => "r")]));
     lines.push(`\n## Clicks before the first working one (every 5 ms from navigation start), all runs\n`);
     const crow = [];
-    for (const s of sites) {
+    for (const s of sites.filter((x) => x.pages.includes("register"))) {
       for (const th of ths) {
         const all = results[s.name].clicks[th];
         const sum = (k) => all.reduce((n, b) => n + (b ? b[k] : 0), 0);
         const seen = all.map((b) => b && b.firstSeen).filter((x) => x !== null && x !== undefined);
         const enabled = all.map((b) => b && b.firstEnabled).filter((x) => x !== null && x !== undefined);
         const painted = all.map((b) => b && b.firstPainted).filter((x) => x !== null && x !== undefined);
-        crow.push([`${s.name} @${th}x`, fmt(sum("none")), fmt(sum("disabled")), `**${fmt(sum("lost"))}**`,
+        crow.push([`${s.name} ${labelOf(th)}`, fmt(sum("none")), fmt(sum("disabled")), `**${fmt(sum("lost"))}**`,
           painted.length ? median(painted).toFixed(0) : "n/a",
           seen.length ? median(seen).toFixed(0) : "n/a", enabled.length ? median(enabled).toFixed(0) : "n/a"]);
       }
@@ -607,7 +732,7 @@ async function main() {
       for (const s of sites.filter((x) => x.kind === "ours")) {
         for (const th of ths) {
           const cls = results[s.name].clicks[th].map((b) => (b && b.cls) || 0);
-          lines.push(`- ${s.name} @${th}x CPU: button first painted ${(painted(s.name, th) / painted("vanilla", th)).toFixed(2)}× the plain HTML page's, first found by a click ${(shown(s.name, th) / shown("vanilla", th)).toFixed(2)}×; layout shift (CLS) median ${median(cls).toFixed(3)}, max ${Math.max(...cls).toFixed(3)}`);
+          lines.push(`- ${s.name} ${labelOf(th)}: button first painted ${(painted(s.name, th) / painted("vanilla", th)).toFixed(2)}× the plain HTML page's, first found by a click ${(shown(s.name, th) / shown("vanilla", th)).toFixed(2)}×; layout shift (CLS) median ${median(cls).toFixed(3)}, max ${Math.max(...cls).toFixed(3)}`);
         }
       }
     }
@@ -618,7 +743,7 @@ async function main() {
     }
   }
   if (args.only !== "sizes") {
-    const ths = Object.keys(results[sites[0].name].register).map(Number).sort((a, b) => a - b);
+    const ths = profiles.map((p) => p.key);
     lines.push("\n## Where the time goes on the registration page (medians, ms since navigation start)\n");
     lines.push("When each file was requested and when it had arrived (Resource Timing), then the button's milestones.\n");
     for (const s of sites) {
@@ -644,7 +769,7 @@ async function main() {
         const enabled = runs.map((r) => r.bench && r.bench.firstEnabled).filter((x) => x !== null && x !== undefined);
         const painted = runs.map((r) => r.bench && r.bench.firstPainted).filter((x) => x !== null && x !== undefined);
         out.push(["button first painted", "", ms(painted)], ["button first found by a click", "", ms(seen)], ["button first enabled", "", ms(enabled)], ["click first works", "", ms(runs.map((r) => r.t))]);
-        lines.push(`### ${s.name} @${th}x CPU\n`);
+        lines.push(`### ${s.name} ${labelOf(th)}\n`);
         lines.push(table(["file or milestone", "requested", "arrived / happened"], out, ["l", "r", "r"]));
         lines.push("");
       }
@@ -656,7 +781,7 @@ async function main() {
   }
   const text = lines.join("\n");
   console.log(text);
-  if (args.json) writeFileSync(args.json, JSON.stringify({ results, sizes: sizes.totals, files: filesBySite, problems }, null, 2));
+  if (args.json) writeFileSync(args.json, JSON.stringify({ results, rounds, sizes: sizes.totals, files: filesBySite, portalFiles: portalFilesBySite, problems }, null, 2));
   for (const site of sites) site.server.close();
   if (problems.some((p) => !p.includes("page errors"))) process.exitCode = 1;
 }

@@ -5,7 +5,12 @@
 #     (brotli, the Toss SDK excluded), for our page and the two references;
 #   - time from navigation start until a click on the button (repeated every 5 ms) first results
 #     in a requestBillingAuth call, median over RUNS fresh-profile runs in headless Chromium,
-#     unthrottled and at THROTTLE x CPU; the same for the success page until the hand-off POST starts;
+#     unthrottled, at THROTTLE x CPU and on a phone (MOBILE=1: 4x CPU, 150 ms round trip,
+#     1.6 Mbit/s); the same for the success page until the hand-off POST starts, and for the
+#     account page (the portal) until its facts are on screen, against bench/portal-plain (a plain
+#     HTML page doing the same GET);
+#   - each of our times against the reference loaded in the same round: the median of those
+#     per-round ratios with a 95% bootstrap interval (a goal is met when the upper end is under it);
 #   - clicks before ready: on no button / on the disabled, visibly busy button / "lost" (the button
 #     looked ready and nothing happened);
 #   - where the wasm's bytes go, by crate and by function (twiggy, on a build that keeps names).
@@ -14,8 +19,8 @@
 #   RUNS=5 scripts/bench.sh                # quicker, noisier
 #   BENCH_SKIP_BUILD=1 scripts/bench.sh    # reuse the last builds in $BENCH_OUT
 #
-# Settings (environment): RUNS (15), THROTTLE (4), LATENCY (0: ms added to every request, e.g. 40
-# for a mobile network's round trip), BENCH_OUT (target/bench: builds, copies of the
+# Settings (environment): RUNS (15), THROTTLE (4), MOBILE (1: the phone profile too; 0 to skip),
+# LATENCY (0: ms added to every request of the other profiles), BENCH_OUT (target/bench: builds, copies of the
 # reference pages, report.md, results.json), SHARED_BENCH (../shared/bench: the reference pages and
 # sdk-stub.js, used where they are; nothing is copied into the repository), CHROMIUM
 # (/usr/bin/chromium), CARGO_TARGET_DIR (target).
@@ -26,6 +31,7 @@ root=$PWD
 RUNS=${RUNS:-15}
 THROTTLE=${THROTTLE:-4}
 LATENCY=${LATENCY:-0}
+MOBILE=${MOBILE:-1}
 BENCH_OUT=${BENCH_OUT:-$root/target/bench}
 SHARED_BENCH=${SHARED_BENCH:-$root/../shared/bench}
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -92,13 +98,16 @@ report=$BENCH_OUT/report.md
 {
   echo "# Checkout size and speed ($(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+changes'))"
   echo
-  echo "Command: \`RUNS=$RUNS THROTTLE=$THROTTLE LATENCY=$LATENCY scripts/bench.sh\`; $("$CHROMIUM" --version 2>/dev/null | head -1), $(nproc) cores."
+  echo "Command: \`RUNS=$RUNS THROTTLE=$THROTTLE MOBILE=$MOBILE LATENCY=$LATENCY scripts/bench.sh\`; $("$CHROMIUM" --version 2>/dev/null | head -1), $(nproc) cores."
   echo
 } > "$report"
 
-step "browser runs: ours, react, vanilla interleaved ($RUNS rounds x 2 throttles)"
+mobile_arg=()
+[[ "$MOBILE" == 1 ]] && mobile_arg=(--mobile)
+step "browser runs: ours, react, vanilla, the plain account page interleaved ($RUNS rounds per profile)"
 node bench/bench.mjs \
   --page "ours=$dist" --page "react=$ref/react/dist" --page "vanilla=$ref/vanilla" \
+  --page "portal-plain=$root/bench/portal-plain" "${mobile_arg[@]}" \
   --stub "$SHARED_BENCH/sdk-stub.js" --runs "$RUNS" --throttle "$THROTTLE" --latency "$LATENCY" --chromium "$CHROMIUM" \
   --json "$BENCH_OUT/results.json" | tee -a "$report"
 status=${PIPESTATUS[0]}

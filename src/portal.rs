@@ -83,24 +83,31 @@ async fn load(config: &Config) -> Shown {
         };
     };
     let can = actions(Some(&subscription));
-    let charges_url = [config.subscription_url.as_str(), "/charges"].concat();
-    let charges = get(config, &charges_url)
-        .await
-        .ok()
-        .flatten()
-        .map(|f| js_data::charges(&f))
-        .unwrap_or_default();
-    let plans = if can.switch_plan {
+    // The rest at once, not one after another: on a phone's network each is a round trip.
+    let charges = async {
+        let url = [config.subscription_url.as_str(), "/charges"].concat();
+        get(config, &url)
+            .await
+            .ok()
+            .flatten()
+            .map(|f| js_data::charges(&f))
+            .unwrap_or_default()
+    };
+    let plans = async {
+        if !can.switch_plan {
+            return vec![];
+        }
         get(config, &config.plans_url)
             .await
             .ok()
             .flatten()
             .map(|f| js_data::plans(&f))
             .unwrap_or_default()
-    } else {
-        vec![]
     };
-    let cancel = if can.cancel {
+    let cancel = async {
+        if !can.cancel {
+            return vec![];
+        }
         let url = [config.subscription_url.as_str(), "/cancel/preview"].concat();
         get(config, &url)
             .await
@@ -108,9 +115,8 @@ async fn load(config: &Config) -> Shown {
             .flatten()
             .map(|f| cancel_options(js_data::cancel_preview(&f)))
             .unwrap_or_default()
-    } else {
-        vec![]
     };
+    let (charges, plans, cancel) = futures::join!(charges, plans, cancel);
     Shown::Loaded(Box::new(Loaded {
         subscription,
         charges,

@@ -783,6 +783,11 @@ story!(
         c.click("Open").await?;
         let done_rows = "return [...document.querySelectorAll('#attempts tbody tr')].filter((r) => r.textContent.includes('DONE')).length;";
         c.wait_until("the first charge, DONE", &done_rows.replace("return ", "return 1 <= ")).await?;
+        // What the customer's account page says, next to the operator's view of it.
+        c.see("What the customer sees").await?;
+        let told = c.run("return document.querySelector('#customer-view').textContent;", vec![]).await?;
+        let told = told.as_str().unwrap_or_default();
+        ensure!(told.contains("Next charge") && told.contains("· 9,900원") && told.contains("Pending changenone"), "the customer's facts: {told}");
         c.snapshot_of_our_own_page("operator-first-charge").await?;
         c.click("Move to the next charge").await?;
         c.wait_until("the second month's charge, DONE", &done_rows.replace("return ", "return 2 <= ")).await?;

@@ -85,6 +85,26 @@ async function renderRefunds() {
   );
 }
 
+// The customer's account page's facts, from the subscription view both pages share: what they
+// are told about the next charge and a pending change (and whether they can answer it now).
+function renderCustomerView(s) {
+  const won = (n) => `${Number(n).toLocaleString("ko-KR")}원`;
+  const change = s.pendingChange;
+  const facts = [
+    ["Plan", `${s.plan?.name ?? "?"} · ${won(s.amount)}`],
+    ["Status", s.cancelAtPeriodEnd ? `${s.status}, ending ${when(s.endsAt)}` : s.status],
+    ["Next charge", s.nextCharge ? `${when(s.nextCharge.at)} · ${won(s.nextCharge.amount)}` : "none promised"],
+    ["Card", s.card ? `${s.card.company ?? ""} ${s.card.number ?? ""}`.trim() : "none"],
+    ["Pending change", change
+      ? `${change.kind} ${won(change.priceBefore)} → ${won(change.priceAfter)} from ${change.effectiveDate}; ${change.needsConsent ? (change.answerable ? "asked now (동의/거부 shown)" : "told, asked when its consent window opens") : "no answer needed"}`
+      : "none"],
+  ];
+  $("#customer-view").replaceChildren(...facts.flatMap(([k, v]) => [
+    Object.assign(document.createElement("dt"), { textContent: k }),
+    Object.assign(document.createElement("dd"), { textContent: v }),
+  ]));
+}
+
 async function renderDetail() {
   if (state.selected == null) return;
   const { subscription, attempts, charges, changes, consents, events } = await api(`/api/admin/subscriptions/${state.selected}`);
@@ -92,6 +112,7 @@ async function renderDetail() {
   await renderRefunds();
   $("#detail").hidden = false;
   $("#detail-title").textContent = `Subscription #${subscription.id} · ${subscription.status}`;
+  renderCustomerView(subscription);
   const live = ["TRIALING", "INCOMPLETE", "ACTIVE", "PAST_DUE"].includes(subscription.status);
   for (const id of ["#retry", "#cancel-end", "#cancel-now", "#period-used"]) $(id).disabled = !live;
   $("#attempts tbody").replaceChildren(
