@@ -186,6 +186,9 @@ function rewriteOurIndex(html) {
   config.sdkUrl = STUB_PATH;
   config.customerKey = CUSTOMER_KEY;
   delete config.customerKeyUrl;
+  // The demo's checkout session (planId → GET /api/checkout) needs billing-server; the bench
+  // measures the page with its customerKey given inline, as before checkout sessions.
+  delete config.planId;
   let out = html.replace(CONFIG_BLOCK, (_, open, _body, close) => `${open}${JSON.stringify(config)}${close}`);
   const notes = [];
   if (oldSdk) {
