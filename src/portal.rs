@@ -70,6 +70,25 @@ async fn get(config: &Config, url: &str) -> Result<Option<js_data::Fields>, ()> 
     }
 }
 
+/// What the portal shows beside the subscription, read from one GET when `wanted`: empty when
+/// not wanted or not loaded (the subscription itself still shows; an action is simply not offered).
+async fn extra<T: Default>(
+    config: &Config,
+    wanted: bool,
+    url: &str,
+    read: impl FnOnce(&js_data::Fields) -> T,
+) -> T {
+    if !wanted {
+        return T::default();
+    }
+    get(config, url)
+        .await
+        .ok()
+        .flatten()
+        .map(|f| read(&f))
+        .unwrap_or_default()
+}
+
 /// Loads the subscription and, with it, what its actions need.
 async fn load(config: &Config) -> Shown {
     let Ok(found) = get(config, &config.subscription_url).await else {
@@ -84,39 +103,15 @@ async fn load(config: &Config) -> Shown {
     };
     let can = actions(Some(&subscription));
     // The rest at once, not one after another: on a phone's network each is a round trip.
-    let charges = async {
-        let url = [config.subscription_url.as_str(), "/charges"].concat();
-        get(config, &url)
-            .await
-            .ok()
-            .flatten()
-            .map(|f| js_data::charges(&f))
-            .unwrap_or_default()
-    };
-    let plans = async {
-        if !can.switch_plan {
-            return vec![];
-        }
-        get(config, &config.plans_url)
-            .await
-            .ok()
-            .flatten()
-            .map(|f| js_data::plans(&f))
-            .unwrap_or_default()
-    };
-    let cancel = async {
-        if !can.cancel {
-            return vec![];
-        }
-        let url = [config.subscription_url.as_str(), "/cancel/preview"].concat();
-        get(config, &url)
-            .await
-            .ok()
-            .flatten()
-            .map(|f| cancel_options(js_data::cancel_preview(&f)))
-            .unwrap_or_default()
-    };
-    let (charges, plans, cancel) = futures::join!(charges, plans, cancel);
+    let charges_url = [config.subscription_url.as_str(), "/charges"].concat();
+    let preview_url = [config.subscription_url.as_str(), "/cancel/preview"].concat();
+    let (charges, plans, cancel) = futures::join!(
+        extra(config, true, &charges_url, js_data::charges),
+        extra(config, can.switch_plan, &config.plans_url, js_data::plans),
+        extra(config, can.cancel, &preview_url, |f| {
+            cancel_options(js_data::cancel_preview(f))
+        }),
+    );
     Shown::Loaded(Box::new(Loaded {
         subscription,
         charges,

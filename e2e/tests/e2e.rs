@@ -811,6 +811,29 @@ async fn register_the_test_card(c: &Customer, title: &str) -> Step {
     c.see(title).await
 }
 
+/// The operator announces premium-monthly at 12,900원, effective 40 days from the test clock's now
+/// (past the law's 30-day notice, so the change is told at once and asked about later).
+async fn announce_premium_rise_to_12_900_in_40_days(c: &Customer) -> Step {
+    let (_, clock) = c.shop.admin("GET", "/api/admin/clock", None).await?;
+    let now_ms = clock["nowMs"].as_i64().ok_or("no clock")?;
+    let effective = c
+        .run(
+            "return new Date(arguments[0]).toISOString();",
+            vec![json!(now_ms + 40 * 86_400_000)],
+        )
+        .await?;
+    let (status, body) = c
+        .shop
+        .admin(
+            "PATCH",
+            "/api/admin/plans/premium-monthly",
+            Some(json!({"amount": 12_900, "effectiveAt": effective})),
+        )
+        .await?;
+    ensure_eq!(status, 200, "announcing the rise: {body}");
+    Ok(())
+}
+
 /// A JSON answer of the customer API, fetched by the page (the visitor's cookie).
 async fn customer_api(c: &Customer, path: &str) -> Step<serde_json::Value> {
     c.run(
@@ -924,16 +947,7 @@ story!(
         c.see("No refund").await?;
         c.snapshot_for_docs("portal-en", "en-portal").await?;
 
-        let (_, clock) = c.shop.admin("GET", "/api/admin/clock", None).await?;
-        let now_ms = clock["nowMs"].as_i64().ok_or("no clock")?;
-        let effective = c
-            .run("return new Date(arguments[0]).toISOString();", vec![json!(now_ms + 40 * 86_400_000)])
-            .await?;
-        let (status, body) = c
-            .shop
-            .admin("PATCH", "/api/admin/plans/premium-monthly", Some(json!({"amount": 12_900, "effectiveAt": effective})))
-            .await?;
-        ensure_eq!(status, 200, "announcing the rise: {body}");
+        announce_premium_rise_to_12_900_in_40_days(&c).await?;
         c.shop.move_clock_days(33).await?;
         account_shows(&c, "May we charge you on these terms?").await?;
         c.see("New price").await?;
@@ -983,16 +997,7 @@ story!(
     Visit::default(),
     |c| {
         register_the_test_card(&c, SUBSCRIBED).await?;
-        let (_, clock) = c.shop.admin("GET", "/api/admin/clock", None).await?;
-        let now_ms = clock["nowMs"].as_i64().ok_or("no clock")?;
-        let effective = c
-            .run("return new Date(arguments[0]).toISOString();", vec![json!(now_ms + 40 * 86_400_000)])
-            .await?;
-        let (status, body) = c
-            .shop
-            .admin("PATCH", "/api/admin/plans/premium-monthly", Some(json!({"amount": 12_900, "effectiveAt": effective})))
-            .await?;
-        ensure_eq!(status, 200, "announcing the rise: {body}");
+        announce_premium_rise_to_12_900_in_40_days(&c).await?;
 
         // Announced, not yet answerable: told, not asked.
         c.open("/account").await?;
