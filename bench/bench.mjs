@@ -677,6 +677,11 @@ async function main() {
       const t = (successFilesBySite[site.name] || []).reduce((n, p) => n + site.assets.get(p).br.length, 0);
       lines.push(`${site.name} success page loads ${successFilesBySite[site.name].join(", ")}: ${fmt(t)} bytes brotli.`);
     }
+    if (portalFilesBySite[site.name]) {
+      const t = portalFilesBySite[site.name].reduce((n, p) => n + site.assets.get(p).br.length, 0);
+      const goal = site.kind === "ours" ? ` (goal ≤ 40 KB = 40,960: ${t <= 40_960 ? "met" : "NOT met"})` : "";
+      lines.push(`${site.name} account page loads ${portalFilesBySite[site.name].join(", ")}: ${fmt(t)} bytes brotli${goal}.`);
+    }
   }
 
   if (args.only !== "sizes") {
