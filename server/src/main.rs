@@ -1,28 +1,21 @@
 //! `billing-server`: the reference backend (`serve`, the default) or the Toss simulator alone
-//! (`simulate`). Settings come from the environment: `billing-server --help`.
+//! (`simulate`). Settings come from the environment, as declared in `settings::SettingsArgs`:
+//! `billing-server --help`.
 
-use billing_server::settings::{LogFormat, ENV_HELP};
-use billing_server::Settings;
+use billing_server::settings::{self, LogArgs, LogFormat, SettingsArgs};
 
 /// Logs on stderr: human text, or with `LOG_FORMAT=json` one JSON object per line
 /// (`timestamp`, `level`, `fields.message`, `target`, and the spans with their fields — the
-/// request's `request_id` among them).
-fn init_logs() {
-    let format = match billing_server::settings::log_format_from_env() {
-        Ok(format) => format,
-        Err(e) => {
-            eprintln!("billing-server: refusing to start: {e}");
-            std::process::exit(2);
-        }
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+/// request's `request_id` among them); `RUST_LOG` filters them.
+fn init_logs(logs: &LogArgs) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&logs.rust_log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs
+    match logs.log_format {
+        LogFormat::Text => subscriber.init(),
+        LogFormat::Json => subscriber
             .json()
             .with_current_span(true)
             .with_span_list(true)
@@ -30,32 +23,36 @@ fn init_logs() {
     }
 }
 
+/// Stops with the refusal: it names the variable, never its value.
+fn refuse(e: impl std::fmt::Display) -> ! {
+    eprintln!("billing-server: refusing to start: {e}");
+    std::process::exit(2);
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        print!("{ENV_HELP}");
+        print!("{}", settings::help());
         return;
     }
-    init_logs();
     match args.first().map(String::as_str) {
-        None | Some("serve") if args.len() <= 1 => serve().await,
-        Some("simulate") if args.len() == 1 => simulate().await,
-        _ => {
-            eprintln!("billing-server: unknown arguments {args:?}; see billing-server --help");
-            std::process::exit(2);
+        Some("simulate") if args.len() == 1 => {
+            init_logs(&LogArgs::from_env().unwrap_or_else(|e| refuse(e)));
+            simulate().await
         }
+        Some("simulate") => {
+            refuse("billing-server simulate takes no arguments; see billing-server --help")
+        }
+        Some("serve") => serve(&args[1..]).await,
+        _ => serve(&args).await,
     }
 }
 
-async fn serve() {
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("billing-server: refusing to start: {e}");
-            std::process::exit(2);
-        }
-    };
+async fn serve(flags: &[String]) {
+    let parsed = SettingsArgs::from_env(flags).unwrap_or_else(|e| refuse(e));
+    init_logs(&parsed.logs);
+    let settings = parsed.resolve().unwrap_or_else(|e| refuse(e));
     tracing::info!(mode = ?settings.mode, database = %settings.database.redacted(), "starting");
     // Listening for SIGTERM from here on: a stop during start-up or right after "listening" drains.
     let stop_requested = billing_server::serve::shutdown_signal();

@@ -21,6 +21,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::charge::ChargeSettings;
 use crate::clock::{Clock, Millis};
@@ -340,9 +341,26 @@ impl Refunds {
         Ok(count)
     }
 
-    /// One run of a claimed refund, its lease renewed while it runs. Returns the row as this run
-    /// settled it, if it did.
+    /// One run of a claimed refund, its lease renewed while it runs, in a span (and as the
+    /// request) of the request that asked for it, whoever started the run. Returns the row as
+    /// this run settled it, if it did.
     async fn run(self, row: RefundRow) -> Option<RefundRow> {
+        let span = tracing::info_span!(
+            parent: None,
+            "refund",
+            refund = row.id.as_str(),
+            request_id = tracing::field::Empty,
+        );
+        if let Some(id) = &row.request_id {
+            span.record("request_id", id.as_str());
+        }
+        let request = row.request_id.clone();
+        crate::request_id::scope(request, self.run_leased(row))
+            .instrument(span)
+            .await
+    }
+
+    async fn run_leased(self, row: RefundRow) -> Option<RefundRow> {
         let id = row.id.clone();
         let heartbeat = lease::renew_while_running(
             self.0.store.clone(),

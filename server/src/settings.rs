@@ -1,4 +1,11 @@
-//! Settings, from environment variables (`billing-server --help` lists them). Production fails
+//! Settings, from environment variables. Each is declared once, in [`SettingsArgs`] (clap's
+//! derive with its `env` support): its variable, its default, its type (the value parser that
+//! refuses what cannot be used) and its help. `billing-server --help` ([`help`]) and the README's
+//! settings table ([`settings_table`], checked by a test) are generated from that declaration.
+//!
+//! Three steps: the values are parsed one by one ([`SettingsArgs::from_lookup`]), resolved into
+//! [`Settings`] (the defaults that depend on the mode or on another setting, the key files read),
+//! and checked as a whole by [`Settings::check`], the one place of the rules that keep production
 //! closed: a setting that would move real money with a test key, keep billing keys under a key the
 //! operator never chose, or leave the simulator or a movable clock next to a live key stops the
 //! server at start-up with a message that names the variable, never its value.
@@ -83,7 +90,7 @@ pub fn check_webhook_path(path: &str) -> Result<(), &'static str> {
 }
 
 /// What this server is for; decides what may be left to defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
     /// Offline: the simulator is the Toss API, every default works, the clock can be moved.
     Demo,
@@ -147,7 +154,7 @@ pub enum IdentitySource {
 }
 
 /// Who may read `GET /metrics` (`METRICS`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum MetricsAccess {
     /// Nobody: 404.
     Off,
@@ -158,21 +165,12 @@ pub enum MetricsAccess {
 }
 
 /// How log lines are written (`LOG_FORMAT`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     /// Human text (the default).
     Text,
     /// One JSON object per line (tracing-subscriber's JSON layer).
     Json,
-}
-
-/// `LOG_FORMAT` (read before the other settings: logging starts first).
-pub fn log_format_from_env() -> Result<LogFormat, SettingsError> {
-    match std::env::var("LOG_FORMAT").ok().as_deref().map(str::trim) {
-        None | Some("") | Some("text") => Ok(LogFormat::Text),
-        Some("json") => Ok(LogFormat::Json),
-        Some(_) => Err(invalid("LOG_FORMAT", "must be text or json")),
-    }
 }
 
 /// Request limits against slow and greedy clients.
@@ -302,10 +300,14 @@ pub enum SettingsError {
     #[error("{name}: {problem}")]
     Invalid {
         /// The variable.
-        name: &'static str,
+        name: String,
         /// What is wrong.
         problem: String,
     },
+    /// Command-line arguments that are not settings (clap's own message: it quotes only what was
+    /// typed on the command line, never a variable's value).
+    #[error("{0}")]
+    Arguments(String),
     /// Test or live mode without an explicit secret key.
     #[error("BILLING_MODE={0} needs TOSS_SECRET_KEY or TOSS_SECRET_KEY_FILE: the public docs key is for the offline demo only")]
     SecretKeyRequired(&'static str),
@@ -323,140 +325,664 @@ pub enum SettingsError {
     DemoNotLocal,
 }
 
-fn invalid(name: &'static str, problem: impl Into<String>) -> SettingsError {
+fn invalid(name: &str, problem: impl Into<String>) -> SettingsError {
     SettingsError::Invalid {
-        name,
+        name: name.to_owned(),
         problem: problem.into(),
     }
 }
 
-/// Every variable, for `--help`.
-pub const ENV_HELP: &str = "\
-billing-server: reference merchant backend for the TossPayments billing (자동결제) flow.
+/// Every setting, declared once: the variable (`env`), the default, the type and its value
+/// parser, and the help (the doc comment). A flag per setting comes with it (`--port 8080`, the
+/// same as `PORT=8080`; a flag wins), but the environment is the interface. Secrets are
+/// `hide_env_values`: `--help` never prints them, and their type is [`Secret`], whose `Debug` is
+/// redacted. A default that depends on the mode or on another setting is `None` here and
+/// resolved by [`SettingsArgs::resolve`]; its help says what it is.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "billing-server",
+    about = "billing-server: reference merchant backend for the TossPayments billing (자동결제) flow.",
+    override_usage = "billing-server [serve]     serve the API (and the frontend, and in demo mode the simulator)\n       \
+                      billing-server simulate   run only the offline Toss API simulator (its own process, own SQLite)\n       \
+                      billing-server --help",
+    after_help = "Every setting is an environment variable (server/README.md, \"Settings\", explains each); \
+                  the flag of the same name overrides it.",
+    args_override_self = true,
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
+pub struct SettingsArgs {
+    /// What this server is for: demo (offline, simulator), test (Toss's test environment), live.
+    #[arg(
+        long,
+        env = "BILLING_MODE",
+        default_value = "demo",
+        help_heading = "Server"
+    )]
+    pub billing_mode: Mode,
+    /// Port to listen on (0: any free port).
+    #[arg(long, env = "PORT", default_value = "8080", value_parser = number::<0, 65_535>, help_heading = "Server")]
+    pub port: u64,
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDRESS", default_value = "127.0.0.1", value_parser = ip_address, help_heading = "Server")]
+    pub bind_address: IpAddr,
+    /// SQLite file, or postgres://user@host/db.
+    #[arg(long, env = "DATABASE_URL", default_value = "data/billing.sqlite", value_parser = database_url, help_heading = "Server")]
+    pub database_url: DatabaseUrl,
+    /// The old name of DATABASE_URL (used when DATABASE_URL is not set).
+    #[arg(long, env = "DATABASE_PATH", value_parser = database_url, hide = true)]
+    pub database_path: Option<DatabaseUrl>,
+    /// The built frontend to serve.
+    #[arg(
+        long,
+        env = "DIST_DIR",
+        default_value = "dist",
+        help_heading = "Server"
+    )]
+    pub dist_dir: PathBuf,
+    /// This instance's name in work leases; the same name after a restart takes its work back at
+    /// once (up to 100 visible characters; default: hostname:port).
+    #[arg(long, env = "INSTANCE_ID", value_parser = instance_id, help_heading = "Server")]
+    pub instance_id: Option<String>,
 
-Usage:
-  billing-server            serve the API (and the frontend, and in demo mode the simulator)
-  billing-server simulate   run only the offline Toss API simulator (its own process, own SQLite)
-  billing-server --help
+    /// Toss secret key (test_sk_… or live_sk_…); required in test and live mode (demo: the public
+    /// docs key).
+    #[arg(long, env = "TOSS_SECRET_KEY", hide_env_values = true, value_parser = secret, help_heading = "Toss")]
+    pub toss_secret_key: Option<Secret>,
+    /// A file holding the Toss secret key (used when TOSS_SECRET_KEY is not set).
+    #[arg(long, env = "TOSS_SECRET_KEY_FILE", help_heading = "Toss")]
+    pub toss_secret_key_file: Option<PathBuf>,
+    /// Toss API base URL (demo: the simulator on this server; test and live:
+    /// https://api.tosspayments.com).
+    #[arg(long, env = "TOSS_API_BASE", value_parser = http_url, help_heading = "Toss")]
+    pub toss_api_base: Option<String>,
+    /// on|off: mount the simulator at /__toss-sim (demo: on, unless TOSS_API_BASE is set; never
+    /// in live mode).
+    #[arg(long, env = "TOSS_SIMULATOR", value_parser = on_off, help_heading = "Toss")]
+    pub toss_simulator: Option<bool>,
+    /// The mounted simulator's SQLite file (default: simulator.sqlite next to a SQLite database,
+    /// else data/simulator.sqlite).
+    #[arg(long, env = "SIMULATOR_DATABASE", help_heading = "Toss")]
+    pub simulator_database: Option<PathBuf>,
+    /// One Toss call, in milliseconds.
+    #[arg(long, env = "TOSS_TIMEOUT_MS", default_value = "10000", value_parser = number::<100, 120_000>, help_heading = "Toss")]
+    pub toss_timeout_ms: u64,
+    /// Same-key retries within one run of an exchange, charge or refund before the reconciler
+    /// takes over.
+    #[arg(long, env = "TOSS_QUICK_RETRIES", default_value = "2", value_parser = number::<0, 10>, help_heading = "Toss")]
+    pub toss_quick_retries: u64,
 
-Configuration comes from environment variables (server/README.md explains each):
-  BILLING_MODE                demo (default) | test | live
-  PORT, BIND_ADDRESS          listen address (default 127.0.0.1:8080; PORT=0 picks a free port)
-  DATABASE_URL                SQLite file (default data/billing.sqlite) or postgres://user@host/db
-  DIST_DIR                    built frontend to serve (default dist)
-  TOSS_SECRET_KEY[_FILE]      Toss secret key; required in test and live mode (demo: the docs key)
-  TOSS_API_BASE               Toss API (default: demo = the simulator on this server;
-                              test and live = https://api.tosspayments.com)
-  TOSS_SIMULATOR              on|off: mount the simulator at /__toss-sim (never in live mode)
-  SIMULATOR_DATABASE          the simulator's SQLite file (default data/simulator.sqlite)
-  TOSS_TIMEOUT_MS             one Toss call (default 10000)
-  TOSS_QUICK_RETRIES          retries within one run before the reconciler takes over (default 2)
-  BILLING_KEY_ENCRYPTION_KEY[_FILE]
-                              id:base64-of-32-bytes[,older ids…]; required in test and live mode
-                              (demo: generated into billing-key-encryption.key next to the database)
-  OPERATOR_TOKEN              bearer token of the operator API (>= 24 characters; unset = disabled;
-                              demo: demo-operator-token-not-a-secret)
-  ALLOWED_ORIGINS             extra origins allowed to POST (comma-separated)
-  COOKIE_SECURE               1: Secure + __Host- cookies even over plain HTTP (always in live mode)
-  TRUST_PROXY_HEADERS         1: believe X-Forwarded-For / X-Forwarded-Proto (behind your proxy only)
-  SIGNED_IN_USER_HEADER       header your login puts the signed-in user id in (replaces sessions)
-  SESSION_IDLE_MINUTES, SESSION_MAX_DAYS
-                              session lifetimes (default 10080 minutes = 7 days, 30 days)
-  INSTANCE_ID                 this instance's name in work leases (default hostname:port)
-  HANDOFF_WAIT_MS             how long a hand-off waits for Toss before answering 202 (default 5000)
-  LEASE_MS                    work lease without renewal (default 30000)
-  RECONCILE_INTERVAL_MS       how often unfinished work is looked for (default 5000)
-  DRAIN_TIMEOUT_MS            SIGTERM waits this long for running work (default 30000)
-  DRAIN_GRACE_MS              after SIGTERM, /api/health/ready answers 503 this long before the
-                              listener closes (default 0; behind a load balancer: a few of its
-                              health-check intervals)
-  METRICS                     GET /metrics: token (default: Bearer METRICS_TOKEN or OPERATOR_TOKEN;
-                              404 without either) | open | off
-  METRICS_TOKEN               the scraper's bearer token (>= 24 characters)
-  METRICS_REFRESH_MS          database gauges read at most this often (default 5000)
-  LOG_FORMAT                  text (default) | json (one object per line, with the request id)
-  MAX_CONNECTIONS             open connections at most (default 512)
-  HEADER_TIMEOUT_MS, BODY_TIMEOUT_MS, REQUEST_TIMEOUT_MS
-                              slow clients are cut off (defaults 10000, 10000, 30000)
-  HANDOFF_RATE_PER_MINUTE, HANDOFF_BURST, SESSION_RATE_PER_MINUTE, SESSION_BURST
-                              per client IP (defaults 30, 10, 30, 20)
-  SCHEDULER                   on|off: this instance charges due subscriptions (default on)
-  SCHEDULER_INTERVAL_MS       how often it looks (default 1000); SCHEDULER_CONCURRENCY (default 32)
-  RETRY_DAYS                  soft-decline retries, days after the first failure (default 1,3,5,7)
-  DUNNING_FINAL_STATE         canceled (default) | unpaid, when the retries run out
-  SUBSCRIBE_PLAN              plan id of a checkout that names no plan (demo: premium-monthly;
-                              none = a checkout must name its plan)
-  TERMS_VERSION               version of the cancellation terms' text the pages show (default 2026-12-01)
-  WITHDRAWAL_DAYS             청약철회: days from a period's charge (its day is day 1) during which
-                              the customer gets it back whole (default 7; 0 = not offered)
-  MID_TERM_REFUND             중도해지 refunds: prorata (default: the unused days) | none
-  TOSS_WEBHOOK_PATH           where Toss's webhooks are received (default /api/toss/webhooks)
-  TOSS_WEBHOOK_ALLOWLIST      on: accept them only from Toss's published addresses (default off)
-  WEBHOOK_URL, WEBHOOK_SECRET where subscription events are posted, signed (HMAC-SHA256)
-  CLOCK_OFFSET_MS             demo/test: start the clock this far ahead (POST /api/admin/clock moves it)
-  RUST_LOG                    log filter (default info)
-";
+    /// The billing keys' encryption keys: id:base64-of-32-bytes[,older ids…], the first seals;
+    /// required in test and live mode (demo: generated into billing-key-encryption.key next to a
+    /// SQLite database).
+    #[arg(long, env = "BILLING_KEY_ENCRYPTION_KEY", hide_env_values = true, value_parser = secret, help_heading = "Keys and tokens")]
+    pub billing_key_encryption_key: Option<Secret>,
+    /// A file holding them, one per line, readable by its owner only (used when
+    /// BILLING_KEY_ENCRYPTION_KEY is not set).
+    #[arg(
+        long,
+        env = "BILLING_KEY_ENCRYPTION_KEY_FILE",
+        help_heading = "Keys and tokens"
+    )]
+    pub billing_key_encryption_key_file: Option<PathBuf>,
+    /// Bearer token of the operator API and page (at least 24 characters; unset: the operator API
+    /// does not exist; demo: demo-operator-token-not-a-secret).
+    #[arg(long, env = "OPERATOR_TOKEN", hide_env_values = true, value_parser = token, help_heading = "Keys and tokens")]
+    pub operator_token: Option<Secret>,
+
+    /// Extra origins allowed to send state-changing requests (comma-separated).
+    #[arg(long, env = "ALLOWED_ORIGINS", value_parser = origins, help_heading = "Customers")]
+    pub allowed_origins: Option<Origins>,
+    /// on: Secure and __Host- cookies even over plain HTTP (always on in live mode).
+    #[arg(long, env = "COOKIE_SECURE", action = clap::ArgAction::Set, default_value = "off", value_parser = on_off, help_heading = "Customers")]
+    pub cookie_secure: bool,
+    /// on: believe X-Forwarded-For, X-Forwarded-Proto and X-Request-Id (only behind your own
+    /// proxy, which must replace what clients send).
+    #[arg(long, env = "TRUST_PROXY_HEADERS", action = clap::ArgAction::Set, default_value = "off", value_parser = on_off, help_heading = "Customers")]
+    pub trust_proxy_headers: bool,
+    /// The header your login puts the signed-in user's id in (replaces cookie sessions; your proxy
+    /// must strip it from what browsers send).
+    #[arg(long, env = "SIGNED_IN_USER_HEADER", value_parser = header_name, help_heading = "Customers")]
+    pub signed_in_user_header: Option<String>,
+    /// A session ends after this many minutes unused (7 days).
+    #[arg(long, env = "SESSION_IDLE_MINUTES", default_value = "10080", value_parser = number::<1, 525_600>, help_heading = "Customers")]
+    pub session_idle_minutes: u64,
+    /// A session ends after this many days, whatever happens.
+    #[arg(long, env = "SESSION_MAX_DAYS", default_value = "30", value_parser = number::<1, 400>, help_heading = "Customers")]
+    pub session_max_days: u64,
+
+    /// How long a hand-off waits for Toss before answering 202, in milliseconds (shorter than the
+    /// page's 10 s timeout and than REQUEST_TIMEOUT_MS).
+    #[arg(long, env = "HANDOFF_WAIT_MS", default_value = "5000", value_parser = number::<0, 60_000>, help_heading = "Work")]
+    pub handoff_wait_ms: u64,
+    /// A work lease without renewal, in milliseconds.
+    #[arg(long, env = "LEASE_MS", default_value = "30000", value_parser = number::<500, 600_000>, help_heading = "Work")]
+    pub lease_ms: u64,
+    /// How often unfinished work is looked for, in milliseconds.
+    #[arg(long, env = "RECONCILE_INTERVAL_MS", default_value = "5000", value_parser = number::<50, 3_600_000>, help_heading = "Work")]
+    pub reconcile_interval_ms: u64,
+    /// SIGTERM waits this long for running work, in milliseconds.
+    #[arg(long, env = "DRAIN_TIMEOUT_MS", default_value = "30000", value_parser = number::<0, 600_000>, help_heading = "Work")]
+    pub drain_timeout_ms: u64,
+    /// After SIGTERM, /api/health/ready answers 503 this long before the listener closes, in
+    /// milliseconds (behind a load balancer: a few of its health-check intervals).
+    #[arg(long, env = "DRAIN_GRACE_MS", default_value = "0", value_parser = number::<0, 600_000>, help_heading = "Work")]
+    pub drain_grace_ms: u64,
+
+    /// Who may read GET /metrics: token (Bearer METRICS_TOKEN or OPERATOR_TOKEN; 404 without
+    /// either), open, off.
+    #[arg(
+        long,
+        env = "METRICS",
+        default_value = "token",
+        help_heading = "Operating"
+    )]
+    pub metrics: MetricsAccess,
+    /// The scraper's bearer token for GET /metrics (at least 24 characters).
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, value_parser = token, help_heading = "Operating")]
+    pub metrics_token: Option<Secret>,
+    /// The database gauges are read at most this often, in milliseconds.
+    #[arg(long, env = "METRICS_REFRESH_MS", default_value = "5000", value_parser = number::<0, 600_000>, help_heading = "Operating")]
+    pub metrics_refresh_ms: u64,
+    /// How log lines are written.
+    #[command(flatten)]
+    pub logs: LogArgs,
+
+    /// Open connections at most; more wait in the kernel's backlog.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value = "512", value_parser = number::<1, 100_000>, help_heading = "Limits")]
+    pub max_connections: u64,
+    /// A request's headers must arrive within this many milliseconds.
+    #[arg(long, env = "HEADER_TIMEOUT_MS", default_value = "10000", value_parser = number::<100, 600_000>, help_heading = "Limits")]
+    pub header_timeout_ms: u64,
+    /// A request's body must arrive within this many milliseconds.
+    #[arg(long, env = "BODY_TIMEOUT_MS", default_value = "10000", value_parser = number::<100, 600_000>, help_heading = "Limits")]
+    pub body_timeout_ms: u64,
+    /// A whole request, answer included, in milliseconds.
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value = "30000", value_parser = number::<1_000, 600_000>, help_heading = "Limits")]
+    pub request_timeout_ms: u64,
+    /// Hand-offs per client IP per minute, sustained.
+    #[arg(long, env = "HANDOFF_RATE_PER_MINUTE", default_value = "30", value_parser = number::<1, 1_000_000>, help_heading = "Limits")]
+    pub handoff_rate_per_minute: u64,
+    /// Hand-offs per client IP in a burst.
+    #[arg(long, env = "HANDOFF_BURST", default_value = "10", value_parser = number::<1, 1_000_000>, help_heading = "Limits")]
+    pub handoff_burst: u64,
+    /// New visitors (GET /api/customer, GET /api/checkout without a cookie) per client IP per
+    /// minute, sustained.
+    #[arg(long, env = "SESSION_RATE_PER_MINUTE", default_value = "30", value_parser = number::<1, 1_000_000>, help_heading = "Limits")]
+    pub session_rate_per_minute: u64,
+    /// New visitors per client IP in a burst.
+    #[arg(long, env = "SESSION_BURST", default_value = "20", value_parser = number::<1, 1_000_000>, help_heading = "Limits")]
+    pub session_burst: u64,
+
+    /// on|off: this instance charges due subscriptions.
+    #[arg(long, env = "SCHEDULER", action = clap::ArgAction::Set, default_value = "on", value_parser = on_off, help_heading = "Subscriptions")]
+    pub scheduler: bool,
+    /// How often the scheduler looks for due subscriptions, in milliseconds.
+    #[arg(long, env = "SCHEDULER_INTERVAL_MS", default_value = "1000", value_parser = number::<50, 3_600_000>, help_heading = "Subscriptions")]
+    pub scheduler_interval_ms: u64,
+    /// Subscriptions one instance charges at once.
+    #[arg(long, env = "SCHEDULER_CONCURRENCY", default_value = "32", value_parser = number::<1, 1024>, help_heading = "Subscriptions")]
+    pub scheduler_concurrency: u64,
+    /// Soft-decline retries, in days after the period's first failure (comma-separated).
+    #[arg(long, env = "RETRY_DAYS", default_value = "1,3,5,7", value_parser = retry_days, help_heading = "Subscriptions")]
+    pub retry_days: RetryDays,
+    /// Where a subscription ends when its retries run out: canceled, or unpaid (kept, charged no
+    /// more).
+    #[arg(long, env = "DUNNING_FINAL_STATE", default_value = "canceled", value_parser = final_state(), help_heading = "Subscriptions")]
+    pub dunning_final_state: crate::billing::dunning::FinalState,
+    /// The plan id of a checkout that names no plan (demo: premium-monthly; none: a checkout must
+    /// name its plan).
+    #[arg(long, env = "SUBSCRIBE_PLAN", help_heading = "Subscriptions")]
+    pub subscribe_plan: Option<String>,
+    /// The version of the cancellation terms' text the pages show, recorded with each
+    /// subscription (1-40 characters).
+    #[arg(long, env = "TERMS_VERSION", default_value = DEFAULT_TERMS_VERSION, value_parser = terms_version, help_heading = "Subscriptions")]
+    pub terms_version: String,
+    /// Where subscription events are posted, signed (default: written to the log).
+    #[arg(long, env = "WEBHOOK_URL", value_parser = http_url, help_heading = "Subscriptions")]
+    pub webhook_url: Option<String>,
+    /// The events' signing secret (HMAC-SHA256, at least 24 characters; goes with WEBHOOK_URL).
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true, value_parser = token, help_heading = "Subscriptions")]
+    pub webhook_secret: Option<Secret>,
+
+    /// 청약철회: days from a period's charge (its day is day 1) during which the customer gets it
+    /// back whole (0: not offered).
+    #[arg(long, env = "WITHDRAWAL_DAYS", default_value = "7", value_parser = number::<0, 365>, help_heading = "Refunds and Toss's webhooks")]
+    pub withdrawal_days: u64,
+    /// What 중도해지 refunds: prorata (the unused days) or none.
+    #[arg(long, env = "MID_TERM_REFUND", default_value = "prorata", value_parser = mid_term_refund(), help_heading = "Refunds and Toss's webhooks")]
+    pub mid_term_refund: crate::billing::refund_policy::MidTermRefund,
+    /// Where Toss's webhooks are received (/ and letters, digits, / _ - .; not under /api/ except
+    /// /api/toss/).
+    #[arg(long, env = "TOSS_WEBHOOK_PATH", default_value = DEFAULT_TOSS_WEBHOOK_PATH, value_parser = webhook_path, help_heading = "Refunds and Toss's webhooks")]
+    pub toss_webhook_path: String,
+    /// on: accept Toss's webhooks only from Toss's published source addresses.
+    #[arg(long, env = "TOSS_WEBHOOK_ALLOWLIST", action = clap::ArgAction::Set, default_value = "off", value_parser = on_off, help_heading = "Refunds and Toss's webhooks")]
+    pub toss_webhook_allowlist: bool,
+
+    /// Demo and test mode: start the clock this many milliseconds ahead (POST /api/admin/clock
+    /// moves it).
+    #[arg(long, env = "CLOCK_OFFSET_MS", default_value = "0", value_parser = number::<0, 1_576_800_000_000>, help_heading = "Demo and test")]
+    pub clock_offset_ms: u64,
+}
+
+/// The log settings: read first (logging starts before the other settings are resolved), also by
+/// `billing-server simulate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// text, or json (one object per line, with the request id).
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        default_value = "text",
+        help_heading = "Operating"
+    )]
+    pub log_format: LogFormat,
+    /// The log filter (tracing-subscriber's EnvFilter syntax).
+    #[arg(
+        long,
+        env = "RUST_LOG",
+        default_value = "info",
+        help_heading = "Operating"
+    )]
+    pub rust_log: String,
+}
+
+/// `ALLOWED_ORIGINS`, split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origins(pub Vec<String>);
+
+/// `RETRY_DAYS`, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryDays(pub Vec<u32>);
+
+// The value parsers: each refuses with what is wrong, never the value (the refusal names the
+// variable: `refusal`).
+
+fn number<const MIN: u64, const MAX: u64>(value: &str) -> Result<u64, String> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (MIN..=MAX).contains(n))
+        .ok_or_else(|| format!("must be a number from {MIN} to {MAX}"))
+}
+
+fn on_off(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "on" | "true" | "yes" => Ok(true),
+        "0" | "off" | "false" | "no" => Ok(false),
+        _ => Err("must be on or off".into()),
+    }
+}
+
+fn ip_address(value: &str) -> Result<IpAddr, String> {
+    value.parse().map_err(|_| "must be an IP address".into())
+}
+
+fn database_url(value: &str) -> Result<DatabaseUrl, String> {
+    DatabaseUrl::parse(value)
+}
+
+/// Any value: a secret's shape is checked by [`Settings::check`] (a key may come from a file).
+fn secret(value: &str) -> Result<Secret, String> {
+    Ok(Secret::new(value))
+}
+
+fn token(value: &str) -> Result<Secret, String> {
+    if value.len() < 24 {
+        return Err("must be at least 24 characters".into());
+    }
+    Ok(Secret::new(value))
+}
+
+fn http_url(value: &str) -> Result<String, String> {
+    if !(value.starts_with("https://") || value.starts_with("http://")) {
+        return Err("must be an http(s) URL".into());
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+fn instance_id(value: &str) -> Result<String, String> {
+    if value.len() > 100 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("must be up to 100 visible characters".into());
+    }
+    Ok(value.to_owned())
+}
+
+fn origins(value: &str) -> Result<Origins, String> {
+    Ok(Origins(
+        value
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect(),
+    ))
+}
+
+fn header_name(value: &str) -> Result<String, String> {
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err("must be a header name".into());
+    }
+    Ok(value.to_ascii_lowercase())
+}
+
+fn retry_days(value: &str) -> Result<RetryDays, String> {
+    crate::billing::dunning::RetryPolicy::parse_days(value).map(RetryDays)
+}
+
+fn final_state() -> impl clap::builder::TypedValueParser<Value = crate::billing::dunning::FinalState>
+{
+    use crate::billing::dunning::FinalState;
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["canceled", "unpaid"]).map(|v| match v.as_str() {
+        "unpaid" => FinalState::Unpaid,
+        _ => FinalState::Canceled,
+    })
+}
+
+fn mid_term_refund(
+) -> impl clap::builder::TypedValueParser<Value = crate::billing::refund_policy::MidTermRefund> {
+    use crate::billing::refund_policy::MidTermRefund;
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["prorata", "none"]).map(|v| match v.as_str() {
+        "none" => MidTermRefund::Nothing,
+        _ => MidTermRefund::ProRata,
+    })
+}
+
+fn terms_version(value: &str) -> Result<String, String> {
+    if value.len() > 40 {
+        return Err("must be 1-40 characters".into());
+    }
+    Ok(value.to_owned())
+}
+
+fn webhook_path(value: &str) -> Result<String, String> {
+    check_webhook_path(value).map_err(str::to_owned)?;
+    Ok(value.to_owned())
+}
+
+/// The declared settings of `T` parsed from `argv` (flags, after the program's name) and from the
+/// variables `get` finds (trimmed; blank means unset). The flags come after the variables, so a
+/// flag wins.
+fn parse_declared<T: clap::FromArgMatches>(
+    command: clap::Command,
+    argv: &[String],
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<T, SettingsError> {
+    let mut args = vec!["billing-server".to_owned()];
+    for arg in command.get_arguments() {
+        let (Some(variable), Some(long)) = (arg.get_env(), arg.get_long()) else {
+            continue;
+        };
+        let value = get(&variable.to_string_lossy())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        if let Some(value) = value {
+            args.push(format!("--{long}={value}"));
+        }
+    }
+    args.extend(argv.iter().cloned());
+    // The values come from `get`, not from clap reading the process environment itself: a blank
+    // variable is unset, and a test passes a map.
+    let matches = command
+        .clone()
+        .mut_args(|arg| arg.env(None::<&'static str>))
+        .try_get_matches_from(args)
+        .map_err(|e| refusal(&command, &e))?;
+    T::from_arg_matches(&matches).map_err(|e| refusal(&command, &e))
+}
+
+/// A parse error as a refusal that names the variable and what is wrong with it, never its
+/// value (clap's own message quotes the value).
+fn refusal(command: &clap::Command, error: &clap::Error) -> SettingsError {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    // Built, so that each argument shows as clap's message shows it (`--port <PORT>`).
+    let mut command = command.clone();
+    command.build();
+    let variable = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(shown)) => command
+            .get_arguments()
+            .find(|arg| arg.to_string() == *shown)
+            .and_then(|arg| arg.get_env())
+            .map(|variable| variable.to_string_lossy().into_owned()),
+        _ => None,
+    };
+    let Some(variable) = variable else {
+        return SettingsError::Arguments(error.render().to_string());
+    };
+    match error.kind() {
+        ErrorKind::ValueValidation => {
+            use std::error::Error;
+            let problem = error.source().map_or_else(
+                || "has a value that cannot be used".into(),
+                |e| e.to_string(),
+            );
+            invalid(&variable, problem)
+        }
+        ErrorKind::InvalidValue => {
+            let valid = match error.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(valid)) => valid.clone(),
+                _ => Vec::new(),
+            };
+            let problem = match valid.split_last() {
+                Some((last, [])) => format!("must be {last}"),
+                Some((last, rest)) => format!("must be {} or {last}", rest.join(", ")),
+                None => "has a value that cannot be used".into(),
+            };
+            invalid(&variable, problem)
+        }
+        _ => SettingsError::Arguments(error.render().to_string()),
+    }
+}
+
+impl SettingsArgs {
+    /// The declaration as clap's command, the variables as the process has them (`--help` shows
+    /// them, but not the secrets': `hide_env_values`).
+    fn command_with_env() -> clap::Command {
+        <SettingsArgs as clap::CommandFactory>::command()
+    }
+
+    /// The settings from `argv` (the flags after `serve`) and the variables `get` finds.
+    pub fn from_lookup(
+        argv: &[String],
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<SettingsArgs, SettingsError> {
+        parse_declared(Self::command_with_env(), argv, &get)
+    }
+
+    /// The settings from `argv` and the process environment.
+    pub fn from_env(argv: &[String]) -> Result<SettingsArgs, SettingsError> {
+        Self::from_lookup(argv, |name| std::env::var(name).ok())
+    }
+
+    /// Resolves the defaults that depend on the mode or on another setting, reads the secret key
+    /// file, and checks the whole ([`Settings::check`]).
+    pub fn resolve(self) -> Result<Settings, SettingsError> {
+        let mode = self.billing_mode;
+        let demo = mode == Mode::Demo;
+        let database = self
+            .database_path
+            .filter(|_| self.database_url == Self::default_database())
+            .unwrap_or(self.database_url);
+        // Beside a SQLite database: the demo's generated key and the mounted simulator's file.
+        let beside = match &database {
+            DatabaseUrl::Sqlite(path) => path.parent().map(PathBuf::from).unwrap_or_default(),
+            DatabaseUrl::Postgres(_) => PathBuf::from("data"),
+        };
+        let secret_key = match (self.toss_secret_key, &self.toss_secret_key_file) {
+            (Some(key), _) => Some(key),
+            (None, Some(file)) => Some(Secret::new(
+                std::fs::read_to_string(file)
+                    .map_err(|e| {
+                        invalid(
+                            "TOSS_SECRET_KEY_FILE",
+                            format!("cannot read it: {}", e.kind()),
+                        )
+                    })?
+                    .trim(),
+            )),
+            (None, None) => None,
+        };
+        let toss_api_base = match self.toss_api_base {
+            Some(base) => Some(base),
+            None if !demo => Some(TOSS_API.to_owned()),
+            None => None,
+        };
+        let mount_simulator = self.toss_simulator.unwrap_or(toss_api_base.is_none());
+        let encryption = match (
+            self.billing_key_encryption_key,
+            self.billing_key_encryption_key_file,
+        ) {
+            (Some(keys), _) => KeySource::Env(keys),
+            (None, Some(file)) => KeySource::File(file),
+            (None, None) => KeySource::DemoFile(beside.join("billing-key-encryption.key")),
+        };
+        // Outside the demo the operator API exists only with a token of the operator's own, and
+        // registrations subscribe only to a plan the operator named.
+        let operator_token = self
+            .operator_token
+            .or_else(|| demo.then(|| Secret::new(DEMO_OPERATOR_TOKEN)));
+        let subscribe_plan = match self.subscribe_plan {
+            Some(plan) => (plan != "none").then_some(plan),
+            None => demo.then(|| DEMO_PLAN_ID.to_owned()),
+        };
+        let identity = match self.signed_in_user_header {
+            Some(header) => IdentitySource::TrustedHeader(header),
+            None => IdentitySource::Sessions,
+        };
+        let ms = Duration::from_millis;
+        let settings = Settings {
+            mode,
+            bind: self.bind_address,
+            port: self.port as u16,
+            database,
+            dist_dir: self.dist_dir,
+            secret_key,
+            toss_api_base,
+            mount_simulator,
+            simulator_database: self
+                .simulator_database
+                .unwrap_or_else(|| beside.join("simulator.sqlite")),
+            toss_timeout: ms(self.toss_timeout_ms),
+            toss_quick_retries: self.toss_quick_retries as u32,
+            toss_backoff: Duration::from_millis(200),
+            encryption,
+            operator_token,
+            allowed_origins: self.allowed_origins.map(|o| o.0).unwrap_or_default(),
+            cookie_secure: self.cookie_secure || mode == Mode::Live,
+            trust_proxy_headers: self.trust_proxy_headers,
+            identity,
+            session_idle: Duration::from_secs(self.session_idle_minutes * 60),
+            session_max_age: Duration::from_secs(self.session_max_days * 86_400),
+            instance_id: self.instance_id.unwrap_or_default(),
+            handoff_wait: ms(self.handoff_wait_ms),
+            lease: ms(self.lease_ms),
+            reconcile_interval: ms(self.reconcile_interval_ms),
+            drain_timeout: ms(self.drain_timeout_ms),
+            drain_grace: ms(self.drain_grace_ms),
+            metrics: self.metrics,
+            metrics_token: self.metrics_token,
+            metrics_refresh: ms(self.metrics_refresh_ms),
+            limits: Limits {
+                max_connections: self.max_connections as usize,
+                header_timeout: ms(self.header_timeout_ms),
+                body_timeout: ms(self.body_timeout_ms),
+                request_timeout: ms(self.request_timeout_ms),
+                max_body_bytes: 8 * 1024,
+                handoff_per_minute: self.handoff_rate_per_minute as u32,
+                handoff_burst: self.handoff_burst as u32,
+                session_per_minute: self.session_rate_per_minute as u32,
+                session_burst: self.session_burst as u32,
+            },
+            scheduler: self.scheduler,
+            scheduler_interval: ms(self.scheduler_interval_ms),
+            scheduler_concurrency: self.scheduler_concurrency as usize,
+            retry_days: self.retry_days.0,
+            dunning_final_state: self.dunning_final_state,
+            subscribe_plan,
+            terms_version: self.terms_version,
+            withdrawal_days: self.withdrawal_days as u32,
+            mid_term_refund: self.mid_term_refund,
+            toss_webhook_path: self.toss_webhook_path,
+            toss_webhook_allowlist: self.toss_webhook_allowlist,
+            webhook_url: self.webhook_url,
+            webhook_secret: self.webhook_secret,
+            movable_clock: mode != Mode::Live,
+            clock_offset_ms: self.clock_offset_ms as i64,
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn default_database() -> DatabaseUrl {
+        DatabaseUrl::Sqlite(PathBuf::from("data/billing.sqlite"))
+    }
+}
+
+impl LogArgs {
+    /// `LOG_FORMAT` and `RUST_LOG` alone, from the process environment (`billing-server
+    /// simulate`, which reads no other setting).
+    pub fn from_env() -> Result<LogArgs, SettingsError> {
+        let command = <LogArgs as clap::Args>::augment_args(clap::Command::new("billing-server"));
+        parse_declared(command, &[], &|name| std::env::var(name).ok())
+    }
+}
+
+/// `billing-server --help`: generated from [`SettingsArgs`].
+pub fn help() -> String {
+    SettingsArgs::command_with_env()
+        .disable_help_flag(false)
+        .render_long_help()
+        .to_string()
+}
+
+/// Where the README's settings table starts and ends.
+pub const README_TABLE_MARKERS: (&str, &str) = (
+    "<!-- settings table: generated from src/settings.rs (SettingsArgs) -->\n",
+    "<!-- end of settings table -->",
+);
+
+/// The README's settings table (`server/README.md`, "Settings"): one row per variable of
+/// [`SettingsArgs`] in its order, with its default and its help. A test keeps the README's copy
+/// equal to this.
+pub fn settings_table() -> String {
+    let command = SettingsArgs::command_with_env();
+    let mut table = String::from("| variable | default | meaning |\n|---|---|---|\n");
+    for arg in command.get_arguments().filter(|arg| !arg.is_hide_set()) {
+        let Some(variable) = arg.get_env() else {
+            continue;
+        };
+        let default: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .map(|v| format!("`{}`", v.to_string_lossy()))
+            .collect();
+        let default = if default.is_empty() {
+            "–".to_owned()
+        } else {
+            default.join(", ")
+        };
+        let mut meaning = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        if arg.is_hide_env_values_set() {
+            meaning.push_str(" (a secret: never printed)");
+        }
+        table.push_str(&format!(
+            "| `{}` | {default} | {} |\n",
+            variable.to_string_lossy(),
+            meaning.replace('|', "\\|")
+        ));
+    }
+    table
+}
 
 impl Settings {
-    /// The demo defaults: everything offline on 127.0.0.1:8080.
+    /// The defaults: the offline demo on 127.0.0.1:8080 (every variable unset).
     pub fn demo() -> Settings {
-        Settings {
-            mode: Mode::Demo,
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: 8080,
-            database: DatabaseUrl::Sqlite(PathBuf::from("data/billing.sqlite")),
-            dist_dir: PathBuf::from("dist"),
-            secret_key: None,
-            toss_api_base: None,
-            mount_simulator: true,
-            simulator_database: PathBuf::from("data/simulator.sqlite"),
-            toss_timeout: Duration::from_secs(10),
-            toss_quick_retries: 2,
-            toss_backoff: Duration::from_millis(200),
-            encryption: KeySource::DemoFile(PathBuf::from("data/billing-key-encryption.key")),
-            operator_token: Some(Secret::new(DEMO_OPERATOR_TOKEN)),
-            allowed_origins: Vec::new(),
-            cookie_secure: false,
-            trust_proxy_headers: false,
-            identity: IdentitySource::Sessions,
-            session_idle: Duration::from_secs(7 * 86_400),
-            session_max_age: Duration::from_secs(30 * 86_400),
-            instance_id: String::new(),
-            handoff_wait: Duration::from_secs(5),
-            lease: Duration::from_secs(30),
-            reconcile_interval: Duration::from_secs(5),
-            drain_timeout: Duration::from_secs(30),
-            drain_grace: Duration::ZERO,
-            metrics: MetricsAccess::Token,
-            metrics_token: None,
-            metrics_refresh: Duration::from_secs(5),
-            limits: Limits {
-                max_connections: 512,
-                header_timeout: Duration::from_secs(10),
-                body_timeout: Duration::from_secs(10),
-                request_timeout: Duration::from_secs(30),
-                max_body_bytes: 8 * 1024,
-                handoff_per_minute: 30,
-                handoff_burst: 10,
-                session_per_minute: 30,
-                session_burst: 20,
-            },
-            scheduler: true,
-            scheduler_interval: Duration::from_secs(1),
-            scheduler_concurrency: 32,
-            retry_days: vec![1, 3, 5, 7],
-            dunning_final_state: crate::billing::dunning::FinalState::Canceled,
-            subscribe_plan: Some(DEMO_PLAN_ID.to_owned()),
-            terms_version: DEFAULT_TERMS_VERSION.to_owned(),
-            withdrawal_days: 7,
-            mid_term_refund: crate::billing::refund_policy::MidTermRefund::ProRata,
-            toss_webhook_path: DEFAULT_TOSS_WEBHOOK_PATH.to_owned(),
-            toss_webhook_allowlist: false,
-            webhook_url: None,
-            webhook_secret: None,
-            movable_clock: true,
-            clock_offset_ms: 0,
-        }
+        Settings::from_lookup(|_| None).expect("the declared defaults are the demo's")
     }
 
     /// Reads the process environment.
@@ -464,303 +990,9 @@ impl Settings {
         Settings::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Reads settings through `get` (tests pass a map), then checks them ([`Settings::check`]).
+    /// Reads the variables through `get` (tests pass a map), then resolves and checks them.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
-        let get = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let flag = |name: &'static str| -> Result<Option<bool>, SettingsError> {
-            get(name)
-                .map(|v| match v.to_ascii_lowercase().as_str() {
-                    "1" | "on" | "true" | "yes" => Ok(true),
-                    "0" | "off" | "false" | "no" => Ok(false),
-                    _ => Err(invalid(name, "must be on or off")),
-                })
-                .transpose()
-        };
-        let number = |name: &'static str, range: std::ops::RangeInclusive<u64>| {
-            get(name)
-                .map(|v| {
-                    v.parse::<u64>()
-                        .ok()
-                        .filter(|n| range.contains(n))
-                        .ok_or_else(|| {
-                            invalid(
-                                name,
-                                format!(
-                                    "must be a number from {} to {}",
-                                    range.start(),
-                                    range.end()
-                                ),
-                            )
-                        })
-                })
-                .transpose()
-        };
-        let millis =
-            |name: &'static str, range| number(name, range).map(|n| n.map(Duration::from_millis));
-
-        let mut s = Settings::demo();
-        s.mode = match get("BILLING_MODE").as_deref() {
-            None | Some("demo") => Mode::Demo,
-            Some("test") => Mode::Test,
-            Some("live") => Mode::Live,
-            Some(_) => return Err(invalid("BILLING_MODE", "must be demo, test or live")),
-        };
-        if s.mode != Mode::Demo {
-            // Outside the demo the operator API exists only with a token of the operator's own,
-            // and registrations subscribe only to a plan the operator named.
-            s.operator_token = None;
-            s.subscribe_plan = None;
-        }
-        if let Some(port) = number("PORT", 0..=65_535)? {
-            s.port = port as u16;
-        }
-        if let Some(bind) = get("BIND_ADDRESS") {
-            s.bind = bind
-                .parse()
-                .map_err(|_| invalid("BIND_ADDRESS", "must be an IP address"))?;
-        }
-        if let Some(url) = get("DATABASE_URL").or_else(|| get("DATABASE_PATH")) {
-            s.database = DatabaseUrl::parse(&url).map_err(|p| invalid("DATABASE_URL", p))?;
-        }
-        if let DatabaseUrl::Sqlite(path) = &s.database {
-            let dir = path.parent().map(PathBuf::from).unwrap_or_default();
-            s.encryption = KeySource::DemoFile(dir.join("billing-key-encryption.key"));
-            s.simulator_database = dir.join("simulator.sqlite");
-        }
-        if let Some(dir) = get("DIST_DIR") {
-            s.dist_dir = PathBuf::from(dir);
-        }
-        if let Some(path) = get("SIMULATOR_DATABASE") {
-            s.simulator_database = PathBuf::from(path);
-        }
-        let secret = match (get("TOSS_SECRET_KEY"), get("TOSS_SECRET_KEY_FILE")) {
-            (Some(key), _) => Some(key),
-            (None, Some(file)) => Some(
-                std::fs::read_to_string(&file)
-                    .map_err(|e| {
-                        invalid(
-                            "TOSS_SECRET_KEY_FILE",
-                            format!("cannot read it: {}", e.kind()),
-                        )
-                    })?
-                    .trim()
-                    .to_owned(),
-            ),
-            (None, None) => None,
-        };
-        if let Some(key) = secret {
-            check_secret_key_shape(&key)?;
-            s.secret_key = Some(Secret::new(key));
-        }
-        match get("TOSS_API_BASE") {
-            Some(base) => {
-                let base = base.trim_end_matches('/').to_owned();
-                if !(base.starts_with("https://") || base.starts_with("http://")) {
-                    return Err(invalid("TOSS_API_BASE", "must be an http(s) URL"));
-                }
-                s.toss_api_base = Some(base);
-                s.mount_simulator = false;
-            }
-            None if s.mode != Mode::Demo => {
-                s.toss_api_base = Some(TOSS_API.to_owned());
-                s.mount_simulator = false;
-            }
-            None => {}
-        }
-        if let Some(on) = flag("TOSS_SIMULATOR")? {
-            s.mount_simulator = on;
-        }
-        if let Some(t) = millis("TOSS_TIMEOUT_MS", 100..=120_000)? {
-            s.toss_timeout = t;
-        }
-        if let Some(n) = number("TOSS_QUICK_RETRIES", 0..=10)? {
-            s.toss_quick_retries = n as u32;
-        }
-        match (
-            get("BILLING_KEY_ENCRYPTION_KEY"),
-            get("BILLING_KEY_ENCRYPTION_KEY_FILE"),
-        ) {
-            (Some(keys), _) => s.encryption = KeySource::Env(Secret::new(keys)),
-            (None, Some(file)) => s.encryption = KeySource::File(PathBuf::from(file)),
-            (None, None) => {}
-        }
-        if let Some(token) = get("OPERATOR_TOKEN") {
-            if token.len() < 24 {
-                return Err(invalid("OPERATOR_TOKEN", "must be at least 24 characters"));
-            }
-            s.operator_token = Some(Secret::new(token));
-        }
-        if let Some(origins) = get("ALLOWED_ORIGINS") {
-            s.allowed_origins = origins
-                .split(',')
-                .map(|o| o.trim().trim_end_matches('/').to_owned())
-                .filter(|o| !o.is_empty())
-                .collect();
-        }
-        if let Some(on) = flag("COOKIE_SECURE")? {
-            s.cookie_secure = on;
-        }
-        if let Some(on) = flag("TRUST_PROXY_HEADERS")? {
-            s.trust_proxy_headers = on;
-        }
-        if let Some(header) = get("SIGNED_IN_USER_HEADER") {
-            if header.is_empty()
-                || !header
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                return Err(invalid("SIGNED_IN_USER_HEADER", "must be a header name"));
-            }
-            s.identity = IdentitySource::TrustedHeader(header.to_ascii_lowercase());
-        }
-        if let Some(m) = number("SESSION_IDLE_MINUTES", 1..=525_600)? {
-            s.session_idle = Duration::from_secs(m * 60);
-        }
-        if let Some(d) = number("SESSION_MAX_DAYS", 1..=400)? {
-            s.session_max_age = Duration::from_secs(d * 86_400);
-        }
-        if let Some(id) = get("INSTANCE_ID") {
-            if id.len() > 100 || !id.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(invalid(
-                    "INSTANCE_ID",
-                    "must be up to 100 visible characters",
-                ));
-            }
-            s.instance_id = id;
-        }
-        if let Some(t) = millis("HANDOFF_WAIT_MS", 0..=60_000)? {
-            s.handoff_wait = t;
-        }
-        if let Some(t) = millis("LEASE_MS", 500..=600_000)? {
-            s.lease = t;
-        }
-        if let Some(t) = millis("RECONCILE_INTERVAL_MS", 50..=3_600_000)? {
-            s.reconcile_interval = t;
-        }
-        if let Some(t) = millis("DRAIN_TIMEOUT_MS", 0..=600_000)? {
-            s.drain_timeout = t;
-        }
-        if let Some(t) = millis("DRAIN_GRACE_MS", 0..=600_000)? {
-            s.drain_grace = t;
-        }
-        if let Some(access) = get("METRICS") {
-            s.metrics = match access.as_str() {
-                "token" => MetricsAccess::Token,
-                "open" => MetricsAccess::Open,
-                "off" => MetricsAccess::Off,
-                _ => return Err(invalid("METRICS", "must be token, open or off")),
-            };
-        }
-        if let Some(token) = get("METRICS_TOKEN") {
-            if token.len() < 24 {
-                return Err(invalid("METRICS_TOKEN", "must be at least 24 characters"));
-            }
-            s.metrics_token = Some(Secret::new(token));
-        }
-        if let Some(t) = millis("METRICS_REFRESH_MS", 0..=600_000)? {
-            s.metrics_refresh = t;
-        }
-        let l = &mut s.limits;
-        if let Some(n) = number("MAX_CONNECTIONS", 1..=100_000)? {
-            l.max_connections = n as usize;
-        }
-        if let Some(t) = millis("HEADER_TIMEOUT_MS", 100..=600_000)? {
-            l.header_timeout = t;
-        }
-        if let Some(t) = millis("BODY_TIMEOUT_MS", 100..=600_000)? {
-            l.body_timeout = t;
-        }
-        if let Some(t) = millis("REQUEST_TIMEOUT_MS", 1_000..=600_000)? {
-            l.request_timeout = t;
-        }
-        for (name, slot) in [
-            ("HANDOFF_RATE_PER_MINUTE", &mut l.handoff_per_minute),
-            ("HANDOFF_BURST", &mut l.handoff_burst),
-            ("SESSION_RATE_PER_MINUTE", &mut l.session_per_minute),
-            ("SESSION_BURST", &mut l.session_burst),
-        ] {
-            if let Some(n) = number(name, 1..=1_000_000)? {
-                *slot = n as u32;
-            }
-        }
-        if let Some(on) = flag("SCHEDULER")? {
-            s.scheduler = on;
-        }
-        if let Some(t) = millis("SCHEDULER_INTERVAL_MS", 50..=3_600_000)? {
-            s.scheduler_interval = t;
-        }
-        if let Some(n) = number("SCHEDULER_CONCURRENCY", 1..=1024)? {
-            s.scheduler_concurrency = n as usize;
-        }
-        if let Some(days) = get("RETRY_DAYS") {
-            s.retry_days = crate::billing::dunning::RetryPolicy::parse_days(&days)
-                .map_err(|p| invalid("RETRY_DAYS", p))?;
-        }
-        if let Some(state) = get("DUNNING_FINAL_STATE") {
-            s.dunning_final_state = match state.as_str() {
-                "canceled" => crate::billing::dunning::FinalState::Canceled,
-                "unpaid" => crate::billing::dunning::FinalState::Unpaid,
-                _ => return Err(invalid("DUNNING_FINAL_STATE", "must be canceled or unpaid")),
-            };
-        }
-        if let Some(plan) = get("SUBSCRIBE_PLAN") {
-            s.subscribe_plan = (plan != "none").then_some(plan);
-        }
-        if let Some(version) = get("TERMS_VERSION") {
-            if version.is_empty() || version.len() > 40 {
-                return Err(invalid("TERMS_VERSION", "must be 1-40 characters"));
-            }
-            s.terms_version = version;
-        }
-        if let Some(days) = number("WITHDRAWAL_DAYS", 0..=365)? {
-            s.withdrawal_days = days as u32;
-        }
-        if let Some(refund) = get("MID_TERM_REFUND") {
-            use crate::billing::refund_policy::MidTermRefund;
-            s.mid_term_refund = match refund.as_str() {
-                "prorata" => MidTermRefund::ProRata,
-                "none" => MidTermRefund::Nothing,
-                _ => return Err(invalid("MID_TERM_REFUND", "must be prorata or none")),
-            };
-        }
-        if let Some(path) = get("TOSS_WEBHOOK_PATH") {
-            check_webhook_path(&path).map_err(|p| invalid("TOSS_WEBHOOK_PATH", p))?;
-            s.toss_webhook_path = path;
-        }
-        if let Some(on) = flag("TOSS_WEBHOOK_ALLOWLIST")? {
-            s.toss_webhook_allowlist = on;
-        }
-        if let Some(url) = get("WEBHOOK_URL") {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(invalid("WEBHOOK_URL", "must be an http(s) URL"));
-            }
-            s.webhook_url = Some(url);
-        }
-        if let Some(secret) = get("WEBHOOK_SECRET") {
-            if secret.len() < 24 {
-                return Err(invalid("WEBHOOK_SECRET", "must be at least 24 characters"));
-            }
-            s.webhook_secret = Some(Secret::new(secret));
-        }
-        if s.webhook_url.is_some() != s.webhook_secret.is_some() {
-            return Err(invalid(
-                "WEBHOOK_SECRET",
-                "WEBHOOK_URL and WEBHOOK_SECRET go together: events are always signed",
-            ));
-        }
-        if let Some(ms) = number("CLOCK_OFFSET_MS", 0..=50 * 365 * 86_400_000)? {
-            s.clock_offset_ms = ms as i64;
-        }
-        s.movable_clock = s.mode != Mode::Live;
-        if s.mode == Mode::Live {
-            s.cookie_secure = true;
-        }
-        s.check()?;
-        Ok(s)
+        SettingsArgs::from_lookup(&[], get)?.resolve()
     }
 
     /// The rules that keep production closed; `start` checks them again, so settings built in
@@ -843,6 +1075,12 @@ impl Settings {
                 "off needs TOSS_API_BASE (e.g. https://api.tosspayments.com)",
             ));
         }
+        if self.webhook_url.is_some() != self.webhook_secret.is_some() {
+            return Err(invalid(
+                "WEBHOOK_SECRET",
+                "WEBHOOK_URL and WEBHOOK_SECRET go together: events are always signed",
+            ));
+        }
         if self.handoff_wait >= self.limits.request_timeout {
             return Err(invalid(
                 "HANDOFF_WAIT_MS",
@@ -909,7 +1147,6 @@ fn is_loopback_url(url: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -924,6 +1161,135 @@ mod tests {
     }
 
     const ENC: &str = "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+    /// The variables the README's table names (the first column's).
+    fn named_in(table: &str) -> std::collections::BTreeSet<String> {
+        table
+            .lines()
+            .filter_map(|row| row.strip_prefix("| `"))
+            .filter_map(|row| row.split('`').next())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_table_is_the_declaration() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let (begin, end) = README_TABLE_MARKERS;
+        let start = readme
+            .find(begin)
+            .expect("the README marks its settings table")
+            + begin.len();
+        let stop = start
+            + readme[start..]
+                .find(end)
+                .expect("the table's end is marked");
+        let generated = settings_table();
+        if readme[start..stop] == generated {
+            return;
+        }
+        if std::env::var("UPDATE_GENERATED").is_ok_and(|v| v == "1") {
+            let updated = format!("{}{generated}{}", &readme[..start], &readme[stop..]);
+            std::fs::write(path, updated).unwrap();
+            return;
+        }
+        let (documented, declared) = (named_in(&readme[start..stop]), named_in(&generated));
+        panic!(
+            "server/README.md's settings table is not the declaration (SettingsArgs): missing \
+             {:?}, not declared {:?}, or a default or help differs. Regenerate it with \
+             UPDATE_GENERATED=1 cargo test -p billing-server --lib readme\n{generated}",
+            declared.difference(&documented).collect::<Vec<_>>(),
+            documented.difference(&declared).collect::<Vec<_>>(),
+        );
+    }
+
+    #[test]
+    fn every_declared_variable_has_help_and_a_flag() {
+        let command = <SettingsArgs as clap::CommandFactory>::command();
+        let mut variables = 0;
+        for arg in command.get_arguments() {
+            let variable = arg.get_env().expect("every setting is a variable");
+            assert!(arg.get_long().is_some(), "{variable:?}");
+            assert!(arg.get_help().is_some(), "{variable:?} has no help");
+            variables += 1;
+        }
+        assert!(variables >= 50, "{variables}");
+        assert!(
+            !named_in(&settings_table()).contains("DATABASE_PATH"),
+            "hidden"
+        );
+    }
+
+    #[test]
+    fn secrets_are_never_printed() {
+        let secrets = [
+            "TOSS_SECRET_KEY",
+            "BILLING_KEY_ENCRYPTION_KEY",
+            "OPERATOR_TOKEN",
+            "METRICS_TOKEN",
+            "WEBHOOK_SECRET",
+        ];
+        let command = <SettingsArgs as clap::CommandFactory>::command();
+        for arg in command.get_arguments() {
+            let variable = arg.get_env().unwrap().to_string_lossy().into_owned();
+            assert_eq!(
+                arg.is_hide_env_values_set(),
+                secrets.contains(&variable.as_str()),
+                "{variable}: hide_env_values exactly on the secrets"
+            );
+        }
+        let value = |name: &str| format!("{}-value-that-must-not-show", name.to_lowercase());
+        let parsed =
+            SettingsArgs::from_lookup(&[], |name| secrets.contains(&name).then(|| value(name)))
+                .unwrap();
+        let debug = format!("{parsed:?}");
+        for name in secrets {
+            assert!(!debug.contains(&value(name)), "{name} in {debug}");
+        }
+    }
+
+    #[test]
+    fn a_flag_overrides_its_variable_and_a_blank_variable_is_unset() {
+        let parsed =
+            SettingsArgs::from_lookup(&["--port=9".into()], |k| (k == "PORT").then(|| "8".into()))
+                .unwrap();
+        assert_eq!(parsed.port, 9);
+        let s = settings(&[
+            ("PORT", "  "),
+            ("TERMS_VERSION", ""),
+            ("SCHEDULER", " off "),
+        ])
+        .unwrap();
+        assert_eq!(s.port, 8080);
+        assert_eq!(s.terms_version, DEFAULT_TERMS_VERSION);
+        assert!(!s.scheduler);
+        assert_eq!(
+            settings(&[("PORT", "65536")]).unwrap_err().to_string(),
+            "PORT: must be a number from 0 to 65535"
+        );
+    }
+
+    #[test]
+    fn the_demo_is_every_default() {
+        let demo = Settings::demo();
+        assert_eq!((demo.port, demo.mode), (8080, Mode::Demo));
+        assert_eq!(
+            demo.database,
+            DatabaseUrl::Sqlite("data/billing.sqlite".into())
+        );
+        assert_eq!(
+            demo.simulator_database,
+            PathBuf::from("data/simulator.sqlite")
+        );
+        assert!(
+            matches!(&demo.encryption, KeySource::DemoFile(p) if p == &PathBuf::from("data/billing-key-encryption.key"))
+        );
+        assert_eq!(demo.operator_token.unwrap().expose(), DEMO_OPERATOR_TOKEN);
+        assert_eq!(demo.subscribe_plan.as_deref(), Some(DEMO_PLAN_ID));
+        assert_eq!(demo.retry_days, vec![1, 3, 5, 7]);
+        assert_eq!(demo.limits.session_burst, 20);
+    }
 
     #[test]
     fn nothing_set_is_the_offline_demo() {

@@ -169,6 +169,7 @@ const SQLITE_MIGRATIONS: MigrationList = migrations![
     5 "refunds" "sqlite/0005_refunds.sql" Sqlx,
     6 "request ids" "sqlite/0006_request_ids.sql" Sqlx,
     7 "lease takeovers" "sqlite/0007_lease_takeovers.sql" Sqlx,
+    8 "refund request ids" "sqlite/0008_refund_request_ids.sql" Sqlx,
 ];
 const POSTGRES_MIGRATIONS: MigrationList = migrations![
     1 "init" "postgres/0001_init.sql" Sqlx,
@@ -178,6 +179,7 @@ const POSTGRES_MIGRATIONS: MigrationList = migrations![
     5 "refunds" "postgres/0005_refunds.sql" Sqlx,
     6 "request ids" "postgres/0006_request_ids.sql" Sqlx,
     7 "lease takeovers" "postgres/0007_lease_takeovers.sql" Sqlx,
+    8 "refund request ids" "postgres/0008_refund_request_ids.sql" Sqlx,
 ];
 
 fn migration(

@@ -103,11 +103,14 @@ pub struct RefundRow {
     pub created_at: i64,
     /// Last changed (ms).
     pub updated_at: i64,
+    /// The request that asked for it (`x-request-id`), if one did.
+    pub request_id: Option<String>,
 }
 
 const COLUMNS: &str = "id, idempotency_key, order_id, payment_key, customer_key, subscription_id, \
                        amount, reason, kind, status, requested_by, sends, lease_until, next_attempt_at, \
-                       transaction_key, canceled_at, result_code, result_message, created_at, updated_at";
+                       transaction_key, canceled_at, result_code, result_message, created_at, updated_at, \
+                       request_id";
 
 /// The Idempotency-Key of a refund: derived from its id, so a retry of one refund reuses it and two
 /// refunds of one payment never share one (Toss matches keys on key + URL + method, not the body).
@@ -205,11 +208,11 @@ macro_rules! insert_refund {
             let sql = format!(
                 "INSERT INTO refunds (id, idempotency_key, order_id, payment_key, customer_key, \
                  subscription_id, amount, reason, kind, status, requested_by, next_attempt_at, \
-                 created_at, updated_at) \
+                 created_at, updated_at, request_id) \
                  SELECT $1, $2, c.order_id, c.payment_key, c.customer_key, c.subscription_id, \
                    CAST(COALESCE($3, c.amount - COALESCE((SELECT SUM(r.amount) FROM refunds r \
                      WHERE r.order_id = c.order_id AND r.status <> 'FAILED'), 0)) AS BIGINT), \
-                   $4, $5, $9, $6, $7, $7, $7 \
+                   $4, $5, $9, $6, $7, $7, $7, $10 \
                  FROM charges c WHERE c.order_id = $8 AND c.status = 'DONE' \
                    AND c.payment_key IS NOT NULL \
                    AND COALESCE($3, c.amount - COALESCE((SELECT SUM(r.amount) FROM refunds r \
@@ -228,6 +231,7 @@ macro_rules! insert_refund {
                 // Bound, not written as literals: PostgreSQL reads a literal in an INSERT's
                 // SELECT list as text, which an enum column refuses.
                 .bind(RefundStatus::Pending)
+                .bind(crate::request_id::current())
                 .fetch_optional(&mut *$tx)
                 .await?;
             // What the charge is worth, if it was approved (its amount never changes after).

@@ -1,8 +1,8 @@
-//! Running it as a service (issue 32): the metrics after a scripted hand-off, charges, a decline,
-//! a webhook that refuses and a rate limit (exact values); a lease taken over after a SIGKILL;
+//! Running it as a service (issue 32): the metrics after a scripted hand-off, charges, a refund, a
+//! decline, a webhook that refuses and a rate limit (exact values); a lease taken over after a SIGKILL;
 //! readiness during a real SIGTERM drain, on a kept-alive connection and a new one; the JSON log
-//! lines of a hand-off, a subscription charge and an operator charge (their shape, their request
-//! ids, and no authKey or billing key in any of them); answers that name no path, crate, type or
+//! lines of a hand-off, a subscription charge, an operator charge and its refund (their shape,
+//! their request ids, and no authKey, billing key or secret key in any of them); answers that name no path, crate, type or
 //! field they should not (an empty dist, dotfiles, operator routes with a wrong token).
 
 use std::collections::HashMap;
@@ -158,6 +158,18 @@ async fn metrics_count_a_handoff_charges_a_decline_a_refused_webhook_and_rate_li
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], "REJECT_CARD_PAYMENT");
+    // The operator refunds part of the approved charge.
+    let (status, body) = refund(
+        &env,
+        "ops-approved-1",
+        json!({"refundId": "ops-refund-1", "amount": 400, "reason": "a partial refund"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::OK, &json!("DONE")),
+        "{body}"
+    );
     // The webhook refused each of the three events once (their next try is 30 s away).
     eventually("each event tried once", 20, || async {
         env.count("SELECT COUNT(*) FROM subscription_events WHERE delivery_attempts >= 1")
@@ -197,6 +209,11 @@ async fn metrics_count_a_handoff_charges_a_decline_a_refused_webhook_and_rate_li
             r#"billing_toss_request_duration_seconds_count{api="charge",outcome="refused"}"#,
             1.0,
         ),
+        (r#"billing_refunds_total{outcome="refunded",code=""}"#, 1.0),
+        (
+            r#"billing_toss_request_duration_seconds_count{api="cancel",outcome="ok"}"#,
+            1.0,
+        ),
         (
             r#"billing_webhook_deliveries_total{outcome="refused"}"#,
             3.0,
@@ -227,6 +244,7 @@ async fn metrics_count_a_handoff_charges_a_decline_a_refused_webhook_and_rate_li
     for (series, v) in &m {
         if series.starts_with("billing_charges_total")
             || series.starts_with("billing_handoffs_total")
+            || series.starts_with("billing_refunds_total")
         {
             assert!(
                 expect.iter().any(|(s, _)| s == series) || *v == 0.0,
@@ -298,6 +316,21 @@ async fn metrics_count_a_handoff_charges_a_decline_a_refused_webhook_and_rate_li
     // Without the token: 401; with METRICS_TOKEN's own token, in the next story.
     let r = env.http.get(env.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// `POST /api/admin/charges/{orderId}/refunds` with the operator's token.
+async fn refund(env: &Env, order_id: &str, body: Value) -> (StatusCode, Value) {
+    let (status, body, _) = env
+        .post(
+            &format!("/api/admin/charges/{order_id}/refunds"),
+            &[
+                ("authorization", &format!("Bearer {OPERATOR}")),
+                ("content-type", "application/json"),
+            ],
+            &body.to_string(),
+        )
+        .await;
+    (status, body)
 }
 
 /// SIGTERM without waiting for the exit.
@@ -555,6 +588,21 @@ async fn json_logs_carry_the_request_id_and_no_secret(db: Db) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["x-request-id"], "charge-0001");
+    // The operator refunds part of it.
+    let r = http
+        .post(format!(
+            "{}/api/admin/charges/ops-logged-1/refunds",
+            server.url
+        ))
+        .header("authorization", format!("Bearer {OPERATOR}"))
+        .header("x-request-id", "refund-0001")
+        .json(&json!({"refundId": "ops-logged-refund-1", "amount": 300, "reason": "a partial refund"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "refund-0001");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "DONE");
     // An id that is not one is replaced by a minted one, as is a missing one.
     for sent in [Some("bad id!"), Some(&*"x".repeat(65)), None] {
         let mut request = http.get(format!("{}/api/health", server.url));
@@ -626,6 +674,13 @@ async fn json_logs_carry_the_request_id_and_no_secret(db: Db) {
         assert!(
             charge.iter().any(|m| m == expected),
             "the operator charge's lines include {expected:?}: {charge:#?}"
+        );
+    }
+    let refund = messages("refund-0001");
+    for expected in ["refund recorded", "Toss call Cancel", "refunded"] {
+        assert!(
+            refund.iter().any(|m| m == expected),
+            "the operator refund's lines include {expected:?}: {refund:#?}"
         );
     }
     // The subscription's first charge was logged too (by the hand-off, or by the scheduler).

@@ -11,6 +11,7 @@ stories! {
     SQLITE => a_key_file_others_can_read_is_refused,
     SQLITE => live_mode_with_everything_explicit_starts,
     SQLITE => a_sigterm_the_moment_it_is_ready_still_drains,
+    SQLITE => help_is_the_declaration_and_prints_no_secret,
 }
 
 const LIVE_KEY: &str = "live_sk_notARealKeyJustTheShape00";
@@ -118,6 +119,29 @@ async fn each_unsafe_production_setting_stops_the_server_at_start_up(_: Db) {
             "must be demo, test or live",
         ),
         (&[("DATABASE_URL", ":memory:")], "must name a SQLite file"),
+        // Each value is parsed by its declaration (src/settings.rs), and refused by name.
+        (
+            &[("OPERATOR_TOKEN", "short-operator-secret")],
+            "OPERATOR_TOKEN: must be at least 24 characters",
+        ),
+        (
+            &[("METRICS_TOKEN", "short-metrics-secret")],
+            "METRICS_TOKEN: must be at least 24 characters",
+        ),
+        (
+            &[("PORT", "80808")],
+            "PORT: must be a number from 0 to 65535",
+        ),
+        (&[("SCHEDULER", "maybe")], "SCHEDULER: must be on or off"),
+        (
+            &[("METRICS", "public")],
+            "METRICS: must be off, token or open",
+        ),
+        (
+            &[("WEBHOOK_URL", "https://shop.example/hooks")],
+            "WEBHOOK_URL and WEBHOOK_SECRET go together",
+        ),
+        (&[("LOG_FORMAT", "xml")], "LOG_FORMAT: must be text or json"),
     ];
     for (env, expected) in cases {
         let (code, stderr) = run(env).await;
@@ -130,7 +154,11 @@ async fn each_unsafe_production_setting_stops_the_server_at_start_up(_: Db) {
             "{env:?}: expected {expected:?} in:\n{stderr}"
         );
         for (_, value) in env.iter() {
-            if value.contains("_sk_") || value.contains("_ck_") || value.starts_with("k1:") {
+            if value.contains("_sk_")
+                || value.contains("_ck_")
+                || value.starts_with("k1:")
+                || value.contains("secret")
+            {
                 assert!(
                     !stderr.contains(value),
                     "the refusal echoes a secret: {stderr}"
@@ -213,4 +241,36 @@ async fn a_sigterm_the_moment_it_is_ready_still_drains(_: Db) {
             proc.output()
         );
     }
+}
+
+/// `--help` is generated from the declaration: every variable with its help and default, the
+/// current value of the ordinary ones, and never a secret's.
+async fn help_is_the_declaration_and_prints_no_secret(_: Db) {
+    let secrets = [
+        ("TOSS_SECRET_KEY", TEST_KEY),
+        ("BILLING_KEY_ENCRYPTION_KEY", ENCRYPTION_KEY),
+        ("OPERATOR_TOKEN", "an-operator-token-of-our-own-1234"),
+        ("METRICS_TOKEN", "a-metrics-token-of-our-own-12345"),
+        ("WEBHOOK_SECRET", "a-webhook-secret-of-our-own-1234"),
+    ];
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_billing-server"))
+        .arg("--help")
+        .env_clear()
+        .env("PORT", "18080")
+        .envs(secrets)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for (name, value) in secrets {
+        assert!(help.contains(&format!("[env: {name}]")), "{name}: {help}");
+        assert!(!help.contains(value), "{name}'s value in --help");
+    }
+    assert!(help.contains("[env: PORT=18080]"), "{help}");
+    for line in billing_server::settings::settings_table().lines().skip(2) {
+        let variable = line.split('`').nth(1).unwrap();
+        assert!(help.contains(&format!("[env: {variable}")), "{variable}");
+    }
+    assert!(help.contains("billing-server simulate"));
 }
