@@ -16,6 +16,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 skipped() { [[ ",${SKIP_BROWSERS:-}," == *",$1,"* ]]; }
 export SKIP_BROWSERS=${SKIP_BROWSERS:-}
+# One build of everything: incremental caches would only add gigabytes to the target directory.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 step "format and lint (the component in each Leptos mode, host and wasm32)"
 cargo fmt --all -- --check
