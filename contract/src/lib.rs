@@ -2,7 +2,9 @@
 //! written once so the two cannot drift: the Toss key rules (`customerKey`, `authKey`, `orderId`),
 //! which page an address gets, and the wire types of the hand-off (`docs/handoff-contract.md`).
 //!
-//! No I/O and no platform code: the component compiles this to wasm, the server natively.
+//! No I/O and no platform code: the component compiles this to wasm, the server natively. With the
+//! `openapi` feature (billing-server's, never the browser's) the wire types also derive
+//! `utoipa::ToSchema`, so the server's OpenAPI description uses these very types.
 
 #![deny(missing_docs)]
 
@@ -192,6 +194,7 @@ pub fn page_for(success_path: &str, fail_path: &str, pathname: &str) -> Page {
 /// The hand-off request body: `POST {backendUrl}` with `{"authKey", "customerKey"}`, and the
 /// checkout session the registration was started on, if the page had one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IssueRequest {
     /// The one-time key from Toss's success redirect.
@@ -208,6 +211,7 @@ pub struct IssueRequest {
 /// The terms a checkout session fixes, as the page shows them above the button
 /// (`GET /api/checkout`, `docs/handoff-contract.md` §1). The subscription starts on exactly these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CheckoutTerms {
     /// The plan's id.
@@ -247,6 +251,7 @@ impl CheckoutTerms {
 
 /// `GET /api/checkout?plan=…`: who the customer is and the signed terms of their checkout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CheckoutSession {
     /// The customer's key (as `GET /api/customer` gives it).
@@ -259,6 +264,7 @@ pub struct CheckoutSession {
 
 /// Whether a declined charge may succeed later on the same card (contract §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum DeclineClass {
     /// Limit, balance, a passing failure: the same card may work later.
@@ -270,6 +276,7 @@ pub enum DeclineClass {
 /// What happened to the subscription when the card was registered: part of the hand-off's
 /// final answer (`docs/handoff-contract.md` §2), so the page tells the truth about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "camelCase")]
 pub enum SubscriptionOutcome {
     /// The first period is paid.
@@ -403,6 +410,7 @@ impl SubscriptionOutcome {
 /// is optional: the billing key is what matters, and a Toss answer missing a display field must
 /// not lose it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CardSummary {
     /// Card company, e.g. `현대`.
@@ -440,6 +448,7 @@ impl CardSummary {
 /// `200` body of the hand-off: the card was registered (final; every replay gets the same), and
 /// what that did to the customer's subscription, if the backend runs subscriptions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssueRegistered {
     /// What to show the customer.
     pub card: CardSummary,
@@ -451,6 +460,7 @@ pub struct IssueRegistered {
 /// Every error answer (and the `202` "still pending" answer): `{"code", "message"}`, plus
 /// `retryAfterMs` when asking again later is the point.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// Machine-readable code to branch on (`A-Z 0-9 _`).
@@ -502,6 +512,7 @@ pub fn classify_answer(status: u16, card_readable: bool, code: Option<&str>) -> 
 
 /// How often a plan charges, as the plan summary states it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum PlanCycle {
     /// Every month, on the first charge's day (clamped to the month's length).
@@ -515,6 +526,7 @@ pub enum PlanCycle {
 /// What the customer signs up for, shown next to the register button: the component's
 /// `plan` configuration, and what billing-server's `GET /api/plan` answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanSummary {
     /// e.g. `프리미엄 플랜`.

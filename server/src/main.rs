@@ -1,5 +1,5 @@
-//! `billing-server`: the reference backend (`serve`, the default) or the Toss simulator alone
-//! (`simulate`). Settings come from the environment, as declared in `settings::SettingsArgs`:
+//! `billing-server`: the reference backend (`serve`, the default), the Toss simulator alone
+//! (`simulate`), or the API's OpenAPI description (`openapi`). Settings come from the environment, as declared in `settings::SettingsArgs`:
 //! `billing-server --help`.
 
 use billing_server::settings::{self, LogArgs, LogFormat, SettingsArgs};
@@ -43,6 +43,10 @@ async fn main() {
         }
         Some("simulate") => {
             refuse("billing-server simulate takes no arguments; see billing-server --help")
+        }
+        // The API's description, for generating a client without running a server.
+        Some("openapi") if args.len() == 1 => {
+            print!("{}", billing_server::routes::openapi::json())
         }
         Some("serve") => serve(&args[1..]).await,
         _ => serve(&args).await,

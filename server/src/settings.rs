@@ -344,6 +344,7 @@ fn invalid(name: &str, problem: impl Into<String>) -> SettingsError {
     about = "billing-server: reference merchant backend for the TossPayments billing (자동결제) flow.",
     override_usage = "billing-server [serve]     serve the API (and the frontend, and in demo mode the simulator)\n       \
                       billing-server simulate   run only the offline Toss API simulator (its own process, own SQLite)\n       \
+                      billing-server openapi    print the API's OpenAPI 3.1 description (server/openapi.json) and exit\n       \
                       billing-server --help",
     after_help = "Every setting is an environment variable (server/README.md, \"Settings\", explains each); \
                   the flag of the same name overrides it.",

@@ -90,7 +90,9 @@ pub struct Situation {
 }
 
 /// A way to end the subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Choice {
     /// 일반해지.
@@ -102,12 +104,13 @@ pub enum Choice {
 }
 
 /// One refund a choice makes.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Refund {
     /// The charge.
     pub order_id: String,
     /// KRW, > 0.
+    #[schema(value_type = i64)]
     pub amount: Won,
 }
 

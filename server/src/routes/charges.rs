@@ -8,7 +8,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use toss_billing_contract::{check_customer_key, is_valid_idempotency_key, is_valid_order_id};
+use toss_billing_contract::{
+    check_customer_key, is_valid_idempotency_key, is_valid_order_id, ErrorBody,
+};
+use utoipa::ToSchema;
 
 use super::AppContext;
 use crate::charge::{ChargeError, ChargeRequest};
@@ -22,14 +25,93 @@ pub fn router() -> Router<AppContext> {
         .route("/api/admin/charges/{order_id}", get(read))
 }
 
+/// The OpenAPI description of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, read))]
+pub(super) struct Doc;
+
+/// The answers' shapes, for the OpenAPI description (the handlers build them with `json!`, so
+/// nothing here is constructed).
+#[allow(dead_code)]
+pub(super) mod schema {
+    use serde::Serialize;
+    use utoipa::ToSchema;
+
+    use super::super::refunds::schema::OperatorRefund;
+
+    /// A charge as the operator sees it, with every call made to Toss for it and its refunds;
+    /// never the billing key.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct OperatorCharge {
+        /// Its orderId.
+        order_id: String,
+        /// `PENDING`, `UNKNOWN` (being confirmed), `DONE`, `FAILED`.
+        status: String,
+        /// The customer.
+        customer_key: String,
+        /// KRW.
+        amount: i64,
+        /// Its name at Toss.
+        order_name: String,
+        /// Every call made to Toss for it.
+        calls: Vec<ChargeCall>,
+        /// Its refunds.
+        refunds: Vec<OperatorRefund>,
+        /// KRW refunded (`DONE`).
+        refunded_amount: i64,
+        /// The card charged (masked).
+        card: Option<Card>,
+        /// Toss's paymentKey.
+        payment_key: Option<String>,
+        /// When Toss approved it.
+        approved_at: Option<String>,
+        /// Toss's code when declined.
+        code: Option<String>,
+        /// Toss's message when declined.
+        message: Option<String>,
+        /// When it was recorded.
+        created_at: String,
+        /// When it last changed.
+        updated_at: String,
+    }
+
+    /// One call made to Toss for a charge.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ChargeCall {
+        /// `CHARGE` or `LOOKUP`.
+        kind: String,
+        /// The HTTP status Toss answered, if it answered.
+        http_status: Option<i64>,
+        /// What it meant.
+        outcome: String,
+        /// Toss's code.
+        code: Option<String>,
+    }
+
+    /// A card, masked.
+    #[derive(Serialize, ToSchema)]
+    pub struct Card {
+        /// Card company.
+        company: Option<String>,
+        /// Masked number.
+        number: Option<String>,
+    }
+}
+
 /// The body of `POST /api/admin/charges`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateCharge {
-    /// Required, unless an `Idempotency-Key` header names the charge instead.
+    /// 6-64 of `A-Z a-z 0-9 - _`; required, unless an `Idempotency-Key` header names the charge
+    /// instead. One orderId is charged at most once, for ever.
     order_id: Option<String>,
+    /// Whose card (the last one registered).
     customer_key: String,
+    /// KRW, 1-1000000000.
     amount: i64,
+    /// Toss's `orderName`, 1-100 characters.
     order_name: String,
 }
 
@@ -39,6 +121,23 @@ fn order_id_for_key(key: &str) -> String {
     format!("idem-{}", &ids::sha256_hex(key.as_bytes())[..40])
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/charges",
+    tag = "operator",
+    summary = "Charge a customer's card, exactly once per orderId",
+    description = "Charges the customer's card once per orderId for ever (an unclear outcome is looked up before anything is sent again). Asking again with the same orderId answers the same charge.",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Names the charge instead of `orderId` (1-300 visible ASCII characters): a retry with the same key is the same charge.")),
+    request_body = CreateCharge,
+    responses(
+        (status = 200, description = "Approved (`DONE`).", body = schema::OperatorCharge),
+        (status = 202, description = "Still being sent or confirmed: ask again with `GET` (`Location`, `Retry-After`).", body = schema::OperatorCharge),
+        (status = 400, description = "`INVALID_REQUEST`: no orderId and no Idempotency-Key (a retry would charge twice), or a malformed field.", body = ErrorBody),
+        (status = 404, description = "`NO_BILLING_KEY`: the customer has no registered card.", body = ErrorBody),
+        (status = 409, description = "`ORDER_ID_CONFLICT`: the orderId was used for a different charge.", body = ErrorBody),
+        (status = 422, description = "Declined (`FAILED`): Toss's `code` and `message` in the charge.", body = schema::OperatorCharge),
+    )
+)]
 async fn create(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
@@ -94,6 +193,19 @@ async fn create(
     charge_answer(&ctx, &row).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/charges/{orderId}",
+    tag = "operator",
+    summary = "One charge, with every call made to Toss and its refunds (never charges)",
+    params(("orderId" = String, Path, description = "The charge's orderId.")),
+    responses(
+        (status = 200, description = "Approved.", body = schema::OperatorCharge),
+        (status = 202, description = "Still being sent or confirmed.", body = schema::OperatorCharge),
+        (status = 404, description = "`NOT_FOUND`: no such charge.", body = ErrorBody),
+        (status = 422, description = "Declined: Toss's `code`.", body = schema::OperatorCharge),
+    )
+)]
 async fn read(
     State(ctx): State<AppContext>,
     ApiPath(order_id): ApiPath<String>,

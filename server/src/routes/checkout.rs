@@ -12,9 +12,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use toss_billing_contract::{CheckoutSession, PlanSummary};
+use toss_billing_contract::{CheckoutSession, ErrorBody, PlanCycle, PlanSummary};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{rate_limit, AppContext, Limiter};
 use crate::checkout::wire_cycle;
@@ -72,12 +73,84 @@ impl From<ActionError> for ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// The OpenAPI description of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(checkout, plans, default_plan))]
+pub(super) struct Doc;
+
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct CheckoutQuery {
+    /// The plan's id (default: `SUBSCRIBE_PLAN`).
     plan: Option<String>,
 }
 
+/// `GET /api/checkout`: a checkout session, or (a subscriber) none.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[expect(
+    dead_code,
+    reason = "names the answer's two shapes for the OpenAPI description; each handler branch builds its own"
+)]
+pub(super) enum CheckoutAnswer {
+    /// The signed terms of the plan's checkout.
+    Session(CheckoutSession),
+    /// Subscribed already: no session; a card registered now becomes the live subscription's
+    /// card.
+    Subscribed(AlreadySubscribed),
+}
+
+/// A subscriber on the checkout page.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct AlreadySubscribed {
+    /// The caller's customerKey.
+    customer_key: String,
+    /// `{"code": "ALREADY_SUBSCRIBED", "message"}`.
+    subscribed: ErrorBody,
+}
+
+/// A plan a customer can choose or switch to.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Plan {
+    /// Its id.
+    id: String,
+    /// Its name, e.g. `프리미엄 플랜`.
+    name: String,
+    /// KRW per period.
+    amount: i64,
+    /// How often it charges.
+    cycle: PlanCycle,
+    /// Free days before the first charge.
+    trial_days: i64,
+}
+
+/// A list of plans.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Plans {
+    /// The plans.
+    plans: Vec<Plan>,
+}
+
+/// `GET /api/checkout?plan=…`.
+#[utoipa::path(
+    get,
+    path = "/api/checkout",
+    tag = "checkout",
+    summary = "The customer and the signed terms of a plan's checkout",
+    description = "Who the customer is (a new visitor gets the session cookie, as with `GET /api/customer`) and the terms they are shown before the card — plan, price, cycle, trial, first charge date, terms version — signed (valid 2 hours to start a registration) and sent back with the hand-off. Writes nothing. A customer with a live subscription gets no session (`subscribed`).",
+    security((), ("sessionCookie" = []), ("signedInUser" = [])),
+    params(CheckoutQuery),
+    responses(
+        (status = 200, description = "The checkout session, or `subscribed` for a subscriber.", body = CheckoutAnswer),
+        (status = 400, description = "`INVALID_REQUEST`: `plan` is not a plan id (1-40 characters), or an unknown parameter.", body = ErrorBody),
+        (status = 401, description = "`NOT_SIGNED_IN`: the merchant's login is the identity and nobody is signed in.", body = ErrorBody),
+        (status = 404, description = "`UNKNOWN_PLAN`: no such plan. `NOT_FOUND`: no plan named and no `SUBSCRIBE_PLAN`.", body = ErrorBody),
+        (status = 429, description = "`TOO_MANY_REQUESTS`: too many new visitors from this address (`retryAfterMs`).", body = ErrorBody),
+    )
+)]
 async fn checkout(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
@@ -134,6 +207,16 @@ async fn checkout(
     Ok(response)
 }
 
+/// `GET /api/plans`.
+#[utoipa::path(
+    get,
+    path = "/api/plans",
+    tag = "checkout",
+    summary = "The plans",
+    description = "Every plan a customer can choose or switch to.",
+    security(()),
+    responses((status = 200, description = "The plans.", body = Plans))
+)]
 async fn plans(State(ctx): State<AppContext>) -> ApiResult<Json<Value>> {
     let plans: Vec<Value> = ctx
         .store
@@ -152,6 +235,18 @@ async fn plans(State(ctx): State<AppContext>) -> ApiResult<Json<Value>> {
 
 /// The default plan as a plan summary (the first charge is the day of registration, or after
 /// its trial).
+#[utoipa::path(
+    get,
+    path = "/api/plan",
+    tag = "checkout",
+    summary = "The default plan's summary (older pages)",
+    description = "`SUBSCRIBE_PLAN` as a plan summary, its first charge today or after its trial. New pages use `GET /api/checkout`.",
+    security(()),
+    responses(
+        (status = 200, description = "The summary.", body = PlanSummary),
+        (status = 404, description = "`NOT_FOUND`: no `SUBSCRIBE_PLAN`, or no such plan.", body = ErrorBody),
+    )
+)]
 async fn default_plan(State(ctx): State<AppContext>) -> ApiResult<Json<PlanSummary>> {
     let id = ctx
         .settings

@@ -7,7 +7,10 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::json;
+use toss_billing_contract::ErrorBody;
+use utoipa::ToSchema;
 
 use super::{rate_limit, AppContext, Limiter};
 use crate::card_removal::{Removal, RemoveError};
@@ -23,9 +26,59 @@ pub fn router(ctx: &AppContext, limiters: &mut Vec<Limiter>) -> Router<AppContex
         .route("/api/customer/card", delete(remove_card))
 }
 
+/// The OpenAPI description of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(customer, remove_card))]
+pub(super) struct Doc;
+
+/// `GET /api/customer`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CustomerKey {
+    /// The caller's customerKey (2-50 of `A-Z a-z 0-9 - _ = . @`): the one to give Toss's SDK.
+    customer_key: String,
+}
+
+/// `DELETE /api/customer/card`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct CardsRemoved {
+    /// How many cards were erased (0 when nothing was left: a safe retry).
+    removed: u32,
+    /// Each of them.
+    cards: Vec<RemovedCard>,
+}
+
+/// A card erased here, and what Toss said to deleting it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RemovedCard {
+    /// Card company, e.g. `현대`.
+    company: Option<String>,
+    /// Masked number.
+    number: Option<String>,
+    /// Whether Toss deleted the billing key (`null`: not known yet; deletion at Toss is best
+    /// effort).
+    deleted_at_toss: Option<bool>,
+    /// Toss's code when it refused.
+    code: Option<String>,
+}
+
 /// `DELETE /api/customer/card`: `200 {"removed": n, "cards": [{"company", "number",
 /// "deletedAtToss", "code"}]}` (n = 0 when nothing was left: a safe retry), or `409
 /// LIVE_SUBSCRIPTION`.
+#[utoipa::path(
+    delete,
+    path = "/api/customer/card",
+    tag = "customer",
+    summary = "Remove the caller's card",
+    description = "Erases every billing key of the caller here (charging stops at once; the charge ledger stays) and deletes each at Toss, best effort. Allowed only without a live subscription.",
+    security(("sessionCookie" = []), ("signedInUser" = [])),
+    responses(
+        (status = 200, description = "Removed (or nothing left to remove).", body = CardsRemoved),
+        (status = 401, description = "`NOT_SIGNED_IN`: nobody is signed in (the merchant's login is the identity).", body = ErrorBody),
+        (status = 409, description = "`LIVE_SUBSCRIPTION`: a subscription is TRIALING, INCOMPLETE, ACTIVE or PAST_DUE; cancel it first.", body = ErrorBody),
+    )
+)]
 async fn remove_card(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
@@ -61,6 +114,20 @@ async fn remove_card(
     Ok(Json(json!({ "removed": cards.len(), "cards": cards })))
 }
 
+/// `GET /api/customer`: the caller's customerKey; a new visitor gets a signed cookie.
+#[utoipa::path(
+    get,
+    path = "/api/customer",
+    tag = "customer",
+    summary = "Who the caller is",
+    description = "The caller's customerKey. A visitor without a cookie gets a new customerKey in a signed cookie (no database row; rate-limited per client IP); with the merchant's login (`SIGNED_IN_USER_HEADER`) it is the signed-in user's.",
+    security((), ("sessionCookie" = []), ("signedInUser" = [])),
+    responses(
+        (status = 200, description = "The customerKey (and `Set-Cookie` for a new visitor).", body = CustomerKey),
+        (status = 401, description = "`NOT_SIGNED_IN`: the merchant's login is the identity and nobody is signed in.", body = ErrorBody),
+        (status = 429, description = "`TOO_MANY_REQUESTS`: too many new visitors from this address (`retryAfterMs`).", body = ErrorBody),
+    )
+)]
 async fn customer(State(ctx): State<AppContext>, headers: HeaderMap) -> ApiResult<Response> {
     let (customer_key, cookie) = ctx
         .sessions

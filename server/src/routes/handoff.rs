@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use toss_billing_contract::{
-    check_auth_key, check_customer_key, is_valid_idempotency_key, IssueRegistered, IssueRequest,
-    HANDOFF_PENDING,
+    check_auth_key, check_customer_key, is_valid_idempotency_key, ErrorBody, IssueRegistered,
+    IssueRequest, HANDOFF_PENDING,
 };
 
 use super::{rate_limit, AppContext, Limiter};
@@ -29,6 +29,33 @@ pub fn router(ctx: &AppContext, limiters: &mut Vec<Limiter>) -> Router<AppContex
     )
 }
 
+/// The OpenAPI description of this route.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(issue))]
+pub(super) struct Doc;
+
+/// `POST /api/billing/issue`: the hand-off.
+#[utoipa::path(
+    post,
+    path = "/api/billing/issue",
+    tag = "hand-off",
+    summary = "Exchange the authKey for a billing key (the hand-off)",
+    description = "The page sends the one-time authKey from Toss's success redirect. The exchange runs exactly once per authKey, in a task the request does not own; every replay of the same body gets the same final answer. A final answer is `200` or a documented 4xx (forget the authKey); anything else (`202`, `408`, `409`, `425`, `429`, `5xx`, an unreadable body) means: ask again with the same body (`docs/handoff-contract.md` §2). With a checkout session, the subscription starts on its terms and its first charge runs now.",
+    security(("sessionCookie" = []), ("signedInUser" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Optional, 1-300 visible ASCII characters: the authKey already names the exchange."),
+    ),
+    request_body = IssueRequest,
+    responses(
+        (status = 200, description = "Registered (final): the card, and what happened to the subscription.", body = IssueRegistered),
+        (status = 202, description = "`HANDOFF_PENDING`: the exchange goes on; ask again with the same body after `retryAfterMs`.", body = ErrorBody),
+        (status = 400, description = "`INVALID_REQUEST`: authKey, customerKey or Idempotency-Key malformed. `CHECKOUT_SESSION_INVALID`: the checkout session cannot be read. Toss's own refusals of the authKey (e.g. `INVALID_AUTH_KEY`) are final answers with Toss's code.", body = ErrorBody),
+        (status = 403, description = "`CUSTOMER_KEY_MISMATCH`: the customerKey, the authKey or the checkout session is another customer's. Toss's refusals (e.g. `INVALID_STOPPED_CARD`) keep Toss's code.", body = ErrorBody),
+        (status = 410, description = "`CHECKOUT_SESSION_EXPIRED`: start again from the checkout.", body = ErrorBody),
+        (status = 422, description = "`CHECKOUT_SESSION_USED`: the session already started a subscription. `TRIAL_ALREADY_USED`: this customer had this plan's trial.", body = ErrorBody),
+        (status = 429, description = "`TOO_MANY_REQUESTS`: the hand-off rate limit of this address (`retryAfterMs`); not final.", body = ErrorBody),
+    )
+)]
 async fn issue(
     State(ctx): State<AppContext>,
     headers: HeaderMap,

@@ -3,7 +3,9 @@
 //! `subscriptions` (the customer's own: cancellation with its preview, charges with receipts and
 //! refunds), `admin` (the operator's subscriptions, plans and price changes), `charges` (operator
 //! charges), `refunds` (operator refunds, Toss's webhooks as received), `toss_webhooks` (Toss's
-//! webhook endpoint, outside the same-site check), `system` (health, metrics, the demo clock).
+//! webhook endpoint, outside the same-site check), `system` (health, metrics, the demo clock, the
+//! OpenAPI description). Each module describes its routes for OpenAPI beside them (`Doc`), merged
+//! in [`openapi::document`].
 //! Every answer is JSON (but the metrics); every error is `{"code", "message"}` (`crate::error`).
 //!
 //! Every path under `/api/admin/` is the operator's: [`operator_only`] checks the bearer token
@@ -15,6 +17,7 @@ mod charges;
 mod checkout;
 mod customer;
 mod handoff;
+pub mod openapi;
 mod operator_page;
 mod refunds;
 mod subscriptions;

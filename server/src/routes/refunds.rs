@@ -4,18 +4,19 @@
 //! (`crate::refund` does the work); `GET /api/admin/toss-webhooks` shows Toss's webhooks as
 //! received and what processing them did.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use toss_billing_contract::{is_valid_idempotency_key, is_valid_order_id};
+use toss_billing_contract::{is_valid_idempotency_key, is_valid_order_id, ErrorBody};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{check_operator, AppContext};
 use crate::clock::iso_kst;
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::ids;
 use crate::refund::{RefundError, RefundRequest};
 use crate::store::refunds::{RefundKind, RefundRow, RefundStatus};
@@ -28,11 +29,124 @@ pub fn router() -> Router<AppContext> {
         .route("/api/admin/toss-webhooks", get(webhooks))
 }
 
+/// The OpenAPI description of these routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create, list, read, webhooks))]
+pub(super) struct Doc;
+
+/// The answers' shapes, for the OpenAPI description (the handlers build them with `json!`, so
+/// nothing here is constructed).
+#[allow(dead_code)]
+pub(super) mod schema {
+    use serde::Serialize;
+    use utoipa::ToSchema;
+
+    /// A refund as the operator sees it.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct OperatorRefund {
+        /// Its id (it names the refund for ever: one Toss cancel at most).
+        refund_id: String,
+        /// The charge.
+        order_id: String,
+        /// Toss's paymentKey of the charge.
+        payment_key: String,
+        /// The customer.
+        customer_key: String,
+        /// The charge's subscription.
+        subscription_id: Option<i64>,
+        /// KRW.
+        amount: i64,
+        /// Toss's `cancelReason`.
+        reason: String,
+        /// `OPERATOR`, `MID_TERM` (중도해지), `WITHDRAWAL` (청약철회), `EXTERNAL` (Toss's console).
+        kind: String,
+        /// `PENDING`, `UNKNOWN` (being confirmed), `DONE`, `FAILED`.
+        status: String,
+        /// Who asked (`operator`, `customer`, `toss`).
+        requested_by: String,
+        /// Toss's transactionKey of the cancel.
+        transaction_key: Option<String>,
+        /// When Toss cancelled.
+        canceled_at: Option<String>,
+        /// Toss's code when refused.
+        code: Option<String>,
+        /// Toss's message when refused.
+        message: Option<String>,
+        /// How often it was sent to Toss (one Idempotency-Key for every send).
+        sends: i64,
+        /// When it was recorded.
+        created_at: String,
+        /// When it last changed.
+        updated_at: String,
+        /// Every call made to Toss for it (not in a charge's list).
+        calls: Option<Vec<RefundCall>>,
+    }
+
+    /// One call made to Toss for a refund.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct RefundCall {
+        /// `CANCEL` or `LOOKUP`.
+        kind: String,
+        /// The HTTP status Toss answered, if it answered.
+        http_status: Option<i64>,
+        /// What it meant.
+        outcome: String,
+        /// Toss's code.
+        code: Option<String>,
+        /// When.
+        at: String,
+    }
+
+    /// A list of refunds.
+    #[derive(Serialize, ToSchema)]
+    pub struct RefundList {
+        /// Newest first.
+        refunds: Vec<OperatorRefund>,
+    }
+
+    /// A Toss webhook as received, and what processing it did.
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ReceivedWebhook {
+        /// Its id.
+        id: i64,
+        /// `tosspayments-webhook-transmission-id`.
+        transmission_id: String,
+        /// `PAYMENT_STATUS_CHANGED`, `BILLING_DELETED`, …
+        event_type: Option<String>,
+        /// `PENDING`, `DONE`, …
+        status: String,
+        /// How often Toss delivered it.
+        deliveries: i64,
+        /// How often it was processed.
+        attempts: i64,
+        /// What processing did.
+        outcome: Option<String>,
+        /// Toss's retry count on the last delivery.
+        retried_count: Option<i64>,
+        /// When it first arrived.
+        received_at: String,
+        /// When it was processed.
+        processed_at: Option<String>,
+    }
+
+    /// Toss's webhooks.
+    #[derive(Serialize, ToSchema)]
+    pub struct WebhookList {
+        /// Newest first.
+        webhooks: Vec<ReceivedWebhook>,
+    }
+}
+
 /// The body of `POST /api/admin/charges/{orderId}/refunds`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateRefund {
-    /// Required, unless an `Idempotency-Key` header names the refund instead.
+    /// 6-64 of `A-Z a-z 0-9 - _`; required, unless an `Idempotency-Key` header names the refund
+    /// instead. The same id again is the same refund (another charge or amount:
+    /// `REFUND_ID_CONFLICT`).
     refund_id: Option<String>,
     /// KRW; omitted: whatever is left of the charge.
     amount: Option<i64>,
@@ -70,10 +184,29 @@ impl From<RefundError> for ApiError {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/admin/charges/{orderId}/refunds",
+    tag = "operator",
+    summary = "Refund all or part of a charge, exactly once per refund id",
+    description = "Toss is asked to cancel with one Idempotency-Key per refund for ever, never more than the charge's balance; an unclear outcome is looked up before anything is sent again (`server/README.md`, Refunds).",
+    params(
+        ("orderId" = String, Path, description = "The charge."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Names the refund instead of `refundId` (1-300 visible ASCII characters)."),
+    ),
+    request_body = CreateRefund,
+    responses(
+        (status = 200, description = "Refunded (`DONE`).", body = schema::OperatorRefund),
+        (status = 202, description = "Still being sent or confirmed: ask again (`Location: /api/admin/refunds/{id}`, `Retry-After`).", body = schema::OperatorRefund),
+        (status = 400, description = "`INVALID_REQUEST`: no refundId and no Idempotency-Key (a retry would refund twice), or a malformed field.", body = ErrorBody),
+        (status = 409, description = "`REFUND_EXCEEDS_BALANCE`: more than is left of the charge. `REFUND_ID_CONFLICT`: the refund id names a different charge or amount.", body = ErrorBody),
+        (status = 422, description = "Refused by Toss (`FAILED`, Toss's `code` in the refund); or `NOT_REFUNDABLE` (an `ErrorBody`): the charge was never approved.", body = schema::OperatorRefund),
+    )
+)]
 async fn create(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
-    Path(order_id): Path<String>,
+    ApiPath(order_id): ApiPath<String>,
     ApiJson(body): ApiJson<CreateRefund>,
 ) -> ApiResult<Response> {
     check_operator(&ctx, &headers)?;
@@ -126,19 +259,35 @@ async fn create(
     refund_answer(&ctx, &row).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this charge's.
     order_id: Option<String>,
+    /// Only this subscription's.
     subscription_id: Option<i64>,
+    /// Only this customer's.
     customer_key: Option<String>,
+    /// At most this many (1-500, default 100).
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/refunds",
+    tag = "operator",
+    summary = "List refunds",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The refunds, with their calls.", body = schema::RefundList),
+        (status = 400, description = "`INVALID_REQUEST`: an unknown or malformed parameter.", body = ErrorBody),
+    )
+)]
 async fn list(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     check_operator(&ctx, &headers)?;
     let rows = ctx
@@ -157,10 +306,23 @@ async fn list(
     Ok(Json(json!({ "refunds": refunds })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/refunds/{id}",
+    tag = "operator",
+    summary = "One refund, with every call made to Toss for it",
+    params(("id" = String, Path, description = "The refund id.")),
+    responses(
+        (status = 200, description = "Refunded.", body = schema::OperatorRefund),
+        (status = 202, description = "Still being sent or confirmed.", body = schema::OperatorRefund),
+        (status = 404, description = "`NOT_FOUND`: no such refund.", body = ErrorBody),
+        (status = 422, description = "Refused by Toss: its `code`.", body = schema::OperatorRefund),
+    )
+)]
 async fn read(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
     check_operator(&ctx, &headers)?;
     let row = ctx.store.refund(&id).await?.ok_or(ApiError::NotFound)?;
@@ -219,16 +381,29 @@ async fn refund_answer(ctx: &AppContext, row: &RefundRow) -> ApiResult<Response>
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct WebhookQuery {
+    /// At most this many (1-500, default 50).
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/toss-webhooks",
+    tag = "operator",
+    summary = "Toss's webhooks as received, and what processing did",
+    params(WebhookQuery),
+    responses(
+        (status = 200, description = "The webhooks.", body = schema::WebhookList),
+        (status = 400, description = "`INVALID_REQUEST`: an unknown or malformed parameter.", body = ErrorBody),
+    )
+)]
 async fn webhooks(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
-    Query(q): Query<WebhookQuery>,
+    ApiQuery(q): ApiQuery<WebhookQuery>,
 ) -> ApiResult<Json<Value>> {
     check_operator(&ctx, &headers)?;
     let rows = ctx

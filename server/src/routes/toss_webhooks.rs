@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
+use toss_billing_contract::ErrorBody;
 use tower_governor::key_extractor::KeyExtractor;
 
 use super::{AppContext, ClientIp};
@@ -28,6 +29,37 @@ pub fn router(ctx: &AppContext) -> Router<AppContext> {
     Router::new().route(&ctx.settings.toss_webhook_path, post(receive))
 }
 
+/// The OpenAPI description of this route, at the default `TOSS_WEBHOOK_PATH`.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(receive))]
+pub(super) struct Doc;
+
+/// `{"received": true}`.
+#[allow(dead_code)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Received {
+    /// Always true: the same answer whatever the body names.
+    received: bool,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/toss/webhooks",
+    tag = "toss",
+    summary = "Toss's webhooks (PAYMENT_STATUS_CHANGED, BILLING_DELETED)",
+    description = "Called by Toss, not part of the merchant's API. The path is `TOSS_WEBHOOK_PATH` (this is its default); register `https://<your host>{TOSS_WEBHOOK_PATH}` in Toss's developer console. Exempt from the same-site check. The body (at most 64 KiB, any content) is written to the inbox under its `tosspayments-webhook-transmission-id` and processed in the background; amounts are never taken from it. With `TOSS_WEBHOOK_ALLOWLIST=on` only Toss's published addresses are served.",
+    security(()),
+    params(
+        ("tosspayments-webhook-transmission-id" = Option<String>, Header, description = "One per event; a repeat only counts the delivery."),
+        ("tosspayments-webhook-transmission-retried-count" = Option<i64>, Header, description = "Toss's retry count."),
+    ),
+    request_body(content = Object, description = "Toss's webhook payload (`eventType`, `createdAt`, `data`), read as text.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Received (whatever the body names).", body = Received),
+        (status = 403, description = "`FORBIDDEN_SOURCE`: `TOSS_WEBHOOK_ALLOWLIST=on` and the caller is not one of Toss's addresses.", body = ErrorBody),
+        (status = 413, description = "`BODY_TOO_LARGE`: above 64 KiB.", body = ErrorBody),
+    )
+)]
 async fn receive(State(ctx): State<AppContext>, request: Request) -> Response {
     if ctx.settings.toss_webhook_allowlist {
         let ip = ClientIp {

@@ -34,7 +34,9 @@ fn ended_reason(choice: Choice) -> &'static str {
 const ACTION_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// When a cancellation takes effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CancelWhen {
     /// 일반해지: keep the paid period; charge nothing more.

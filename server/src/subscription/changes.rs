@@ -31,10 +31,11 @@ const MINIMUM_CHARGE: i64 = 100;
 
 /// What a plan switch would do, shown before the customer confirms; the switch charges exactly
 /// `charge_now`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SwitchPreview {
     /// `UPGRADE` (now) or `DOWNGRADE` (at the period's end).
+    #[schema(value_type = String)]
     pub kind: ChangeKind,
     /// The plan now.
     pub from_plan_id: String,

@@ -28,6 +28,7 @@ stories! {
     SQLITE => readiness_turns_503_as_soon_as_sigterm_starts_the_drain,
     SQLITE => json_logs_carry_the_request_id_and_no_secret,
     SQLITE => no_answer_names_a_path_a_crate_or_an_operator_field,
+    SQLITE => the_served_description_is_the_committed_file_and_every_operation_is_routed,
 }
 
 /// `GET /metrics` with the operator's token: every sample, by its series as written
@@ -877,4 +878,90 @@ async fn no_answer_names_a_path_a_crate_or_an_operator_field(db: Db) {
             }
         }
     }
+}
+
+/// `GET /api/openapi.json` serves `server/openapi.json` as it is committed, and the running server
+/// routes every operation it describes: no `405`, and no operation without parameters answered by
+/// the `/api/` catch-all (`routes::openapi`'s unit tests compare it with the routes' source).
+async fn the_served_description_is_the_committed_file_and_every_operation_is_routed(db: Db) {
+    let env = Env::start(db).await;
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json")).unwrap();
+    let r = env
+        .http
+        .get(env.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let served = r.text().await.unwrap();
+    assert!(
+        served == committed,
+        "the served description is not server/openapi.json"
+    );
+
+    let send = |method: Method, path: String| {
+        let env = &env;
+        async move {
+            let mut request = env
+                .http
+                .request(method.clone(), env.url(&path))
+                .header("authorization", format!("Bearer {OPERATOR}"));
+            if method != Method::GET {
+                request = request
+                    .header("content-type", "application/json")
+                    .body("{}");
+            }
+            let r = request.send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let unrouted = send(Method::GET, "/api/no-such-route".to_owned()).await;
+    assert_eq!(unrouted.0, StatusCode::NOT_FOUND);
+
+    let description: Value = serde_json::from_str(&committed).unwrap();
+    let mut operations = 0;
+    for (path, item) in description["paths"].as_object().unwrap() {
+        let has_parameters = path.contains('{');
+        let concrete: String = path
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "0"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, operation) in item.as_object().unwrap() {
+            // An operation that says it may answer 404 (a plan that is not set up, say) may
+            // answer what the catch-all answers.
+            let may_be_missing = operation["responses"].get("404").is_some();
+            let Ok(method) = Method::from_bytes(method.to_uppercase().as_bytes()) else {
+                continue;
+            };
+            if !matches!(
+                method,
+                Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+            ) {
+                continue;
+            }
+            operations += 1;
+            let (status, body) = send(method.clone(), concrete.clone()).await;
+            assert_ne!(
+                status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {body}"
+            );
+            if !has_parameters && !may_be_missing {
+                assert!(
+                    (status, &body) != (unrouted.0, &unrouted.1),
+                    "{method} {path} is described but not routed"
+                );
+            }
+        }
+    }
+    assert!(operations > 30, "only {operations} operations described");
 }
