@@ -42,17 +42,18 @@ struct Head;
 /// The whole description.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Head::openapi();
-    for part in [
-        super::customer::Doc::openapi(),
-        super::checkout::Doc::openapi(),
-        super::handoff::Doc::openapi(),
-        super::subscriptions::Doc::openapi(),
-        super::admin::Doc::openapi(),
-        super::charges::Doc::openapi(),
-        super::refunds::Doc::openapi(),
-        super::system::Doc::openapi(),
-        super::toss_webhooks::Doc::openapi(),
+    for (module, mut part) in [
+        ("customer", super::customer::Doc::openapi()),
+        ("checkout", super::checkout::Doc::openapi()),
+        ("handoff", super::handoff::Doc::openapi()),
+        ("subscription", super::subscriptions::Doc::openapi()),
+        ("admin", super::admin::Doc::openapi()),
+        ("charges", super::charges::Doc::openapi()),
+        ("refunds", super::refunds::Doc::openapi()),
+        ("system", super::system::Doc::openapi()),
+        ("tossWebhooks", super::toss_webhooks::Doc::openapi()),
     ] {
+        name_operations(module, &mut part);
         doc.merge(part);
     }
     add_security_schemes(&mut doc);
@@ -67,6 +68,31 @@ pub fn json() -> String {
         .expect("the description serializes");
     text.push('\n');
     text
+}
+
+/// Operation ids unique across the document (OpenAPI requires it; a generated client names its
+/// methods after them): the module, then the handler's name, camelCased — `refunds` + `create`
+/// is `refundsCreate`, `charges` + `create` is `chargesCreate`.
+fn name_operations(module: &str, part: &mut utoipa::openapi::OpenApi) {
+    for item in part.paths.paths.values_mut() {
+        let operations = [
+            item.get.as_mut(),
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.patch.as_mut(),
+            item.delete.as_mut(),
+        ];
+        for operation in operations.into_iter().flatten() {
+            let handler = operation.operation_id.take().unwrap_or_default();
+            let mut id = module.to_owned();
+            for word in handler.split('_').filter(|w| !w.is_empty()) {
+                let mut chars = word.chars();
+                id.extend(chars.next().map(|c| c.to_ascii_uppercase()));
+                id.push_str(chars.as_str());
+            }
+            operation.operation_id = Some(id);
+        }
+    }
 }
 
 fn add_security_schemes(doc: &mut utoipa::openapi::OpenApi) {
@@ -332,14 +358,17 @@ mod tests {
     }
 
     #[test]
-    fn every_operation_has_a_summary_an_answer_and_a_tag() {
+    fn every_operation_has_a_summary_an_answer_a_tag_and_its_own_id() {
         let doc = document();
+        let mut ids = std::collections::HashSet::new();
         for (path, item) in &doc.paths.paths {
             for operation in [&item.get, &item.post, &item.put, &item.patch, &item.delete]
                 .into_iter()
                 .flatten()
             {
                 assert!(operation.summary.is_some(), "{path}: no summary");
+                let id = operation.operation_id.clone().unwrap_or_default();
+                assert!(ids.insert(id.clone()), "{path}: operationId {id:?} twice");
                 assert!(
                     operation.tags.as_ref().is_some_and(|t| !t.is_empty()),
                     "{path}: no tag"
