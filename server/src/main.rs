@@ -46,7 +46,12 @@ async fn main() {
         }
         // The API's description, for generating a client without running a server.
         Some("openapi") if args.len() == 1 => {
-            print!("{}", billing_server::routes::openapi::json())
+            use std::io::Write;
+            // A reader that stops early (`| head`) is not an error worth a panic.
+            let _ = std::io::stdout().write_all(billing_server::routes::openapi::json().as_bytes());
+        }
+        Some("openapi") => {
+            refuse("billing-server openapi takes no arguments; see billing-server --help")
         }
         Some("serve") => serve(&args[1..]).await,
         _ => serve(&args).await,
