@@ -22,7 +22,7 @@ use crate::checkout::keys::CustomerKey;
 use crate::checkout::plan::{amount_text, cycle_text, date_text};
 use crate::checkout::portal::{
     actions, cancel_options, refusal, Action, CancelOption, Charge, PlanInfo, Refusal, Status,
-    Subscription, Target,
+    Subscription, SubscriptionAnswer, Target,
 };
 use crate::components::{Alert, CardSummaryView, Spinner};
 use crate::js_data;
@@ -37,6 +37,7 @@ enum Shown {
     Loading,
     Failed,
     NoSubscription,
+    NotSignedIn,
     Loaded(Box<Loaded>),
 }
 
@@ -91,15 +92,25 @@ async fn extra<T: Default>(
 
 /// Loads the subscription and, with it, what its actions need.
 async fn load(config: &Config) -> Shown {
-    let Ok(found) = get(config, &config.subscription_url).await else {
-        return Shown::Failed;
+    let answer = backend::fetch_whole(
+        config,
+        &config.subscription_url,
+        None,
+        config.backend_timeout_ms,
+    )
+    .await;
+    let (status, body) = match answer {
+        Ok((status, body)) => (Some(status), body),
+        Err(_) => (None, None),
     };
-    let Some(subscription) = found.as_ref().and_then(js_data::subscription) else {
-        return if found.is_none() {
-            Shown::NoSubscription
-        } else {
-            Shown::Failed
-        };
+    let subscription = match SubscriptionAnswer::of(status) {
+        SubscriptionAnswer::Found => match body.as_ref().and_then(js_data::subscription) {
+            Some(subscription) => subscription,
+            None => return Shown::Failed,
+        },
+        SubscriptionAnswer::NoSubscription => return Shown::NoSubscription,
+        SubscriptionAnswer::NotSignedIn => return Shown::NotSignedIn,
+        SubscriptionAnswer::Failed => return Shown::Failed,
     };
     let can = actions(Some(&subscription));
     // The rest at once, not one after another: on a phone's network each is a round trip.
@@ -376,6 +387,10 @@ pub fn SubscriptionPortal(
                 }.into_any(),
                 Shown::NoSubscription => view! {
                     <p class="tbc-lead">{Text::PortalNone.get(locale)}</p>
+                    <a class="tbc-button tbc-link" href=register_path.get_value()>{Text::PortalSubscribe.get(locale)}</a>
+                }.into_any(),
+                Shown::NotSignedIn => view! {
+                    <p class="tbc-lead">{Text::PortalNotSignedIn.get(locale)}</p>
                     <a class="tbc-button tbc-link" href=register_path.get_value()>{Text::PortalSubscribe.get(locale)}</a>
                 }.into_any(),
                 Shown::Loaded(loaded) => {

@@ -349,3 +349,24 @@ fn a_receipt_link_that_is_not_http_is_dropped_not_rendered() {
     };
     assert_eq!(receipt_url, None);
 }
+
+#[test]
+fn a_backend_that_does_not_know_the_customer_is_not_a_failure_to_retry() {
+    assert_eq!(SubscriptionAnswer::of(Some(200)), SubscriptionAnswer::Found);
+    assert_eq!(
+        SubscriptionAnswer::of(Some(404)),
+        SubscriptionAnswer::NoSubscription
+    );
+    // A new browser, an expired cookie, a shop's login missing: "try again shortly" would be untrue.
+    assert_eq!(
+        SubscriptionAnswer::of(Some(401)),
+        SubscriptionAnswer::NotSignedIn
+    );
+    for failed in [Some(500), Some(503), Some(403), Some(429), None] {
+        assert_eq!(
+            SubscriptionAnswer::of(failed),
+            SubscriptionAnswer::Failed,
+            "{failed:?}"
+        );
+    }
+}

@@ -24,6 +24,33 @@ pub struct PlanInfo {
     pub cycle: PlanCycle,
 }
 
+/// What an answer to `GET {subscriptionUrl}` means, by its status (`docs/portal-contract.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionAnswer {
+    /// `2xx`: the subscription, in the body.
+    Found,
+    /// `404`: the customer has none (the portal offers to subscribe).
+    NoSubscription,
+    /// `401`: the backend does not know who this is (no session: a new browser, an expired
+    /// cookie, a shop's login missing). Not a failure to retry: "try again shortly" would be
+    /// untrue.
+    NotSignedIn,
+    /// Anything else, or no answer: worth retrying.
+    Failed,
+}
+
+impl SubscriptionAnswer {
+    /// The meaning of `status` (`None`: no answer at all).
+    pub fn of(status: Option<u16>) -> SubscriptionAnswer {
+        match status {
+            Some(200..=299) => SubscriptionAnswer::Found,
+            Some(404) => SubscriptionAnswer::NoSubscription,
+            Some(401) => SubscriptionAnswer::NotSignedIn,
+            _ => SubscriptionAnswer::Failed,
+        }
+    }
+}
+
 /// Where a subscription stands (the server's statuses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
