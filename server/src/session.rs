@@ -213,11 +213,17 @@ impl Sessions {
             };
             let mut set_cookie = None;
             if now - session.created_at > self.settings.rotate_after.as_millis() as i64 {
-                // Rotation: a new token; the old one lives a minute more for requests in flight.
-                set_cookie = self
-                    .start_session(headers, &session.customer_key, session.expires_at)
-                    .await?;
-                self.store.end_session(&hash, now + 60_000).await?;
+                // Rotation: the old token lives a minute more for requests in flight, and the
+                // request that ends it (one UPDATE: the claim) starts the new session. Requests
+                // arriving at once with the same cookie (the account page asks four things
+                // together) each started one before, and one of them inherited the old token's
+                // minute of grace as its whole life: the browser kept that cookie, and the
+                // customer was signed out a minute later. The others go on with the old token.
+                if self.store.rotate_session(&hash, now, now + 60_000).await? {
+                    set_cookie = self
+                        .start_session(headers, &session.customer_key, session.expires_at)
+                        .await?;
+                }
             } else if now - session.last_seen_at > 300_000 {
                 self.store.touch_session(&hash, now).await?;
             }

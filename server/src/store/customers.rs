@@ -140,18 +140,27 @@ impl Store {
         Ok(())
     }
 
-    /// Ends a session at `until` at the latest (a rotated session keeps a short grace, for
-    /// requests already on their way with the old cookie).
-    pub async fn end_session(&self, token_hash: &str, until: i64) -> StoreResult<()> {
-        on_pool!(self, pool => sqlx::query(
-            "UPDATE sessions SET expires_at = $1 WHERE token_hash = $2 AND expires_at > $1",
+    /// Claims a session's rotation: marks it rotated at `now` and ends it at `until` at the
+    /// latest (a short grace, for requests already on their way with the old cookie). `true`:
+    /// this call claimed it; `false`: another request rotated it first.
+    pub async fn rotate_session(
+        &self,
+        token_hash: &str,
+        now: i64,
+        until: i64,
+    ) -> StoreResult<bool> {
+        let claimed = on_pool!(self, pool => sqlx::query(
+            "UPDATE sessions SET rotated_at = $1, \
+             expires_at = CASE WHEN expires_at > $2 THEN $2 ELSE expires_at END \
+             WHERE token_hash = $3 AND rotated_at IS NULL",
         )
+        .bind(now)
         .bind(until)
         .bind(token_hash)
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
-        Ok(())
+        Ok(claimed == 1)
     }
 
     /// Deletes sessions that ended before `now` or were idle longer than `idle_ms`.

@@ -170,6 +170,7 @@ const SQLITE_MIGRATIONS: MigrationList = migrations![
     6 "request ids" "sqlite/0006_request_ids.sql" Sqlx,
     7 "lease takeovers" "sqlite/0007_lease_takeovers.sql" Sqlx,
     8 "refund request ids" "sqlite/0008_refund_request_ids.sql" Sqlx,
+    9 "session rotation" "sqlite/0009_session_rotation.sql" Sqlx,
 ];
 const POSTGRES_MIGRATIONS: MigrationList = migrations![
     1 "init" "postgres/0001_init.sql" Sqlx,
@@ -180,6 +181,7 @@ const POSTGRES_MIGRATIONS: MigrationList = migrations![
     6 "request ids" "postgres/0006_request_ids.sql" Sqlx,
     7 "lease takeovers" "postgres/0007_lease_takeovers.sql" Sqlx,
     8 "refund request ids" "postgres/0008_refund_request_ids.sql" Sqlx,
+    9 "session rotation" "postgres/0009_session_rotation.sql" Sqlx,
 ];
 
 fn migration(
