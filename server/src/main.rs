@@ -1,6 +1,6 @@
 //! `billing-server`: the reference backend (`serve`, the default), the Toss simulator alone
-//! (`simulate`), or the API's OpenAPI description (`openapi`). Settings come from the environment, as declared in `settings::SettingsArgs`:
-//! `billing-server --help`.
+//! (`simulate`), or the API's OpenAPI description (`openapi`). Settings come from the
+//! environment, as declared in `settings::SettingsArgs`: `billing-server --help`.
 
 use billing_server::settings::{self, LogArgs, LogFormat, SettingsArgs};
 
