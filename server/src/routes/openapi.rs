@@ -220,9 +220,9 @@ mod tests {
         ("toss_webhooks.rs", include_str!("toss_webhooks.rs")),
     ];
 
-    /// Routes that are not the API: the operator's HTML page and its two files
-    /// (`operator_page.rs`, not in [`ROUTE_SOURCES`]) and the catch-all that answers `404
-    /// NOT_FOUND` for any other `/api/` path (an `any(…)`, which has no method of its own).
+    /// The methods a route is described by. Not described, on purpose: the operator's HTML page
+    /// and its two files (`operator_page.rs`, not in [`ROUTE_SOURCES`]) and the catch-all that
+    /// answers `404 NOT_FOUND` for any other `/api/` path (an `any(…)`, not one of these).
     const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
     /// `(path, method)` of every `.route(path, get(…).post(…))` in `source`. A path that is not a
