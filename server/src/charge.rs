@@ -17,7 +17,6 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
 use crate::clock::{Clock, Millis};
 use crate::crypto::Keyring;
@@ -382,13 +381,7 @@ impl Charges {
             order_id = row.order_id.as_str(),
             request_id = tracing::field::Empty,
         );
-        if let Some(id) = &row.request_id {
-            span.record("request_id", id.as_str());
-        }
-        let request = row.request_id.clone();
-        crate::request_id::scope(request, self.run_leased(row))
-            .instrument(span)
-            .await
+        crate::request_id::on_behalf_of(row.request_id.clone(), span, self.run_leased(row)).await
     }
 
     async fn run_leased(self, row: ChargeRow) -> Option<ChargeRow> {

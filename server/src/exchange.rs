@@ -17,7 +17,6 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
 use toss_billing_contract::{CardSummary, ErrorBody, IssueRegistered};
-use tracing::Instrument;
 
 use crate::clock::{Clock, Millis};
 use crate::crypto::Keyring;
@@ -312,14 +311,13 @@ impl Exchanges {
             exchange = &claimed.idempotency_key[3..13],
             request_id = tracing::field::Empty,
         );
-        if let Some(id) = &claimed.request_id {
-            span.record("request_id", id.as_str());
-        }
         let request = claimed.request_id.clone();
         let this = self.clone();
-        self.0
-            .tasks
-            .spawn(crate::request_id::scope(request, this.run(claimed)).instrument(span));
+        self.0.tasks.spawn(crate::request_id::on_behalf_of(
+            request,
+            span,
+            this.run(claimed),
+        ));
     }
 
     /// One run of a claimed exchange. Every path ends with the exchange final, postponed, or (only

@@ -47,6 +47,21 @@ pub fn scope<F: Future>(id: Option<String>, work: F) -> impl Future<Output = F::
     CURRENT.scope(id, work)
 }
 
+/// Runs `work` on behalf of the request `id` however much later (an exchange, a charge, a refund
+/// run by a task or the reconciler): `id` is its [`current`] request id (its Toss calls carry it)
+/// and `span`'s `request_id` field (every line it logs shows it). `span` declares that field empty.
+pub fn on_behalf_of<F: Future>(
+    id: Option<String>,
+    span: tracing::Span,
+    work: F,
+) -> impl Future<Output = F::Output> {
+    use tracing::Instrument;
+    if let Some(id) = &id {
+        span.record("request_id", id.as_str());
+    }
+    scope(id, work).instrument(span)
+}
+
 /// Keeps an incoming `X-Request-Id` only from a trusted proxy and only when valid; otherwise
 /// removes it, so that the next layer mints one.
 pub async fn accept(trust_proxy: bool, mut request: Request, next: Next) -> Response {
