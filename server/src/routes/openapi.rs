@@ -11,7 +11,7 @@
 //! FORBIDDEN_ORIGIN` on every state-changing request but Toss's webhook, `400 INVALID_REQUEST` on
 //! every JSON body, and `503 SERVICE_UNAVAILABLE` on everything that reads the database.
 
-use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::openapi::path::{HttpMethod, Operation, PathItem};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, Response, SecurityRequirement};
 use utoipa::OpenApi;
@@ -70,19 +70,25 @@ pub fn json() -> String {
     text
 }
 
+/// Each operation of a path, with its method (the methods the API routes).
+fn operations(item: &mut PathItem) -> impl Iterator<Item = (HttpMethod, &mut Operation)> {
+    [
+        (HttpMethod::Get, item.get.as_mut()),
+        (HttpMethod::Post, item.post.as_mut()),
+        (HttpMethod::Put, item.put.as_mut()),
+        (HttpMethod::Patch, item.patch.as_mut()),
+        (HttpMethod::Delete, item.delete.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(method, operation)| Some((method, operation?)))
+}
+
 /// Operation ids unique across the document (OpenAPI requires it; a generated client names its
 /// methods after them): the module, then the handler's name, camelCased — `refunds` + `create`
 /// is `refundsCreate`, `charges` + `create` is `chargesCreate`.
 fn name_operations(module: &str, part: &mut utoipa::openapi::OpenApi) {
     for item in part.paths.paths.values_mut() {
-        let operations = [
-            item.get.as_mut(),
-            item.post.as_mut(),
-            item.put.as_mut(),
-            item.patch.as_mut(),
-            item.delete.as_mut(),
-        ];
-        for operation in operations.into_iter().flatten() {
+        for (_, operation) in operations(item) {
             let handler = operation.operation_id.take().unwrap_or_default();
             let mut id = module.to_owned();
             for word in handler.split('_').filter(|w| !w.is_empty()) {
@@ -131,15 +137,7 @@ fn add_security_schemes(doc: &mut utoipa::openapi::OpenApi) {
 fn add_shared_answers(doc: &mut utoipa::openapi::OpenApi) {
     let webhook = crate::settings::DEFAULT_TOSS_WEBHOOK_PATH;
     for (path, item) in doc.paths.paths.iter_mut() {
-        let operations = [
-            (HttpMethod::Get, item.get.as_mut()),
-            (HttpMethod::Post, item.post.as_mut()),
-            (HttpMethod::Put, item.put.as_mut()),
-            (HttpMethod::Patch, item.patch.as_mut()),
-            (HttpMethod::Delete, item.delete.as_mut()),
-        ];
-        for (method, operation) in operations {
-            let Some(operation) = operation else { continue };
+        for (method, operation) in operations(item) {
             let admin = crate::routes::is_operator_path(path);
             if admin {
                 operation.security = Some(vec![SecurityRequirement::new(
@@ -286,20 +284,13 @@ mod tests {
     }
 
     fn described() -> Vec<(String, String)> {
-        let doc = document();
+        let mut doc = document();
         let mut all = Vec::new();
-        for (path, item) in &doc.paths.paths {
-            let methods = [
-                ("get", item.get.is_some()),
-                ("post", item.post.is_some()),
-                ("put", item.put.is_some()),
-                ("patch", item.patch.is_some()),
-                ("delete", item.delete.is_some()),
-            ];
-            for (method, present) in methods {
-                if present {
-                    all.push((shape(path), method.to_owned()));
-                }
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for (method, _) in operations(item) {
+                // As the document spells it: "get", "post", …
+                let method = serde_json::to_value(&method).unwrap();
+                all.push((shape(path), method.as_str().unwrap().to_owned()));
             }
         }
         all
@@ -359,13 +350,10 @@ mod tests {
 
     #[test]
     fn every_operation_has_a_summary_an_answer_a_tag_and_its_own_id() {
-        let doc = document();
+        let mut doc = document();
         let mut ids = std::collections::HashSet::new();
-        for (path, item) in &doc.paths.paths {
-            for operation in [&item.get, &item.post, &item.put, &item.patch, &item.delete]
-                .into_iter()
-                .flatten()
-            {
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for (_, operation) in operations(item) {
                 assert!(operation.summary.is_some(), "{path}: no summary");
                 let id = operation.operation_id.clone().unwrap_or_default();
                 assert!(ids.insert(id.clone()), "{path}: operationId {id:?} twice");
