@@ -20,9 +20,10 @@ use crate::checkout::config::Config;
 use crate::checkout::copy::{Locale, Text};
 use crate::checkout::keys::CustomerKey;
 use crate::checkout::plan::{amount_text, cycle_text, date_text};
+use crate::checkout::handoff::CardSummary;
 use crate::checkout::portal::{
-    actions, cancel_options, refusal, Action, CancelOption, Charge, PlanInfo, Refusal, Status,
-    Subscription, SubscriptionAnswer, Target,
+    actions, actions_without_subscription, cancel_options, refusal, Action, Actions,
+    CancelOption, Charge, PlanInfo, Refusal, Status, Subscription, SubscriptionAnswer, Target,
 };
 use crate::components::{Alert, CardSummaryView, Spinner};
 use crate::js_data;
@@ -36,7 +37,8 @@ pub const EVENT_PREFIX: &str = "toss-billing-portal:";
 enum Shown {
     Loading,
     Failed,
-    NoSubscription,
+    /// No subscription; the card on file, if one was registered without a plan.
+    NoSubscription(Option<CardSummary>),
     NotSignedIn,
     Loaded(Box<Loaded>),
 }
@@ -108,7 +110,15 @@ async fn load(config: &Config) -> Shown {
             Some(subscription) => subscription,
             None => return Shown::Failed,
         },
-        SubscriptionAnswer::NoSubscription => return Shown::NoSubscription,
+        SubscriptionAnswer::NoSubscription => {
+            let card = extra(config, true, &config.card_url, |f| {
+                f.object("card")
+                    .ok()
+                    .flatten()
+                    .map(|c| js_data::card_summary(&c))
+            });
+            return Shown::NoSubscription(card.await);
+        }
         SubscriptionAnswer::NotSignedIn => return Shown::NotSignedIn,
         SubscriptionAnswer::Failed => return Shown::Failed,
     };
@@ -364,6 +374,41 @@ pub fn SubscriptionPortal(
         });
     };
 
+    // The one confirmation step of cancelling, switching or removing the card.
+    let confirmation = move || {
+        confirming.get().map(|step| {
+            let (title, lead, action) = match &step {
+                Confirming::Cancel(option) => {
+                    let (title, lead) = cancel_words(option.when);
+                    (title, [lead.get(locale), " ", &refund_text(option.refund, locale)].concat(),
+                     Action::Cancel { when: option.when, expected_refund: option.refund })
+                }
+                Confirming::Switch { plan, charge, from } => (
+                    Text::PortalSwitchTitle,
+                    [plan.name.as_str(), " · ", Text::PortalSwitchNow.get(locale), " ", &amount_text(*charge, locale),
+                     " · ", Text::PortalSwitchFrom.get(locale), " ", &date_text(from, locale)].concat(),
+                    Action::Switch { plan: plan.id.clone(), expected_charge: *charge },
+                ),
+                Confirming::RemoveCard => (Text::PortalRemoveCard, Text::PortalRemoveCardLead.get(locale).to_owned(), Action::RemoveCard),
+            };
+            view! {
+                <section class="tbc-panel tbc-confirm" role="dialog" aria-modal="false" aria-labelledby="tbc-confirm-title">
+                    <h3 id="tbc-confirm-title" class="tbc-subtitle">{title.get(locale)}</h3>
+                    <p class="tbc-lead">{lead}</p>
+                    <div class="tbc-choices">
+                        <button type="button" class="tbc-button" disabled=move || busy.get()
+                            on:click=move |_| act(action.clone())>
+                            <Spinner visible=move || busy.get() />{Text::PortalConfirm.get(locale)}
+                        </button>
+                        <button type="button" class="tbc-button tbc-button-secondary" on:click=move |_| confirming.set(None)>
+                            {Text::PortalBack.get(locale)}
+                        </button>
+                    </div>
+                </section>
+            }
+        })
+    };
+
     let register_path = StoredValue::new(register_path);
     view! {
         <section class="tbc tbc-portal" lang=locale.tag() aria-labelledby="tbc-portal-title" node_ref=root aria-busy=move || if busy.get() { "true" } else { "false" }>
@@ -385,9 +430,15 @@ pub fn SubscriptionPortal(
                         </button>
                     </Alert>
                 }.into_any(),
-                Shown::NoSubscription => view! {
+                Shown::NoSubscription(card) => view! {
                     <p class="tbc-lead">{Text::PortalNone.get(locale)}</p>
                     <a class="tbc-button tbc-link" href=register_path.get_value()>{Text::PortalSubscribe.get(locale)}</a>
+                    {card.is_some().then(|| view! {
+                        <CardPanel locale can=actions_without_subscription(card.as_ref()) card customer=String::new() busy
+                            on_change=|_: String| {}
+                            on_remove=move || confirming.set(Some(Confirming::RemoveCard)) />
+                        {confirmation}
+                    })}
                 }.into_any(),
                 Shown::NotSignedIn => view! {
                     <p class="tbc-lead">{Text::PortalNotSignedIn.get(locale)}</p>
@@ -435,40 +486,11 @@ pub fn SubscriptionPortal(
                                 </section>
                             }
                         })}
-                        <CardPanel locale subscription=subscription.clone() busy
+                        <CardPanel locale can=actions(Some(&subscription)) card=subscription.card.clone()
+                            customer=subscription.customer_key.clone() busy
                             on_change=move |customer| open_card_window(customer)
                             on_remove=move || confirming.set(Some(Confirming::RemoveCard)) />
-                        {move || confirming.get().map(|step| {
-                            let (title, lead, action) = match &step {
-                                Confirming::Cancel(option) => {
-                                    let (title, lead) = cancel_words(option.when);
-                                    (title, [lead.get(locale), " ", &refund_text(option.refund, locale)].concat(),
-                                     Action::Cancel { when: option.when, expected_refund: option.refund })
-                                }
-                                Confirming::Switch { plan, charge, from } => (
-                                    Text::PortalSwitchTitle,
-                                    [plan.name.as_str(), " · ", Text::PortalSwitchNow.get(locale), " ", &amount_text(*charge, locale),
-                                     " · ", Text::PortalSwitchFrom.get(locale), " ", &date_text(from, locale)].concat(),
-                                    Action::Switch { plan: plan.id.clone(), expected_charge: *charge },
-                                ),
-                                Confirming::RemoveCard => (Text::PortalRemoveCard, Text::PortalRemoveCardLead.get(locale).to_owned(), Action::RemoveCard),
-                            };
-                            view! {
-                                <section class="tbc-panel tbc-confirm" role="dialog" aria-modal="false" aria-labelledby="tbc-confirm-title">
-                                    <h3 id="tbc-confirm-title" class="tbc-subtitle">{title.get(locale)}</h3>
-                                    <p class="tbc-lead">{lead}</p>
-                                    <div class="tbc-choices">
-                                        <button type="button" class="tbc-button" disabled=move || busy.get()
-                                            on:click=move |_| act(action.clone())>
-                                            <Spinner visible=move || busy.get() />{Text::PortalConfirm.get(locale)}
-                                        </button>
-                                        <button type="button" class="tbc-button tbc-button-secondary" on:click=move |_| confirming.set(None)>
-                                            {Text::PortalBack.get(locale)}
-                                        </button>
-                                    </div>
-                                </section>
-                            }
-                        })}
+                        {confirmation}
                         {(!plans.is_empty()).then(|| {
                             let current = subscription.plan.as_ref().map(|p| p.id.clone()).unwrap_or_default();
                             view! {
@@ -586,21 +608,22 @@ fn Overview(locale: Locale, subscription: Subscription) -> impl IntoView {
     }
 }
 
-/// The card on file, and what can be done with it.
+/// The card on file, and what can be done with it (`can`): change it for `customer`'s
+/// subscription, or remove it.
 #[component]
 fn CardPanel(
     locale: Locale,
-    subscription: Subscription,
+    can: Actions,
+    card: Option<CardSummary>,
+    customer: String,
     busy: RwSignal<bool>,
     on_change: impl Fn(String) + Clone + Send + Sync + 'static,
     on_remove: impl Fn() + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
-    let can = actions(Some(&subscription));
-    let customer = subscription.customer_key.clone();
     view! {
         <section class="tbc-panel" aria-labelledby="tbc-card-title">
             <h3 id="tbc-card-title" class="tbc-subtitle">{Text::PortalCard.get(locale)}</h3>
-            {match subscription.card.clone() {
+            {match card {
                 Some(card) => view! { <CardSummaryView locale card /> }.into_any(),
                 None => view! { <p class="tbc-lead">{Text::PortalNoCard.get(locale)}</p> }.into_any(),
             }}

@@ -97,6 +97,23 @@ fn a_trial_a_declined_first_charge_and_an_overdue_renewal_can_be_cancelled_and_g
 }
 
 #[test]
+fn without_a_subscription_a_card_on_file_can_only_be_removed() {
+    let card = CardSummary {
+        company: Some("현대".into()),
+        number: Some("433012******123*".into()),
+        ..CardSummary::default()
+    };
+    assert_eq!(
+        actions_without_subscription(Some(&card)),
+        Actions {
+            remove_card: true,
+            ..Actions::default()
+        }
+    );
+    assert_eq!(actions_without_subscription(None), Actions::default());
+}
+
+#[test]
 fn an_ended_subscription_offers_only_removing_the_card() {
     for status in [Status::Canceled, Status::Unpaid, Status::IncompleteExpired] {
         let can = actions(Some(&subscription(status)));

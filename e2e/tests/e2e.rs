@@ -1072,6 +1072,16 @@ story!(
         account_shows(&c, "환불 9,900원").await?;
         c.see("해지됨").await?;
         ensure_eq!(c.shop.sim.calls_to("cancel").await?.iter().filter(|call| call.outcome == "processed").count(), 2, "refunds at Toss");
+
+        // Nothing is live any more: the card can go, in one confirmation; Toss deletes it.
+        c.click("카드 삭제").await?;
+        c.wait_until("the confirmation", "return document.querySelector('.tbc-confirm');").await?;
+        c.click("확인").await?;
+        c.see("처리했어요.").await?;
+        c.see("등록된 카드가 없어요").await?;
+        ensure_eq!(customer_api(&c, "/api/customer/card").await?, json!({"card": null}), "no card on file");
+        let minted = c.shop.sim.minted_billing_keys().await?.len();
+        ensure_eq!(c.shop.sim.calls_to("delete").await?.iter().filter(|call| call.outcome == "processed").count(), minted, "each of the customer's billing keys deleted at Toss");
         Ok(())
     }
 );
@@ -1099,6 +1109,30 @@ story!(
         ensure_eq!(c.shop.paid_amounts().await?, vec![9_900], "charges approved");
         c.open("/account").await?;
         c.see("이용 중").await?;
+        Ok(())
+    }
+);
+
+story!(
+    /// A card registered without a plan: the account page has no subscription to show, yet it
+    /// shows the card and removes it in one confirmation; Toss is asked to delete it.
+    a_card_registered_without_a_plan_is_removed_from_the_account_page,
+    Visit::with_page_config(json!({ "planId": null, "customerKeyUrl": "/api/customer" })),
+    |c| {
+        register_the_test_card(&c, "카드가 등록되었어요").await?;
+        c.open("/account").await?;
+        c.see("구독 중인 플랜이 없어요.").await?;
+        c.see(TEST_CARD.1).await?;
+        c.click("카드 삭제").await?;
+        c.wait_until("the confirmation", "return document.querySelector('.tbc-confirm');").await?;
+        c.click("확인").await?;
+        c.see("처리했어요.").await?;
+        c.wait_until("the card gone", "return !document.querySelector('.tbc-card-number');").await?;
+        ensure_eq!(c.shop.sim.calls_to("delete").await?.iter().filter(|call| call.outcome == "processed").count(), 1, "deleted at Toss");
+        c.open("/account").await?;
+        c.see("구독 중인 플랜이 없어요.").await?;
+        c.do_not_see(TEST_CARD.1).await?;
+        c.do_not_see("카드 삭제").await?;
         Ok(())
     }
 );
@@ -1208,6 +1242,10 @@ const STORIES: &[(&str, StoryFn)] = &[
     (
         "a_declined_first_charge_is_told_and_another_card_starts_the_subscription",
         a_declined_first_charge_is_told_and_another_card_starts_the_subscription,
+    ),
+    (
+        "a_card_registered_without_a_plan_is_removed_from_the_account_page",
+        a_card_registered_without_a_plan_is_removed_from_the_account_page,
     ),
 ];
 

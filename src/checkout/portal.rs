@@ -193,6 +193,15 @@ pub struct Charge {
     pub refunded: u64,
 }
 
+/// The actions of a customer without a subscription: removing a card left on file (one
+/// registered without a plan, `GET {cardUrl}`) is all there is.
+pub fn actions_without_subscription(card: Option<&CardSummary>) -> Actions {
+    Actions {
+        remove_card: card.is_some(),
+        ..Actions::default()
+    }
+}
+
 /// What the customer can do now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Actions {

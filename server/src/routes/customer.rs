@@ -1,4 +1,5 @@
 //! `GET /api/customer`: the caller's customerKey (`docs/handoff-contract.md` §1).
+//! `GET /api/customer/card`: the caller's card on file, with or without a subscription.
 //! `DELETE /api/customer/card`: the caller removes their card (`crate::card_removal`).
 
 use axum::extract::State;
@@ -9,7 +10,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
-use toss_billing_contract::ErrorBody;
+use toss_billing_contract::{CardSummary, ErrorBody};
 use utoipa::ToSchema;
 
 use super::{rate_limit, AppContext, Limiter};
@@ -23,12 +24,12 @@ pub fn router(ctx: &AppContext, limiters: &mut Vec<Limiter>) -> Router<AppContex
             "/api/customer",
             get(customer).layer(rate_limit(ctx, RateLimit::Customer, limiters)),
         )
-        .route("/api/customer/card", delete(remove_card))
+        .route("/api/customer/card", get(card_on_file).delete(remove_card))
 }
 
 /// The OpenAPI description of these routes.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(customer, remove_card))]
+#[openapi(paths(customer, card_on_file, remove_card))]
 pub(super) struct Doc;
 
 /// `GET /api/customer`.
@@ -37,6 +38,13 @@ pub(super) struct Doc;
 pub(super) struct CustomerKey {
     /// The caller's customerKey (2-50 of `A-Z a-z 0-9 - _ = . @`): the one to give Toss's SDK.
     customer_key: String,
+}
+
+/// `GET /api/customer/card`.
+#[derive(Serialize, ToSchema)]
+pub(super) struct CardOnFile {
+    /// The card registered last and not removed (masked); `null` when none is left.
+    card: Option<CardSummary>,
 }
 
 /// `DELETE /api/customer/card`.
@@ -61,6 +69,44 @@ pub(super) struct RemovedCard {
     deleted_at_toss: Option<bool>,
     /// Toss's code when it refused.
     code: Option<String>,
+}
+
+/// `GET /api/customer/card`: `200 {"card": {"company", "number", "cardType", "ownerType"} | null}`.
+/// The portal asks it of a customer without a subscription, who may still have a card to remove
+/// (a card registered without a plan).
+#[utoipa::path(
+    get,
+    path = "/api/customer/card",
+    tag = "customer",
+    summary = "The caller's card on file",
+    description = "The card registered last and not removed, masked as Toss gave it, whether or not a subscription uses it (`null` when none is left).",
+    security(("sessionCookie" = []), ("signedInUser" = [])),
+    responses(
+        (status = 200, description = "The card, or `null`.", body = CardOnFile),
+        (status = 401, description = "`NOT_SIGNED_IN`: nobody is signed in (the merchant's login is the identity).", body = ErrorBody),
+    )
+)]
+async fn card_on_file(
+    State(ctx): State<AppContext>,
+    headers: HeaderMap,
+) -> ApiResult<Json<CardOnFile>> {
+    let identified = ctx.sessions.identify(&headers).await?;
+    let customer_key = identified
+        .caller
+        .customer_key()
+        .ok_or(ApiError::NotSignedIn)?;
+    let keys = ctx.store.customer_billing_keys(customer_key).await?;
+    let card = keys
+        .into_iter()
+        .rev()
+        .find(|k| k.erased_at.is_none())
+        .map(|k| CardSummary {
+            company: k.card_company,
+            number: k.card_number,
+            card_type: k.card_type,
+            owner_type: k.owner_type,
+        });
+    Ok(Json(CardOnFile { card }))
 }
 
 /// `DELETE /api/customer/card`: `200 {"removed": n, "cards": [{"company", "number",

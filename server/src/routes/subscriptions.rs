@@ -104,7 +104,7 @@ pub(super) struct SubscriptionView {
     ended_reason: Option<String>,
     /// `INCOMPLETE`: until when another card can pay the first period.
     incomplete_expires_at: Option<String>,
-    /// The card it charges (masked).
+    /// The card it charges (masked); `null` once its customer removed it.
     card: Option<CardView>,
     /// The outstanding change (a price increase, a trial's conversion, a switch).
     pending_change: Option<ChangeTerms>,
@@ -143,7 +143,7 @@ pub(super) struct CardView {
     company: Option<String>,
     /// Masked number.
     number: Option<String>,
-    /// False once deleted at Toss or removed.
+    /// False once deleted at Toss (Toss deleted it, or a removal is still telling Toss).
     usable: bool,
 }
 
@@ -355,7 +355,11 @@ pub(super) struct Switched {
 pub(super) async fn subscription_view(ctx: &AppContext, sub: &SubscriptionRow) -> ApiResult<Value> {
     let store = &ctx.store;
     let plan = store.plan(&sub.plan_id).await?;
-    let card = store.billing_key(sub.billing_key_id).await?;
+    // A card its customer removed is not on file any more, whatever the subscription once used.
+    let card = store
+        .billing_key(sub.billing_key_id)
+        .await?
+        .filter(|k| k.erased_at.is_none());
     let change = store.outstanding_change(sub.id).await?;
     let pending_change = match &change {
         Some(c) => {

@@ -33,6 +33,7 @@ stories! {
     BOTH => a_payment_status_changed_that_lies_about_the_amount_records_the_fetched_truth,
     BOTH => a_console_refund_is_learned_through_the_webhook_and_our_own_refunds_change_nothing,
     BOTH => a_card_is_removed_only_without_a_live_subscription,
+    BOTH => a_card_registered_without_a_plan_is_shown_and_removed_without_a_subscription,
 }
 
 const DAY: i64 = 86_400_000;
@@ -1194,7 +1195,52 @@ async fn a_card_is_removed_only_without_a_live_subscription(db: Db) {
         0,
         "a safe retry"
     );
-    // The history is still there, receipts and refunds included.
+    // The history is still there, receipts and refunds included; the card is not on file.
     let (_, history) = env.get_as(&c, "/api/subscription/charges").await;
     assert_eq!(history["charges"].as_array().unwrap().len(), 1);
+    let (_, subscription) = env.get_as(&c, "/api/subscription").await;
+    assert_eq!(subscription["card"], Value::Null, "{subscription}");
+}
+
+/// A card registered without a plan (no checkout session): no subscription (404), yet the card on
+/// file is told and can be removed — the portal's only way to offer removing it.
+async fn a_card_registered_without_a_plan_is_shown_and_removed_without_a_subscription(db: Db) {
+    let env = Env::start(db).await;
+    let stranger = env.visitor().await;
+    let (status, body) = env.get_as(&stranger, "/api/customer/card").await;
+    assert_eq!(
+        (status, &body),
+        (StatusCode::OK, &json!({"card": null})),
+        "no card"
+    );
+
+    let c = env.customer_with_card().await;
+    let (status, _) = env.get_as(&c, "/api/subscription").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no subscription");
+    let (status, body) = env.get_as(&c, "/api/customer/card").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let number = body["card"]["number"].as_str().unwrap_or_default();
+    assert!(number.contains('*'), "the masked number: {body}");
+    assert!(
+        !body.to_string().contains(&env.sim.billing_keys().await[0]),
+        "never the billing key: {body}"
+    );
+
+    let (name, value) = c.auth();
+    let r = env
+        .http
+        .delete(env.url("/api/customer/card"))
+        .header(name, value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["removed"], 1);
+    let (status, body) = env.get_as(&c, "/api/customer/card").await;
+    assert_eq!(
+        (status, &body),
+        (StatusCode::OK, &json!({"card": null})),
+        "removed"
+    );
+    assert_eq!(env.sim.count("delete", "processed").await, 1, "deleted at Toss");
 }
