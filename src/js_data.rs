@@ -11,6 +11,7 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::checkout::config::RawConfig;
+use crate::checkout::copy::Locale;
 use crate::checkout::handoff::{
     CardSummary, DeclineClass, ErrorBody, HandoffRecord, HandoffStatus, SubscriptionOutcome,
 };
@@ -606,9 +607,22 @@ pub fn plan_info(f: &Fields) -> Option<PlanInfo> {
     })
 }
 
-/// `GET {subscriptionUrl}`; `None` when its shape is not the documented one.
-pub fn subscription(f: &Fields) -> Option<Subscription> {
+/// `GET {subscriptionUrl}`; `None` when its shape is not the documented one. The change's texts
+/// are read in `locale` when the server translated them (`translations.<tag>`), else as given.
+pub fn subscription(f: &Fields, locale: Locale) -> Option<Subscription> {
     let change = f.object("pendingChange").ok().flatten().and_then(|c| {
+        let translated = c
+            .object("translations")
+            .ok()
+            .flatten()
+            .and_then(|t| t.object(locale.tag()).ok().flatten());
+        let words = |name| {
+            translated
+                .as_ref()
+                .and_then(|t| text_of(t, name))
+                .or_else(|| text_of(&c, name))
+                .unwrap_or_default()
+        };
         Some(PendingChange {
             id: c.whole_number("changeId").ok()??,
             kind: text_of(&c, "kind")?,
@@ -626,8 +640,8 @@ pub fn subscription(f: &Fields) -> Option<Subscription> {
             needs_consent: c.flag("needsConsent"),
             consent_opens_at: text_of(&c, "consentOpensAt"),
             answerable: c.flag("answerable"),
-            how_to_cancel: text_of(&c, "howToCancel").unwrap_or_default(),
-            if_declined: text_of(&c, "ifDeclined").unwrap_or_default(),
+            how_to_cancel: words("howToCancel"),
+            if_declined: words("ifDeclined"),
         })
     });
     let next_charge = f

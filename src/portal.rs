@@ -18,12 +18,12 @@ use crate::backend::{self, Outgoing};
 use crate::browser;
 use crate::checkout::config::Config;
 use crate::checkout::copy::{Locale, Text};
+use crate::checkout::handoff::CardSummary;
 use crate::checkout::keys::CustomerKey;
 use crate::checkout::plan::{amount_text, cycle_text, date_text};
-use crate::checkout::handoff::CardSummary;
 use crate::checkout::portal::{
-    actions, actions_without_subscription, cancel_options, refusal, Action, Actions,
-    CancelOption, Charge, PlanInfo, Refusal, Status, Subscription, SubscriptionAnswer, Target,
+    actions, actions_without_subscription, cancel_options, refusal, Action, Actions, CancelOption,
+    Charge, PlanInfo, Refusal, Status, Subscription, SubscriptionAnswer, Target,
 };
 use crate::components::{Alert, CardSummaryView, Spinner};
 use crate::js_data;
@@ -106,7 +106,10 @@ async fn load(config: &Config) -> Shown {
         Err(_) => (None, None),
     };
     let subscription = match SubscriptionAnswer::of(status) {
-        SubscriptionAnswer::Found => match body.as_ref().and_then(js_data::subscription) {
+        SubscriptionAnswer::Found => match body
+            .as_ref()
+            .and_then(|f| js_data::subscription(f, config.locale))
+        {
             Some(subscription) => subscription,
             None => return Shown::Failed,
         },
@@ -478,9 +481,9 @@ pub fn SubscriptionPortal(
                                         // 동의 and 거부: two explicit buttons of the same weight.
                                         <div class="tbc-choices">
                                             <button type="button" class="tbc-button" disabled=move || busy.get() || status == "ACCEPTED"
-                                                on:click=move |_| act(Action::Answer { change: id, accept: true })>{Text::PortalAccept.get(locale)}</button>
+                                                on:click=move |_| act(Action::Answer { change: id, accept: true, locale })>{Text::PortalAccept.get(locale)}</button>
                                             <button type="button" class="tbc-button" disabled=move || busy.get() || change.status == "DECLINED"
-                                                on:click=move |_| act(Action::Answer { change: id, accept: false })>{Text::PortalDecline.get(locale)}</button>
+                                                on:click=move |_| act(Action::Answer { change: id, accept: false, locale })>{Text::PortalDecline.get(locale)}</button>
                                         </div>
                                     })}
                                 </section>

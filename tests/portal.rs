@@ -2,6 +2,7 @@
 //! action sends, how cancellation is offered (§11: no harder than signing up, both kinds side by
 //! side), when a price change is asked about, and what the success page is told.
 
+use toss_billing_checkout::checkout::copy::Locale;
 use toss_billing_checkout::checkout::handoff::{CardSummary, DeclineClass, SubscriptionOutcome};
 use toss_billing_checkout::checkout::plan::PlanCycle;
 use toss_billing_checkout::checkout::portal::*;
@@ -204,12 +205,24 @@ fn each_action_is_one_request_with_the_amount_the_customer_saw() {
     let (_, target, body) = Action::Answer {
         change: 7,
         accept: false,
+        locale: Locale::Ko,
     }
     .request();
     assert_eq!(target, Target::Subscription("/changes/7/decline".into()));
     assert_eq!(
         body,
         vec![("textVersion", Field::Text(CONSENT_TEXT_VERSION))]
+    );
+    // Read in English: the record says so.
+    let (_, _, body) = Action::Answer {
+        change: 7,
+        accept: true,
+        locale: Locale::En,
+    }
+    .request();
+    assert_eq!(
+        body,
+        vec![("textVersion", Field::Text("portal-2026-12-08-en"))]
     );
 
     let (_, target, body) = Action::Switch {
@@ -243,10 +256,12 @@ fn each_action_has_its_own_event_name() {
         Action::Answer {
             change: 1,
             accept: true,
+            locale: Locale::Ko,
         },
         Action::Answer {
             change: 1,
             accept: false,
+            locale: Locale::Ko,
         },
         Action::Switch {
             plan: "p".into(),

@@ -952,10 +952,16 @@ story!(
         account_shows(&c, "May we charge you on these terms?").await?;
         c.see("New price").await?;
         c.see("How to cancel").await?;
+        // The server's own words about cancelling and declining, in English too.
+        c.see("You can cancel at any time on your subscription page.").await?;
+        c.see("If you do not agree, you keep the current price until").await?;
+        c.do_not_see("동의하지 않으면").await?;
         c.snapshot_for_docs("portal-price-rise-en", "en-portal-price-rise").await?;
         c.click("Decline").await?;
         c.see("You declined.").await?;
         ensure_eq!(c.shop.paid_amounts().await?, vec![9_900, 9_900], "charges approved");
+        let sub = c.shop.the_subscription().await?;
+        ensure_eq!(sub["consents"][0]["textVersion"], json!("portal-2026-12-08-en"), "the answer records the English text it was given");
         Ok(())
     }
 );

@@ -8,6 +8,7 @@
 //! is open. A price increase or a trial's conversion is answered with two explicit buttons showing
 //! the four items the law names; closing or ignoring the panel is not an answer.
 
+use super::copy::Locale;
 use super::handoff::CardSummary;
 use super::plan::PlanCycle;
 
@@ -119,9 +120,10 @@ pub struct PendingChange {
     pub consent_opens_at: Option<String>,
     /// The server says an answer counts now (its clock, not the page's: `answerable`).
     pub answerable: bool,
-    /// How to cancel, in the merchant's words.
+    /// How to cancel, in the merchant's words (in the page's language when the server has it:
+    /// `translations.<tag>`).
     pub how_to_cancel: String,
-    /// What declining does, in the merchant's words.
+    /// What declining does, in the merchant's words (likewise).
     pub if_declined: String,
 }
 
@@ -251,6 +253,8 @@ pub enum Action {
         change: u32,
         /// 동의 (`true`) or 거부.
         accept: bool,
+        /// The language the customer read the terms in (the answer's `textVersion` says it).
+        locale: Locale,
     },
     /// `POST {subscriptionUrl}/switch {"planId", "expectedCharge"}`.
     Switch {
@@ -263,8 +267,18 @@ pub enum Action {
     RemoveCard,
 }
 
-/// The version of the portal's consent copy, recorded with each answer (`textVersion`).
+/// The version of the portal's consent copy in Korean, recorded with each answer (`textVersion`).
 pub const CONSENT_TEXT_VERSION: &str = "portal-2026-12-07";
+/// The same in English.
+pub const CONSENT_TEXT_VERSION_EN: &str = "portal-2026-12-08-en";
+
+/// The version of the consent copy a customer read in `locale`.
+pub fn consent_text_version(locale: Locale) -> &'static str {
+    match locale {
+        Locale::Ko => CONSENT_TEXT_VERSION,
+        Locale::En => CONSENT_TEXT_VERSION_EN,
+    }
+}
 
 /// A value of a request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -320,14 +334,18 @@ impl Action {
                 ],
             ),
             Action::UndoCancel => post("/cancel/undo", vec![]),
-            Action::Answer { change, accept } => post(
+            Action::Answer {
+                change,
+                accept,
+                locale,
+            } => post(
                 &[
                     "/changes/",
                     &change.to_string(),
                     if *accept { "/accept" } else { "/decline" },
                 ]
                 .concat(),
-                vec![("textVersion", Field::Text(CONSENT_TEXT_VERSION))],
+                vec![("textVersion", Field::Text(consent_text_version(*locale)))],
             ),
             Action::Switch {
                 plan,

@@ -184,6 +184,21 @@ pub(super) struct ChangeTerms {
     if_declined: String,
     /// The version of this text.
     text_version: String,
+    /// The same texts in other languages, by language tag (`en`): what a page in that language
+    /// shows instead.
+    translations: std::collections::BTreeMap<String, ChangeTermsText>,
+}
+
+/// `howToCancel`, `ifDeclined` and their version in one language.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ChangeTermsText {
+    /// How to cancel.
+    how_to_cancel: String,
+    /// What declining (or silence) does.
+    if_declined: String,
+    /// The version of this text.
+    text_version: String,
 }
 
 /// A charge as the customer's history shows it, with its refunds.

@@ -25,6 +25,30 @@ use crate::store::StoreError;
 
 /// The version of the consent and notice texts this server words (`howToCancel`, `ifDeclined`).
 pub const NOTICE_TEXT_VERSION: &str = "ko-2026-12-01";
+/// The version of their English translation (`translations.en`).
+pub const NOTICE_TEXT_VERSION_EN: &str = "en-2026-12-08";
+
+/// How to cancel and what declining a change of `kind` taking effect on `date` (`YYYY-MM-DD`)
+/// does, in Korean and in English: `(howToCancel, ifDeclined)`, `ifDeclined` empty when the
+/// change needs no answer. Both go out with the terms, so a page shows the one in its own
+/// language and an answer's record holds what either page showed.
+fn change_wording(kind: ChangeKind, date: &str) -> [(&'static str, String); 2] {
+    let (ko, en) = match kind {
+        ChangeKind::TrialConversion => (
+            format!("동의하지 않으면 무료 체험이 {date}에 끝나고 구독이 종료돼요. 결제되는 금액은 없어요."),
+            format!("If you do not agree, the free trial ends on {date} and so does the subscription. Nothing is charged."),
+        ),
+        ChangeKind::PriceIncrease => (
+            format!("동의하지 않으면 {date} 전까지 지금 가격으로 이용하고, {date}에 구독이 종료돼요. 새 가격으로 결제되지 않아요."),
+            format!("If you do not agree, you keep the current price until {date}, when the subscription ends. The new price is never charged."),
+        ),
+        _ => (String::new(), String::new()),
+    };
+    [
+        ("구독 관리에서 언제든 해지할 수 있어요. 해지해도 이미 결제한 기간이 끝날 때까지 이용할 수 있어요.", ko),
+        ("You can cancel at any time on your subscription page. After cancelling, you keep the service until the end of the period you paid for.", en),
+    ]
+}
 
 /// Charges below Toss's minimum for cards (100원) are waived, not attempted.
 const MINIMUM_CHARGE: i64 = 100;
@@ -247,15 +271,8 @@ impl Subscriptions {
         let from_plan = store.plan(&change.from_plan_id).await?;
         let to_plan = store.plan(&change.to_plan_id).await?;
         let date = iso_kst(change.effective_at)[..10].to_owned();
-        let if_declined = match change.kind {
-            ChangeKind::TrialConversion => format!(
-                "동의하지 않으면 무료 체험이 {date}에 끝나고 구독이 종료돼요. 결제되는 금액은 없어요."
-            ),
-            ChangeKind::PriceIncrease => format!(
-                "동의하지 않으면 {date} 전까지 지금 가격으로 이용하고, {date}에 구독이 종료돼요. 새 가격으로 결제되지 않아요."
-            ),
-            _ => String::new(),
-        };
+        let [(how_to_cancel, if_declined), (how_to_cancel_en, if_declined_en)] =
+            change_wording(change.kind, &date);
         Ok(json!({
             "changeId": change.id,
             "kind": change.kind,
@@ -270,9 +287,14 @@ impl Subscriptions {
             "needsConsent": change.kind.needs_consent(),
             "consentOpensAt": change.consent_opens_at.map(iso_kst),
             "consentClosesAt": change.kind.needs_consent().then(|| iso_kst(change.effective_at)),
-            "howToCancel": "구독 관리에서 언제든 해지할 수 있어요. 해지해도 이미 결제한 기간이 끝날 때까지 이용할 수 있어요.",
+            "howToCancel": how_to_cancel,
             "ifDeclined": if_declined,
             "textVersion": NOTICE_TEXT_VERSION,
+            "translations": { "en": {
+                "howToCancel": how_to_cancel_en,
+                "ifDeclined": if_declined_en,
+                "textVersion": NOTICE_TEXT_VERSION_EN,
+            } },
         }))
     }
 

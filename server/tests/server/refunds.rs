@@ -1242,5 +1242,9 @@ async fn a_card_registered_without_a_plan_is_shown_and_removed_without_a_subscri
         (StatusCode::OK, &json!({"card": null})),
         "removed"
     );
-    assert_eq!(env.sim.count("delete", "processed").await, 1, "deleted at Toss");
+    assert_eq!(
+        env.sim.count("delete", "processed").await,
+        1,
+        "deleted at Toss"
+    );
 }

@@ -256,6 +256,26 @@ async fn rise_announced(env: &Env) -> (Customer, i64) {
     assert_eq!(body["subscriptionsTold"], 1);
     let (_, sub) = env.get_as(&c, "/api/subscription").await;
     assert_eq!(sub["pendingChange"]["effectiveDate"], "2027-03-10", "{sub}");
+    // What declining does, in Korean and in English (an English page shows the translation).
+    let change = &sub["pendingChange"];
+    assert!(
+        change["ifDeclined"]
+            .as_str()
+            .is_some_and(|t| t.contains("2027-03-10에 구독이 종료돼요")),
+        "{change}"
+    );
+    assert_eq!(
+        change["translations"]["en"]["ifDeclined"],
+        "If you do not agree, you keep the current price until 2027-03-10, when the subscription ends. The new price is never charged.",
+        "{change}"
+    );
+    assert!(
+        change["translations"]["en"]["howToCancel"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("You can cancel at any time")),
+        "{change}"
+    );
+    assert_eq!(change["translations"]["en"]["textVersion"], "en-2026-12-08");
     assert_eq!(
         sub["pendingChange"]["answerable"], false,
         "the portal asks nothing before the window opens: {sub}"
