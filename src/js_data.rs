@@ -18,7 +18,7 @@ use crate::checkout::handoff::{
 use crate::checkout::keys::CustomerKey;
 use crate::checkout::plan::{PlanCycle, PlanSummary};
 use crate::checkout::portal::{
-    CancelOption, Charge, Field, PendingChange, PlanInfo, Status, Subscription,
+    status_named, CancelOption, Charge, Field, PendingChange, PlanInfo, Subscription,
 };
 use crate::checkout::redirect::{AuthKey, PendingRegistration};
 use crate::checkout::request::{CardOwnerType, WireRequest};
@@ -650,7 +650,7 @@ pub fn subscription(f: &Fields, locale: Locale) -> Option<Subscription> {
         .flatten()
         .and_then(|n| Some((text_of(&n, "at")?, won_of(&n, "amount"))));
     Some(Subscription {
-        status: Status::parse(&text_of(f, "status")?),
+        status: status_named(&text_of(f, "status")?),
         customer_key: text_of(f, "customerKey")?,
         plan: f.object("plan").ok().flatten().and_then(|p| plan_info(&p)),
         amount: won_of(f, "amount"),

@@ -141,9 +141,9 @@ fn an_ended_subscription_offers_only_removing_the_card() {
 
 #[test]
 fn an_unknown_status_reads_as_ended_so_nothing_is_offered_on_a_guess() {
-    assert_eq!(Status::parse("PAUSED"), Status::Canceled);
-    assert_eq!(Status::parse("PAST_DUE"), Status::PastDue);
-    assert!(!Status::parse("SOMETHING_NEW").is_live());
+    assert_eq!(status_named("PAUSED"), Status::Canceled);
+    assert_eq!(status_named("PAST_DUE"), Status::PastDue);
+    assert!(!status_named("SOMETHING_NEW").is_live());
 }
 
 #[test]

@@ -543,9 +543,93 @@ pub struct PlanSummary {
     pub cancel_note: Option<String>,
 }
 
+/// Where a subscription stands: the names billing-server stores (a database enum, with the
+/// `sqlx` feature) and its APIs show, and the portal reads (`docs/portal-contract.md` §1). One
+/// list, so the page and the server cannot disagree about a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type))]
+#[cfg_attr(
+    feature = "sqlx",
+    sqlx(type_name = "subscription_status", rename_all = "SCREAMING_SNAKE_CASE")
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SubscriptionStatus {
+    /// A free trial: the card is stored, nothing has been charged.
+    Trialing,
+    /// The first period is not paid yet: its charge is running, or was declined (no dunning for a
+    /// customer who never paid; another card on the same checkout session may still pay it).
+    Incomplete,
+    /// Paid up.
+    Active,
+    /// A renewal's charge was declined; retrying (soft) or waiting for a new card (hard).
+    PastDue,
+    /// Ended: by the customer, the operator, a change not agreed to, or retries that ran out.
+    Canceled,
+    /// Retries ran out; kept, charged no more (billing-server's `DUNNING_FINAL_STATE=unpaid`).
+    Unpaid,
+    /// The first charge was never paid in time; nothing was charged.
+    IncompleteExpired,
+}
+
+impl SubscriptionStatus {
+    /// Every status, in the order of billing-server's README diagram.
+    pub const ALL: [SubscriptionStatus; 7] = [
+        SubscriptionStatus::Trialing,
+        SubscriptionStatus::Incomplete,
+        SubscriptionStatus::Active,
+        SubscriptionStatus::PastDue,
+        SubscriptionStatus::Canceled,
+        SubscriptionStatus::Unpaid,
+        SubscriptionStatus::IncompleteExpired,
+    ];
+
+    /// Whether the subscription still lives: it may still be charged, and a customer has at most
+    /// one such subscription.
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            SubscriptionStatus::Trialing
+                | SubscriptionStatus::Incomplete
+                | SubscriptionStatus::Active
+                | SubscriptionStatus::PastDue
+        )
+    }
+
+    /// Its name on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionStatus::Trialing => "TRIALING",
+            SubscriptionStatus::Incomplete => "INCOMPLETE",
+            SubscriptionStatus::Active => "ACTIVE",
+            SubscriptionStatus::PastDue => "PAST_DUE",
+            SubscriptionStatus::Canceled => "CANCELED",
+            SubscriptionStatus::Unpaid => "UNPAID",
+            SubscriptionStatus::IncompleteExpired => "INCOMPLETE_EXPIRED",
+        }
+    }
+
+    /// The status named `name`; `None` for a name this version does not know.
+    pub fn parse(name: &str) -> Option<SubscriptionStatus> {
+        SubscriptionStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_subscription_status_is_read_back_from_its_name_and_no_other() {
+        for status in SubscriptionStatus::ALL {
+            assert_eq!(SubscriptionStatus::parse(status.as_str()), Some(status));
+            let json = format!("\"{}\"", status.as_str());
+            assert_eq!(serde_json::to_string(&status).unwrap(), json);
+        }
+        assert_eq!(SubscriptionStatus::parse("PAUSED"), None);
+        assert_eq!(SubscriptionStatus::parse("active"), None);
+    }
 
     #[test]
     fn customer_keys() {

@@ -52,46 +52,13 @@ impl SubscriptionAnswer {
     }
 }
 
-/// Where a subscription stands (the server's statuses).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// A free trial.
-    Trialing,
-    /// The first charge is not paid (declined, or being confirmed).
-    Incomplete,
-    /// Paid up.
-    Active,
-    /// A renewal was declined; retrying.
-    PastDue,
-    /// Ended.
-    Canceled,
-    /// Retries ran out; charged no more.
-    Unpaid,
-    /// The first charge was never paid.
-    IncompleteExpired,
-}
+/// Where a subscription stands: the contract's statuses, the server's own list.
+pub use toss_billing_contract::SubscriptionStatus as Status;
 
-impl Status {
-    /// The status the server names `name`; an unknown one reads as ended (nothing is offered).
-    pub fn parse(name: &str) -> Status {
-        match name {
-            "TRIALING" => Status::Trialing,
-            "INCOMPLETE" => Status::Incomplete,
-            "ACTIVE" => Status::Active,
-            "PAST_DUE" => Status::PastDue,
-            "UNPAID" => Status::Unpaid,
-            "INCOMPLETE_EXPIRED" => Status::IncompleteExpired,
-            _ => Status::Canceled,
-        }
-    }
-
-    /// Whether it still lives (may still be charged).
-    pub fn is_live(self) -> bool {
-        matches!(
-            self,
-            Status::Trialing | Status::Incomplete | Status::Active | Status::PastDue
-        )
-    }
+/// The status the server names `name`; one this page does not know reads as ended, so nothing
+/// is offered on a guess.
+pub fn status_named(name: &str) -> Status {
+    Status::parse(name).unwrap_or(Status::Canceled)
 }
 
 /// A change waiting for its date (`pendingChange`), with the four items the law names: the date,

@@ -35,64 +35,9 @@ pub const CONSENT_WINDOW_MS: Millis = 30 * DAY_MS;
 /// checkout session before it expires.
 pub const INCOMPLETE_FOR_MS: Millis = 23 * 3_600_000;
 
-/// Where a subscription stands (`subscription_status` on PostgreSQL, checked TEXT on SQLite).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, sqlx::Type, serde::Serialize,
-)]
-#[sqlx(type_name = "subscription_status", rename_all = "SCREAMING_SNAKE_CASE")]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Status {
-    /// A free trial: the card is stored, nothing has been charged.
-    Trialing,
-    /// The first period is not paid yet: its charge is running, or was declined (no dunning for a
-    /// customer who never paid; another card on the same checkout session may still pay it).
-    Incomplete,
-    /// Paid up.
-    Active,
-    /// A renewal's charge was declined; retrying (soft) or waiting for a new card (hard).
-    PastDue,
-    /// Ended: by the customer, the operator, a change not agreed to, or retries that ran out.
-    Canceled,
-    /// Retries ran out; kept, charged no more (`DUNNING_FINAL_STATE=unpaid`).
-    Unpaid,
-    /// The first charge was never paid within [`INCOMPLETE_FOR_MS`]; nothing was charged.
-    IncompleteExpired,
-}
-
-impl Status {
-    /// Every status, in the order of the README's diagram.
-    pub const ALL: [Status; 7] = [
-        Status::Trialing,
-        Status::Incomplete,
-        Status::Active,
-        Status::PastDue,
-        Status::Canceled,
-        Status::Unpaid,
-        Status::IncompleteExpired,
-    ];
-
-    /// Whether the subscription still lives (one live subscription per customer; the scheduler
-    /// looks only at these).
-    pub fn is_live(self) -> bool {
-        matches!(
-            self,
-            Status::Trialing | Status::Incomplete | Status::Active | Status::PastDue
-        )
-    }
-
-    /// The name stored in the database and shown in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Trialing => "TRIALING",
-            Status::Incomplete => "INCOMPLETE",
-            Status::Active => "ACTIVE",
-            Status::PastDue => "PAST_DUE",
-            Status::Canceled => "CANCELED",
-            Status::Unpaid => "UNPAID",
-            Status::IncompleteExpired => "INCOMPLETE_EXPIRED",
-        }
-    }
-}
+/// Where a subscription stands (`subscription_status` on PostgreSQL, checked TEXT on SQLite): the
+/// contract crate's list, which the portal reads too (one list, so they cannot disagree).
+pub use toss_billing_contract::SubscriptionStatus as Status;
 
 /// What moves a subscription from one status to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
