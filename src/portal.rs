@@ -412,6 +412,11 @@ pub fn SubscriptionPortal(
         })
     };
 
+    // The card panel's two actions, one pair for both states that show a card (one copy of the
+    // panel's code in the bundle, not two).
+    let change_card_of = move |customer: String| open_card_window(customer);
+    let ask_to_remove_card = move || confirming.set(Some(Confirming::RemoveCard));
+
     let register_path = StoredValue::new(register_path);
     view! {
         <section class="tbc tbc-portal" lang=locale.tag() aria-labelledby="tbc-portal-title" node_ref=root aria-busy=move || if busy.get() { "true" } else { "false" }>
@@ -438,8 +443,7 @@ pub fn SubscriptionPortal(
                     <a class="tbc-button tbc-link" href=register_path.get_value()>{Text::PortalSubscribe.get(locale)}</a>
                     {card.is_some().then(|| view! {
                         <CardPanel locale can=actions_without_subscription(card.as_ref()) card customer=String::new() busy
-                            on_change=|_: String| {}
-                            on_remove=move || confirming.set(Some(Confirming::RemoveCard)) />
+                            on_change=change_card_of on_remove=ask_to_remove_card />
                         {confirmation}
                     })}
                 }.into_any(),
@@ -491,8 +495,7 @@ pub fn SubscriptionPortal(
                         })}
                         <CardPanel locale can=actions(Some(&subscription)) card=subscription.card.clone()
                             customer=subscription.customer_key.clone() busy
-                            on_change=move |customer| open_card_window(customer)
-                            on_remove=move || confirming.set(Some(Confirming::RemoveCard)) />
+                            on_change=change_card_of on_remove=ask_to_remove_card />
                         {confirmation}
                         {(!plans.is_empty()).then(|| {
                             let current = subscription.plan.as_ref().map(|p| p.id.clone()).unwrap_or_default();
