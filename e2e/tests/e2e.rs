@@ -893,11 +893,28 @@ story!(
         c.see("베이직 플랜").await?;
         c.snapshot_for_docs("success-subscribed", "ko-success-subscribed").await?;
 
+        // The account page's four GETs are preloaded with the page; the portal uses those answers,
+        // so each is asked once.
+        const PORTAL_GETS: [&str; 4] = [
+            "/api/subscription",
+            "/api/subscription/charges",
+            "/api/plans",
+            "/api/subscription/cancel/preview",
+        ];
+        let asked = || PORTAL_GETS.map(|path| c.shop.front.seen_at("GET", path).len());
+        let before = asked();
         c.open("/account").await?;
         c.see("구독 관리").await?;
         c.see("이용 중").await?;
         c.see("4,900원 매월").await?;
         c.see(TEST_CARD.1).await?;
+        c.see("일반해지").await?;
+        let after = asked();
+        ensure_eq!(
+            std::array::from_fn::<usize, 4, _>(|i| after[i] - before[i]),
+            [1, 1, 1, 1],
+            "each GET once (the preloads used) for {PORTAL_GETS:?}"
+        );
         c.snapshot_for_docs("portal", "ko-portal").await?;
 
         // Change card: Toss's window, another card, and the success page says what it did.
