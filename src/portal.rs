@@ -317,6 +317,9 @@ pub fn SubscriptionPortal(
                 Err(Refusal::Said(message)) if !message.is_empty() => {
                     failure.try_set(Some(message));
                 }
+                Err(Refusal::Known(text)) => {
+                    failure.try_set(Some(text.get(locale).to_owned()));
+                }
                 Err(Refusal::Stale) => {
                     confirming.try_set(None);
                     failure.try_set(Some(Text::PortalActionFailed.get(locale).to_owned()));

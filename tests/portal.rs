@@ -2,7 +2,7 @@
 //! action sends, how cancellation is offered (§11: no harder than signing up, both kinds side by
 //! side), when a price change is asked about, and what the success page is told.
 
-use toss_billing_checkout::checkout::copy::Locale;
+use toss_billing_checkout::checkout::copy::{Locale, Text};
 use toss_billing_checkout::checkout::handoff::{CardSummary, DeclineClass, SubscriptionOutcome};
 use toss_billing_checkout::checkout::plan::PlanCycle;
 use toss_billing_checkout::checkout::portal::*;
@@ -295,12 +295,26 @@ fn a_busy_server_is_retried_a_stale_preview_reloaded_and_a_refusal_shown_in_its_
         Refusal::Stale
     );
     assert_eq!(
+        refusal(409, Some("SHOP_CLOSED_TODAY"), Some("오늘은 휴무예요")),
+        Refusal::Said("오늘은 휴무예요".into()),
+        "a code we have no copy for: the merchant's words"
+    );
+    // A documented code: our copy, in the page's language, never the server's developer words.
+    assert_eq!(
         refusal(
-            409,
-            Some("WITHDRAWAL_CLOSED"),
-            Some("청약철회 기간이 지났어요")
+            402,
+            Some("SWITCH_DECLINED"),
+            Some("the card declined the charge (REJECT_CARD_PAYMENT); the plan did not change")
         ),
-        Refusal::Said("청약철회 기간이 지났어요".into())
+        Refusal::Known(Text::PortalSwitchDeclined)
+    );
+    assert_eq!(
+        refusal(409, Some("WITHDRAWAL_PERIOD_OVER"), Some("…")),
+        Refusal::Known(Text::PortalWithdrawClosed)
+    );
+    assert_eq!(
+        refusal(409, Some("LIVE_SUBSCRIPTION"), None),
+        Refusal::Known(Text::PortalCardInUse)
     );
     let long = "가".repeat(500);
     let Refusal::Said(shown) = refusal(422, Some("X"), Some(&long)) else {

@@ -939,6 +939,14 @@ story!(
         .await?;
         c.see(&format!("지금 결제 {}원", won(charge))).await?;
         c.snapshot("portal-switch-confirm").await?;
+        // The card declines the upgrade's charge once: our words, not the server's, and no switch.
+        c.shop.toss_rule(json!({"api": "charge", "code": "REJECT_CARD_PAYMENT", "times": 1}))?;
+        c.click("확인").await?;
+        c.see("카드사에서 결제를 거절해 플랜이 바뀌지 않았어요. 카드를 바꾼 뒤 다시 시도해 주세요.").await?;
+        c.do_not_see("the card declined").await?;
+        c.see("4,900원 매월").await?;
+        ensure_eq!(c.shop.paid_amounts().await?, vec![4_900], "nothing more charged");
+        // Asked again, it goes through.
         c.click("확인").await?;
         c.see("처리했어요.").await?;
         c.see("9,900원 매월").await?;

@@ -263,6 +263,36 @@ texts! {
     PortalActionFailed => "요청을 처리하지 못했어요. 잠시 후 다시 시도해 주세요.",
         "The request could not be completed. Please try again shortly.";
     PortalDone => "처리했어요.", "Done.";
+    // The customer API's documented refusals (`portal_refusal_text`).
+    PortalSwitchDeclined => "카드사에서 결제를 거절해 플랜이 바뀌지 않았어요. 카드를 바꾼 뒤 다시 시도해 주세요.",
+        "The card was declined, so your plan did not change. Change the card and try again.";
+    PortalSwitchUnavailable => "지금은 이 플랜으로 바꿀 수 없어요.", "You can't switch to this plan now.";
+    PortalChangeClosed => "이 변경은 이제 답할 수 없어요.", "This change can no longer be answered.";
+    PortalEnded => "이미 해지된 구독이에요.", "This subscription has already ended.";
+    PortalChargeConfirming => "이번 결제를 확인하고 있어요. 잠시 후 다시 시도해 주세요.",
+        "This period's payment is still being confirmed. Please try again in a moment.";
+    PortalWithdrawClosed => "청약철회 기간이 지났어요. 중도해지나 일반해지를 선택해 주세요.",
+        "The withdrawal period is over. Choose one of the other ways to cancel.";
+    PortalCardInUse => "구독 중에는 카드를 삭제할 수 없어요. 먼저 구독을 해지해 주세요.",
+        "The card can't be removed while a subscription is live. Cancel the subscription first.";
+}
+
+/// Our copy for a documented refusal of the customer API (`docs/portal-contract.md` §3), in the
+/// page's language; `None` for a code we have no copy for (the merchant's own words are shown).
+pub fn portal_refusal_text(code: &str) -> Option<Text> {
+    Some(match code {
+        "SWITCH_DECLINED" => Text::PortalSwitchDeclined,
+        "NOT_ACTIVE" | "SAME_PLAN" | "CYCLE_DIFFERS" => Text::PortalSwitchUnavailable,
+        "CHANGE_CLOSED" | "NO_ANSWER_NEEDED" => Text::PortalChangeClosed,
+        "CONSENT_WINDOW_NOT_OPEN" => Text::PortalChangeLater,
+        "SUBSCRIPTION_ENDED" => Text::PortalEnded,
+        "CHARGE_IN_PROGRESS" => Text::PortalChargeConfirming,
+        "WITHDRAWAL_PERIOD_OVER" | "WITHDRAWAL_NOT_OFFERED" | "NOTHING_TO_WITHDRAW" => {
+            Text::PortalWithdrawClosed
+        }
+        "LIVE_SUBSCRIPTION" => Text::PortalCardInUse,
+        _ => return None,
+    })
 }
 
 /// The copy for an SDK error (a cancel gets a quiet status line, not an alert).

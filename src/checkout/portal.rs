@@ -8,7 +8,7 @@
 //! is open. A price increase or a trial's conversion is answered with two explicit buttons showing
 //! the four items the law names; closing or ignoring the panel is not an answer.
 
-use super::copy::Locale;
+use super::copy::{portal_refusal_text, Locale, Text};
 use super::handoff::CardSummary;
 use super::plan::PlanCycle;
 
@@ -342,14 +342,17 @@ pub fn cancel_options(mut options: Vec<CancelOption>) -> Vec<CancelOption> {
 }
 
 /// What a refused action's answer means for the customer: retry at once (the server was busy for
-/// a moment), show the merchant's message, or our own copy.
+/// a moment), our copy for a documented code, or the merchant's message for any other.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// `409 BUSY`, `429`, `5xx`, no answer: try again (the request is idempotent).
     Retry,
     /// The preview is out of date (`PREVIEW_CHANGED`): show the fresh one.
     Stale,
-    /// A documented refusal: the merchant's message (the merchant's own backend).
+    /// A documented refusal: our copy, in the page's language.
+    Known(Text),
+    /// A refusal our copy does not know: the merchant's message (the merchant's own backend),
+    /// empty when it gave none.
     Said(String),
 }
 
@@ -358,11 +361,14 @@ pub fn refusal(status: u16, code: Option<&str>, message: Option<&str>) -> Refusa
     match (status, code) {
         (_, Some("BUSY")) | (429 | 500..=599, _) | (0, _) => Refusal::Retry,
         (_, Some("PREVIEW_CHANGED")) => Refusal::Stale,
-        _ => Refusal::Said(
-            message
-                .map(|m| m.chars().take(MESSAGE_CHARS).collect())
-                .unwrap_or_default(),
-        ),
+        _ => match code.and_then(portal_refusal_text) {
+            Some(text) => Refusal::Known(text),
+            None => Refusal::Said(
+                message
+                    .map(|m| m.chars().take(MESSAGE_CHARS).collect())
+                    .unwrap_or_default(),
+            ),
+        },
     }
 }
 
