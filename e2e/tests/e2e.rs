@@ -1154,6 +1154,7 @@ story!(
         c.open("/account").await?;
         c.see("구독 중인 플랜이 없어요.").await?;
         c.see(TEST_CARD.1).await?;
+        c.snapshot_for_docs("portal-card-only", "ko-portal-card-only").await?;
         c.click("카드 삭제").await?;
         c.wait_until("the confirmation", "return document.querySelector('.tbc-confirm');").await?;
         c.click("확인").await?;
