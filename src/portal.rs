@@ -603,7 +603,7 @@ fn Overview(locale: Locale, subscription: Subscription) -> impl IntoView {
             <dt>{Text::PlanName.get(locale)}</dt>
             <dd class="tbc-plan-name">{plan.map(|p| p.name)}</dd>
             <dt>{Text::PortalStatus.get(locale)}</dt>
-            <dd class="tbc-portal-status" data-status=format!("{:?}", subscription.status)>{status_text(&subscription).get(locale)}</dd>
+            <dd class="tbc-portal-status" data-status=subscription.status.as_str()>{status_text(&subscription).get(locale)}</dd>
             {price.map(|price| view! { <dt>{Text::PortalPrice.get(locale)}</dt><dd>{price}</dd> })}
             <dt>{Text::PortalNextCharge.get(locale)}</dt>
             <dd class="tbc-next-charge">{next}</dd>

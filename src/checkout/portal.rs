@@ -305,15 +305,16 @@ impl Action {
                 change,
                 accept,
                 locale,
-            } => post(
-                &[
-                    "/changes/",
-                    &change.to_string(),
-                    if *accept { "/accept" } else { "/decline" },
-                ]
-                .concat(),
-                vec![("textVersion", Field::Text(consent_text_version(*locale)))],
-            ),
+            } => {
+                // The decimal writer, not `to_string` (core::fmt is kilobytes of the page's wasm).
+                let mut path = String::from("/changes/");
+                super::words::push_number(&mut path, u64::from(*change), false);
+                path.push_str(if *accept { "/accept" } else { "/decline" });
+                post(
+                    &path,
+                    vec![("textVersion", Field::Text(consent_text_version(*locale)))],
+                )
+            }
             Action::Switch {
                 plan,
                 expected_charge,
