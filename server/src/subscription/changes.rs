@@ -283,7 +283,7 @@ impl Subscriptions {
             "toPlan": to_plan.as_ref().map_or(change.to_plan_id.clone(), |p| p.name.clone()),
             "priceBefore": change.from_amount,
             "priceAfter": change.to_amount,
-            "paymentMethod": card.map(|c| json!({ "company": c.card_company, "number": c.card_number })),
+            "paymentMethod": card.map(|c| json!({ "company": c.card_company, "number": c.card_number, "usable": c.is_usable() })),
             "needsConsent": change.kind.needs_consent(),
             "consentOpensAt": change.consent_opens_at.map(iso_kst),
             "consentClosesAt": change.kind.needs_consent().then(|| iso_kst(change.effective_at)),

@@ -7,6 +7,7 @@
 
 mod charges;
 mod crash;
+mod described;
 mod handoff;
 mod instances;
 mod limits;
@@ -76,6 +77,7 @@ fn main() {
         terms::all(),
         refunds::all(),
         operate::all(),
+        described::all(),
     ]
     .into_iter()
     .flatten();
