@@ -13,7 +13,7 @@ use serde_json::json;
 use toss_billing_contract::{CardSummary, ErrorBody};
 use utoipa::ToSchema;
 
-use super::{rate_limit, AppContext, Limiter};
+use super::{rate_limit, signed_in_customer, AppContext, Limiter};
 use crate::card_removal::{Removal, RemoveError};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::RateLimit;
@@ -90,11 +90,7 @@ async fn card_on_file(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
 ) -> ApiResult<Json<CardOnFile>> {
-    let identified = ctx.sessions.identify(&headers).await?;
-    let customer_key = identified
-        .caller
-        .customer_key()
-        .ok_or(ApiError::NotSignedIn)?;
+    let customer_key = &signed_in_customer(&ctx, &headers).await?;
     let keys = ctx.store.customer_billing_keys(customer_key).await?;
     let card = keys
         .into_iter()
@@ -129,11 +125,7 @@ async fn remove_card(
     State(ctx): State<AppContext>,
     headers: HeaderMap,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let identified = ctx.sessions.identify(&headers).await?;
-    let customer_key = identified
-        .caller
-        .customer_key()
-        .ok_or(ApiError::NotSignedIn)?;
+    let customer_key = &signed_in_customer(&ctx, &headers).await?;
     let removal = Removal {
         store: &ctx.store,
         keyring: &ctx.keyring,

@@ -52,6 +52,20 @@ use crate::session::Sessions;
 use crate::settings::{Secret, Settings};
 use crate::store::Store;
 
+/// The calling customer's key (their session cookie, or the merchant's login), or
+/// `401 NOT_SIGNED_IN`: what every customer route asks first.
+async fn signed_in_customer(
+    ctx: &AppContext,
+    headers: &axum::http::HeaderMap,
+) -> ApiResult<String> {
+    let identified = ctx.sessions.identify(headers).await?;
+    identified
+        .caller
+        .customer_key()
+        .map(str::to_owned)
+        .ok_or(ApiError::NotSignedIn)
+}
+
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppContext {

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use toss_billing_contract::ErrorBody;
 use utoipa::{IntoParams, ToSchema};
 
-use super::AppContext;
+use super::{signed_in_customer, AppContext};
 use crate::billing::lifecycle::Status;
 use crate::billing::refund_policy::{Choice, Offer, Refusal};
 use crate::checkout::wire_cycle;
@@ -453,11 +453,7 @@ fn next_charge(sub: &SubscriptionRow, change: Option<&crate::store::changes::Cha
 
 /// The caller's most recent subscription.
 async fn mine(ctx: &AppContext, headers: &HeaderMap) -> ApiResult<SubscriptionRow> {
-    let identified = ctx.sessions.identify(headers).await?;
-    let customer_key = identified
-        .caller
-        .customer_key()
-        .ok_or(ApiError::NotSignedIn)?;
+    let customer_key = &signed_in_customer(ctx, headers).await?;
     ctx.store
         .subscription_of(customer_key)
         .await?
@@ -548,11 +544,7 @@ pub(super) async fn charge_with_refunds(
     )
 )]
 async fn my_charges(State(ctx): State<AppContext>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    let identified = ctx.sessions.identify(&headers).await?;
-    let customer_key = identified
-        .caller
-        .customer_key()
-        .ok_or(ApiError::NotSignedIn)?;
+    let customer_key = &signed_in_customer(&ctx, &headers).await?;
     let mut charges = Vec::new();
     for c in ctx.store.customer_charges(customer_key, 200).await? {
         charges.push(charge_with_refunds(&ctx, &c).await?);
