@@ -129,27 +129,36 @@ fn is_of_type(value: &Value, name: &str) -> bool {
     }
 }
 
-/// `method path` as this customer (or nobody): the status and the JSON body.
-async fn ask(
+/// `method path` as customer `c` (with a JSON `body` if given): fails unless the answer has
+/// status `want` and follows the schema described for it (the path without its query); the body.
+async fn answer(
     env: &Env,
-    c: Option<&Customer>,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = env.http.request(method, env.url(path));
-    if let Some(c) = c {
-        let (name, value) = c.auth();
-        request = request.header(name, value);
-    }
+    described: &Description,
+    c: &Customer,
+    (method, path, body): (Method, &str, Option<Value>),
+    want: StatusCode,
+) -> Value {
+    let (name, value) = c.auth();
+    let mut request = env
+        .http
+        .request(method.clone(), env.url(path))
+        .header(name, value);
     if let Some(body) = body {
         request = request.json(&body);
     }
     let r = request.send().await.unwrap();
     let status = r.status();
     let text = r.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
-    (status, body)
+    let got: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    assert_eq!(status, want, "{method} {path}: {got}");
+    let described_path = path.split('?').next().unwrap_or(path);
+    described.check(
+        &method.as_str().to_lowercase(),
+        described_path,
+        status,
+        &got,
+    );
+    got
 }
 
 /// A subscriber's answers (the checkout, the registration, the subscription with a price rise's
@@ -158,75 +167,37 @@ async fn ask(
 async fn each_customer_answer_follows_its_described_schema(db: Db) {
     let env = Env::start(db).await;
     let described = Description::committed();
-    let expect = |method: &str, path: &str, want: StatusCode, answer: &(StatusCode, Value)| {
-        assert_eq!(answer.0, want, "{method} {path}: {}", answer.1);
-        described.check(method, path, answer.0, &answer.1);
-    };
+    let get = |path| (Method::GET, path, None);
+    let post = |path, body| (Method::POST, path, Some(body));
 
     // A stranger: no subscription, no card.
     let stranger = env.visitor().await;
-    let got = ask(
-        &env,
-        Some(&stranger),
-        Method::GET,
-        "/api/subscription",
-        None,
-    )
-    .await;
-    expect("get", "/api/subscription", StatusCode::NOT_FOUND, &got);
-    let got = ask(
-        &env,
-        Some(&stranger),
-        Method::GET,
-        "/api/customer/card",
-        None,
-    )
-    .await;
-    expect("get", "/api/customer/card", StatusCode::OK, &got);
-    let got = ask(
-        &env,
-        Some(&stranger),
-        Method::GET,
-        "/api/subscription/charges",
-        None,
-    )
-    .await;
-    expect("get", "/api/subscription/charges", StatusCode::OK, &got);
+    for (path, want) in [
+        ("/api/subscription", StatusCode::NOT_FOUND),
+        ("/api/customer/card", StatusCode::OK),
+        ("/api/subscription/charges", StatusCode::OK),
+    ] {
+        answer(&env, &described, &stranger, get(path), want).await;
+    }
 
     // A subscriber of premium-monthly.
     let c = env.shopper("premium-monthly").await;
-    let got = ask(
-        &env,
-        Some(&c),
-        Method::GET,
-        "/api/checkout?plan=basic-monthly",
-        None,
-    )
-    .await;
-    expect("get", "/api/checkout", StatusCode::OK, &got);
-    let got = env.hand_off_until_final(&c, &good_card(&c.key)).await;
-    expect("post", "/api/billing/issue", StatusCode::OK, &got);
-    let got = ask(&env, Some(&c), Method::GET, "/api/customer", None).await;
-    expect("get", "/api/customer", StatusCode::OK, &got);
+    let checkout = get("/api/checkout?plan=basic-monthly");
+    answer(&env, &described, &c, checkout, StatusCode::OK).await;
+    let (status, registered) = env.hand_off_until_final(&c, &good_card(&c.key)).await;
+    assert_eq!(status, StatusCode::OK, "{registered}");
+    described.check("post", "/api/billing/issue", status, &registered);
     for path in [
+        "/api/customer",
         "/api/subscription",
         "/api/subscription/charges",
         "/api/plans",
         "/api/subscription/cancel/preview",
+        "/api/subscription/switch?plan=basic-monthly",
         "/api/customer/card",
     ] {
-        let got = ask(&env, Some(&c), Method::GET, path, None).await;
-        expect("get", path, StatusCode::OK, &got);
+        answer(&env, &described, &c, get(path), StatusCode::OK).await;
     }
-    let got = ask(
-        &env,
-        Some(&c),
-        Method::GET,
-        "/api/subscription/switch?plan=basic-monthly",
-        None,
-    )
-    .await;
-    expect("get", "/api/subscription/switch", StatusCode::OK, &got);
 
     // A price rise announced: the subscription carries its terms (in both languages).
     let effective = billing_server::clock::iso_kst(env.clock.now_ms() + 40 * 86_400_000);
@@ -239,75 +210,60 @@ async fn each_customer_answer_follows_its_described_schema(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
-    let got = ask(&env, Some(&c), Method::GET, "/api/subscription", None).await;
-    assert!(got.1["pendingChange"].is_object(), "{}", got.1);
-    expect("get", "/api/subscription", StatusCode::OK, &got);
+    let subscription = answer(
+        &env,
+        &described,
+        &c,
+        get("/api/subscription"),
+        StatusCode::OK,
+    )
+    .await;
+    assert!(subscription["pendingChange"].is_object(), "{subscription}");
 
     // Refusals a portal meets.
-    let got = ask(&env, Some(&c), Method::DELETE, "/api/customer/card", None).await;
-    expect("delete", "/api/customer/card", StatusCode::CONFLICT, &got);
-    let got = ask(
-        &env,
-        Some(&c),
-        Method::POST,
-        "/api/subscription/cancel",
-        Some(json!({"when": "someday"})),
-    )
-    .await;
-    expect(
-        "post",
-        "/api/subscription/cancel",
-        StatusCode::BAD_REQUEST,
-        &got,
-    );
-    let got = ask(
-        &env,
-        Some(&c),
-        Method::POST,
-        "/api/subscription/switch",
-        Some(json!({"planId": "basic-monthly", "expectedCharge": 1})),
-    )
-    .await;
-    expect(
-        "post",
-        "/api/subscription/switch",
-        StatusCode::CONFLICT,
-        &got,
-    );
+    for (request, want) in [
+        (
+            (Method::DELETE, "/api/customer/card", None),
+            StatusCode::CONFLICT,
+        ),
+        (
+            post("/api/subscription/cancel", json!({"when": "someday"})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post(
+                "/api/subscription/switch",
+                json!({"planId": "basic-monthly", "expectedCharge": 1}),
+            ),
+            StatusCode::CONFLICT,
+        ),
+    ] {
+        answer(&env, &described, &c, request, want).await;
+    }
 
     // 일반해지, and its undo.
-    let got = ask(
-        &env,
-        Some(&c),
-        Method::POST,
+    let cancel = post(
         "/api/subscription/cancel",
-        Some(json!({"when": "period_end", "expectedRefund": 0})),
-    )
-    .await;
-    expect("post", "/api/subscription/cancel", StatusCode::OK, &got);
-    let got = ask(
-        &env,
-        Some(&c),
-        Method::POST,
-        "/api/subscription/cancel/undo",
-        None,
-    )
-    .await;
-    expect(
-        "post",
-        "/api/subscription/cancel/undo",
-        StatusCode::OK,
-        &got,
+        json!({"when": "period_end", "expectedRefund": 0}),
     );
+    answer(&env, &described, &c, cancel, StatusCode::OK).await;
+    let undone = answer(
+        &env,
+        &described,
+        &c,
+        (Method::POST, "/api/subscription/cancel/undo", None),
+        StatusCode::OK,
+    )
+    .await;
 
     // What the operator reads about it.
-    let subscription_id = got.1["id"].as_i64().expect("the subscription's id");
-    let (_, charges) = ask(
+    let subscription_id = undone["id"].as_i64().expect("the subscription's id");
+    let charges = answer(
         &env,
-        Some(&c),
-        Method::GET,
-        "/api/subscription/charges",
-        None,
+        &described,
+        &c,
+        get("/api/subscription/charges"),
+        StatusCode::OK,
     )
     .await;
     let order_id = charges["charges"][0]["orderId"]
@@ -344,6 +300,7 @@ async fn each_customer_answer_follows_its_described_schema(db: Db) {
             .unwrap();
         let status = r.status();
         let body: Value = r.json().await.unwrap();
-        expect("get", described_path, StatusCode::OK, &(status, body));
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        described.check("get", described_path, status, &body);
     }
 }
