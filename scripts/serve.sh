@@ -9,4 +9,8 @@ cd "$(dirname "$0")/.."
 ./scripts/build-release.sh
 export DIST_DIR="${DIST_DIR:-$PWD/dist}"
 export DATABASE_URL="${DATABASE_URL:-$PWD/data/billing.sqlite}"
+# The demo's clock is moved by months (the operator page): its customers stay known that long, as
+# they would with a shop's own login (SIGNED_IN_USER_HEADER); with the defaults (7 days unused,
+# 30 at most) a visitor subscribed by cookie alone is a stranger after one move.
+export SESSION_IDLE_MINUTES="${SESSION_IDLE_MINUTES:-525600}" SESSION_MAX_DAYS="${SESSION_MAX_DAYS:-400}"
 exec cargo run -p billing-server
