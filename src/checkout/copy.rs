@@ -190,8 +190,8 @@ texts! {
     PortalLoadFailed => "구독 정보를 불러오지 못했어요. 잠시 후 다시 시도해 주세요.",
         "Your subscription could not be loaded. Please try again shortly.";
     PortalNone => "구독 중인 플랜이 없어요.", "You have no subscription.";
-    PortalNotSignedIn => "누구신지 확인할 수 없어 구독을 보여 드릴 수 없어요. 로그인하거나, 구독한 브라우저에서 이 페이지를 다시 열어 주세요.",
-        "We can't tell who you are, so your subscription can't be shown. Sign in, or open this page in the browser you subscribed with.";
+    PortalNotSignedIn => "누구신지 확인할 수 없어 구독을 보여 드릴 수 없어요. 로그인하거나, 구독한 브라우저에서 이 페이지를 다시 열어 주세요. 그래도 보이지 않으면 상점에 문의해 주세요.",
+        "We can't tell who you are, so your subscription can't be shown. Sign in, or open this page in the browser you subscribed with. If it still doesn't show, contact the shop.";
     PortalSubscribe => "구독하기", "Subscribe";
     PortalStatus => "상태", "Status";
     PortalStatusTrialing => "무료 체험 중", "Free trial";
